@@ -1,0 +1,3 @@
+"""The pyshark/tshark capture backend (``--engine tshark``). Not implemented yet."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`pcapflow analyze` commands (to be written)."""
+
+from __future__ import annotations

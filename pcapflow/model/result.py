@@ -1,0 +1,153 @@
+"""The result of one analysis: reconciled pairs, labelled flows, findings and remediations.
+
+This is the single object every presentation (text, JSON, Markdown, HTML, CSV, web, batch)
+renders.  Its JSON form is the versioned output schema (``SCHEMA_VERSION``), documented in
+``docs/output-schema.md`` and shipped as ``pcapflow/report/schema/result.schema.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pcapflow.model.capture import CaptureInfo
+from pcapflow.model.flow import Flow
+
+SCHEMA_VERSION = "1.0"
+
+
+class Label(StrEnum):
+    """Exactly one per attempted connection to a frontend, and per other failed flow."""
+
+    OK = "ok"
+    HAIRPIN_OTHER_BACKEND = "hairpin_other_backend"
+    HAIRPIN_SELF = "hairpin_self"
+    FLOATING_IP_GUEST_UNCONFIGURED = "floating_ip_guest_unconfigured"
+    REFUSED = "refused"
+    FILTERED = "filtered"
+    PROBE_ASYMMETRIC_ROUTE = "probe_asymmetric_route"
+    IDLE_TIMEOUT = "idle_timeout"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_failure(self) -> bool:
+        return self not in (Label.OK, Label.HAIRPIN_OTHER_BACKEND)
+
+
+class Confidence(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One packet that proves a finding: capture file, frame number and a one-line summary."""
+
+    file: str
+    frame: int
+    ts: float
+    summary: str
+    role: str = ""  # e.g. "outbound SYN to VIP", "DNAT'd SYN back to self"
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """A reconciled pair: the legs of one connection on either side of the load balancer."""
+
+    outbound_flow: str  # flow id of the caller's leg (caller -> VIP:fp)
+    inbound_flows: tuple[str, ...]  # flow ids of the translated legs (caller -> member:bp ...)
+    rule: str | None  # "lb/rule" that explains the rewrite; None = undeclared translation
+    member: str | None  # member address the balancer chose, when seen
+    matched_on: tuple[str, ...]  # invariants that matched: "sport", "isn", "ip_id", "tsval", ...
+    delta_s: float  # time from outbound leg to translated leg (after clock offset correction)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowResult:
+    """A flow with its diagnosis.  ``id`` is stable: ``<file_idx>:<uid>``."""
+
+    id: str
+    flow: Flow
+    capture: str  # capture file path as given
+    label: Label | None  # None for flows that are neither frontend attempts nor failures
+    paired_with: tuple[str, ...] = ()  # ids of the other legs of the same connection
+    role: str = ""  # "outbound", "translated", "probe", "direct", ""
+    frontend: str | None = None  # "VIP:port" when the flow is an attempt to a frontend
+    rule: str | None = None  # "lb/rule"
+    reason: str = ""  # one line: why this label
+
+
+@dataclass(frozen=True, slots=True)
+class Remediation:
+    """One way to fix a finding, from the catalogue, rendered for this config and OS."""
+
+    id: str
+    title: str
+    summary: str
+    applies_because: str
+    commands: tuple[str, ...] = ()
+    tradeoffs: tuple[str, ...] = ()
+    rank: int = 0
+    files: tuple[tuple[str, str], ...] = ()  # (file name, content), e.g. a generated nginx.conf
+    os: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Flows grouped by cause and by (caller, frontend, rule), with the evidence and the fix."""
+
+    id: str  # stable: "F1", "F2", ... in output order
+    label: Label
+    title: str
+    explanation: str
+    caller: str | None
+    frontend: str | None  # "VIP:port"
+    rule: str | None
+    flow_ids: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    count: int
+    first_ts: float
+    last_ts: float
+    attempts: int = 0  # attempts from this caller to this frontend (denominator)
+    expected_rate: float | None = None  # 1/N for hairpin with N members
+    observed_rate: float | None = None
+    p_value: float | None = None  # two-sided binomial test of observed vs expected
+    confidence: Confidence = Confidence.MEDIUM
+    confidence_reason: str = ""
+    ambiguity: str | None = None  # "cannot tell X from Y; a capture on Z would settle it"
+    remediations: tuple[Remediation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSummary:
+    info: CaptureInfo
+    capture_point: str | None = None  # e.g. "web01 eth0", inferred or given
+    clock_offset_s: float = 0.0  # to add to this file's timestamps to align with the first file
+    clock_offset_basis: int = 0  # number of matched packets the offset was estimated from
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisResult:
+    schema_version: str
+    captures: tuple[CaptureSummary, ...]
+    flows: tuple[FlowResult, ...]
+    legs: tuple[Leg, ...]
+    findings: tuple[Finding, ...]
+    lb_sources: tuple[str, ...] = ()
+    os: str | None = None
+    suggested_config: str | None = None  # pcapflow YAML, when no config was given
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def failures(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.label.is_failure)
+
+    @property
+    def verdict(self) -> str:
+        labels = {f.label for f in self.failures}
+        if not labels:
+            return "healthy"
+        if Label.HAIRPIN_SELF in labels:
+            return "hairpin failure"
+        return "failures found"
