@@ -1,0 +1,121 @@
+"""Facts every renderer shows, derived once from an :class:`AnalysisResult` (no formatting here).
+
+Counting rule: one count per *connection*, not per flow.  The legs of one connection (a flow and
+the flows in its ``paired_with``) count once, under the label of the leg that is the attempt to a
+frontend (or the first labelled leg).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pcapflow.model.result import AnalysisResult, Finding, FlowResult, Label, Remediation
+
+LABEL_ORDER: tuple[Label, ...] = tuple(Label)
+
+# Plain words for each label, for readers who do not know the vocabulary.
+LABEL_WORDS: dict[Label, str] = {
+    Label.OK: "worked",
+    Label.HAIRPIN_OTHER_BACKEND: "worked (balancer chose another member)",
+    Label.HAIRPIN_SELF: "failed: sent back to the caller itself",
+    Label.FLOATING_IP_GUEST_UNCONFIGURED: "failed: Floating IP on, VIP not configured in the guest",
+    Label.REFUSED: "failed: refused (RST)",
+    Label.FILTERED: "failed: no answer (filtered)",
+    Label.PROBE_ASYMMETRIC_ROUTE: "failed: health-probe reply took another route",
+    Label.IDLE_TIMEOUT: "failed: idle connection dropped by the balancer",
+    Label.UNKNOWN: "failed: cause not identified",
+}
+
+VERDICT_WORDS: dict[str, str] = {
+    "healthy": "No failed connection to a load-balancer frontend was found.",
+    "hairpin failure": "Some connections fail because the load balancer sends them back to "
+    "the machine that made them (hairpin).",
+    "failures found": "Some connections to the load balancer fail.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    verdict: str
+    verdict_words: str
+    counts: tuple[tuple[Label, int], ...]  # labels with a non-zero count, in Label order
+    connections: int  # labelled connections
+    failed: int
+    flows: int
+
+
+def connection_heads(flows: Iterable[FlowResult]) -> list[FlowResult]:
+    """One labelled flow per connection, in input order (attempt legs preferred)."""
+    flows = list(flows)
+    by_id = {f.id: f for f in flows}
+    seen: set[str] = set()
+    heads: list[FlowResult] = []
+    for flow in sorted(flows, key=_head_priority):
+        if flow.label is None or flow.id in seen:
+            continue
+        group = {flow.id, *flow.paired_with}
+        group |= {p for g in list(group) if g in by_id for p in by_id[g].paired_with}
+        seen |= group
+        heads.append(flow)
+    order = {f.id: i for i, f in enumerate(flows)}
+    return sorted(heads, key=lambda f: order[f.id])
+
+
+def _head_priority(flow: FlowResult) -> tuple[int, float, str]:
+    return (0 if flow.frontend is not None else 1, flow.flow.ts, flow.id)
+
+
+def label_counts(flows: Iterable[FlowResult]) -> tuple[tuple[Label, int], ...]:
+    counts = dict.fromkeys(LABEL_ORDER, 0)
+    for head in connection_heads(flows):
+        assert head.label is not None
+        counts[head.label] += 1
+    return tuple((label, n) for label, n in counts.items() if n)
+
+
+def summarize(result: AnalysisResult) -> Summary:
+    counts = label_counts(result.flows)
+    return Summary(
+        verdict=result.verdict,
+        verdict_words=VERDICT_WORDS.get(result.verdict, result.verdict),
+        counts=counts,
+        connections=sum(n for _, n in counts),
+        failed=sum(n for label, n in counts if label.is_failure),
+        flows=len(result.flows),
+    )
+
+
+def flow_index(result: AnalysisResult) -> dict[str, FlowResult]:
+    return {f.id: f for f in result.flows}
+
+
+def rate_text(finding: Finding) -> str:
+    """``"3 of 8 attempts failed (38%); expected about 50% (1 in 2), p = 0.73"``."""
+    parts: list[str] = []
+    if finding.attempts:
+        observed = finding.observed_rate
+        pct = f" ({observed:.0%})" if observed is not None else ""
+        parts.append(f"{finding.count} of {finding.attempts} attempts failed{pct}")
+    else:
+        parts.append(f"{finding.count} failed connection(s)")
+    if finding.expected_rate:
+        one_in = round(1 / finding.expected_rate)
+        parts.append(f"expected about {finding.expected_rate:.0%} (1 in {one_in})")
+    if finding.p_value is not None:
+        parts.append(f"p = {finding.p_value:.2g}")
+    return "; ".join(parts)
+
+
+def lb_and_rule(finding: Finding) -> tuple[str | None, str | None]:
+    """``"lb/rule"`` split into (load balancer, rule)."""
+    if not finding.rule:
+        return None, None
+    lb, _, rule = finding.rule.partition("/")
+    return (lb, rule) if rule else (None, lb)
+
+
+def ranked(finding: Finding) -> list[tuple[int, Remediation]]:
+    """Remediations best first (rank, then catalogue order), numbered from 1."""
+    order = sorted(enumerate(finding.remediations), key=lambda ir: (ir[1].rank or 1_000, ir[0]))
+    return [(n, r) for n, (_, r) in enumerate(order, start=1)]

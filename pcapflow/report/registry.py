@@ -1,0 +1,61 @@
+"""The renderer registry: one entry per output format, keyed by format name.
+
+Built-in renderers register themselves exactly as an add-on would::
+
+    @register("yaml", extension="yaml", media_type="application/yaml",
+              description="the JSON form as YAML")
+    def render_yaml(result: AnalysisResult, options: RenderOptions) -> str: ...
+
+A renderer is a pure function: same result and options, same string, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pcapflow.errors import InputError
+from pcapflow.model.result import AnalysisResult
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """What a caller may ask of every renderer (renderers ignore what they cannot use)."""
+
+    color: bool = False  # ANSI colours in terminal text
+
+
+Renderer = Callable[[AnalysisResult, RenderOptions], str]
+
+
+@dataclass(frozen=True, slots=True)
+class RendererSpec:
+    name: str
+    render: Renderer
+    extension: str  # file name extension, without the dot
+    media_type: str
+    description: str
+
+
+RENDERERS: dict[str, RendererSpec] = {}
+
+
+def register(
+    name: str, *, extension: str, media_type: str, description: str
+) -> Callable[[Renderer], Renderer]:
+    """Class the decorated function as the renderer of format ``name``."""
+
+    def add(func: Renderer) -> Renderer:
+        RENDERERS[name] = RendererSpec(name, func, extension, media_type, description)
+        return func
+
+    return add
+
+
+def render(result: AnalysisResult, fmt: str, *, color: bool = False) -> str:
+    """Render ``result`` in format ``fmt`` (a key of :data:`RENDERERS`)."""
+    spec = RENDERERS.get(fmt)
+    if spec is None:
+        known = ", ".join(sorted(RENDERERS))
+        raise InputError(f"unknown report format {fmt!r} (known: {known})")
+    return spec.render(result, RenderOptions(color=color))

@@ -1,0 +1,105 @@
+"""Renderers: registry, terminal text, versioned JSON checked against the shipped JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import jsonschema
+import pytest
+
+from pcapflow.errors import InputError
+from pcapflow.model.result import Label
+from pcapflow.report import RENDERERS, render, to_dict
+from pcapflow.report.example import hairpin_example, healthy_example
+from pcapflow.report.facts import label_counts
+from pcapflow.report.json_ import schema
+
+
+def test_every_contract_format_is_registered() -> None:
+    assert {"text", "json"} <= set(RENDERERS)
+    for name, spec in RENDERERS.items():
+        assert spec.name == name and spec.extension and spec.media_type and spec.description
+
+
+def test_unknown_format_is_an_input_error_naming_the_known_ones() -> None:
+    with pytest.raises(InputError, match=r"unknown report format 'pdf'.*json"):
+        render(hairpin_example(), "pdf")
+
+
+def test_legs_of_one_connection_count_once() -> None:
+    counts = dict(label_counts(hairpin_example().flows))
+    assert counts == {Label.HAIRPIN_OTHER_BACKEND: 5, Label.HAIRPIN_SELF: 3}
+
+
+def test_text_states_verdict_rates_evidence_and_ranked_fixes() -> None:
+    text = render(hairpin_example(), "text")
+    assert text.startswith("Verdict: HAIRPIN FAILURE\n")
+    assert "3 of 8 attempts failed (38%); expected about 50% (1 in 2); p = 0.73" in text
+    assert "load balancer ilb-web, rule http" in text
+    assert "web01-eth0.pcap frame 10: 10.2.1.4:40002 -> 10.2.1.4:80 [SYN]" in text
+    first, second = text.index("1. Enable Floating IP"), text.index("2. Call a member")
+    assert first < second
+    assert "$ sudo ip addr add 10.2.1.100/32 dev lo label lo:ilb" in text
+
+
+def test_text_has_colour_only_when_asked() -> None:
+    assert "\x1b[" not in render(hairpin_example(), "text")
+    assert "\x1b[31m" in render(hairpin_example(), "text", color=True)
+
+
+def test_text_of_a_healthy_result_says_so() -> None:
+    text = render(healthy_example(), "text")
+    assert text.startswith("Verdict: HEALTHY\n") and "[F" not in text
+
+
+def test_remediations_are_listed_by_rank_not_by_input_order() -> None:
+    result = hairpin_example()
+    finding = result.findings[0]
+    reversed_fixes = tuple(reversed(finding.remediations))
+    result = replace(result, findings=(replace(finding, remediations=reversed_fixes),))
+    text = render(result, "text")
+    assert text.index("1. Enable Floating IP") < text.index("3. Put an NGINX proxy")
+
+
+@pytest.mark.parametrize("build", [hairpin_example, healthy_example])
+def test_json_output_validates_against_the_shipped_schema(build: object) -> None:
+    assert callable(build)
+    data = json.loads(render(build(), "json"))
+    jsonschema.Draft202012Validator.check_schema(schema())
+    jsonschema.validate(data, schema(), cls=jsonschema.Draft202012Validator)
+
+
+def test_schema_rejects_an_undocumented_field() -> None:
+    data = to_dict(hairpin_example())
+    data["flows"][0]["surprise"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema(), cls=jsonschema.Draft202012Validator)
+
+
+def test_json_finding_carries_evidence_frames_rates_and_nginx_file() -> None:
+    finding = to_dict(hairpin_example())["findings"][0]
+    assert finding["label"] == "hairpin_self" and finding["expected_rate"] == 0.5
+    assert [e["frame"] for e in finding["evidence"]] == [9, 10, 13]
+    nginx = finding["remediations"][2]["files"][0]
+    assert nginx["name"] == "pcapflow-nginx.conf" and "upstream" in nginx["content"]
+
+
+def test_json_is_strict_even_with_a_nan_p_value() -> None:
+    result = hairpin_example()
+    finding = replace(result.findings[0], p_value=float("nan"))
+    text = render(replace(result, findings=(finding,)), "json")
+    assert json.loads(text)["findings"][0]["p_value"] is None
+
+
+def test_json_flow_pairs_name_each_other() -> None:
+    flows = {f["id"]: f for f in to_dict(hairpin_example())["flows"]}
+    paired = [f for f in flows.values() if f["paired_with"]]
+    assert len(paired) == 6
+    for flow in paired:
+        assert all(flow["id"] in flows[other]["paired_with"] for other in flow["paired_with"])
+
+
+def test_rendering_is_deterministic() -> None:
+    for fmt in RENDERERS:
+        assert render(hairpin_example(), fmt) == render(hairpin_example(), fmt)
