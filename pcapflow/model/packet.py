@@ -40,6 +40,7 @@ PF_DUPLICATE = 0x08  # byte-identical copy of a recent packet on another interfa
 PF_HAS_TS = 0x10  # TCP timestamp option present (tsval valid)
 PF_MORE_FRAGS = 0x20  # first fragment with MF set (transport header present, payload partial)
 PF_CSUM_UNKNOWN = 0x40  # checksum could not be verified (truncated, offloaded, not computed)
+PF_DUP_SEEN = 0x80  # a byte-identical copy of this packet on another interface was dropped
 
 PACKET_DTYPE = np.dtype(
     [
