@@ -1,162 +1,436 @@
-"""The default capture backend: dpkt record readers feeding packet rows.
+"""The default capture backend ("fast"): chunked reading, numba record walk and header decode.
 
-(Initial version: pcap/pcapng via dpkt, Ethernet/SLL/raw/NULL; to be extended.)
+The file (or stdin, decompressed if needed) is read in chunks of a few MiB into one numpy
+buffer.  :mod:`pcapflow.capture.kernels` walks the record headers in the buffer and decodes the
+link/IP/transport headers at computed offsets straight into ``PACKET_DTYPE`` rows, so memory
+stays bounded by the chunk and batch sizes whatever the file's length.  The rare pcapng blocks
+that configure reading (SHB, IDB) are decoded in Python by :mod:`pcapflow.capture.formats`.
+
+Malformed input is read as far as it is valid; what was skipped or where reading stopped is
+reported in ``CaptureInfo.warnings``.  A file that cannot be read at all raises
+:class:`~pcapflow.errors.CaptureError` ("<file>: <problem>").
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass, field
 
-import dpkt
 import numpy as np
+import numpy.typing as npt
 
+from pcapflow.capture import kernels
 from pcapflow.capture.base import DEFAULT_BATCH, register
+from pcapflow.capture.formats import (
+    FormatError,
+    InterfaceClock,
+    block_length,
+    parse_idb,
+    parse_pcap_header,
+    shb_byte_order,
+    sniff,
+)
+from pcapflow.capture.linktypes import KIND_NONE, KIND_SLL, link_kind, link_name
+from pcapflow.capture.stream import Source
 from pcapflow.errors import CaptureError
 from pcapflow.model.capture import CaptureInfo, Interface
-from pcapflow.model.packet import (
-    PACKET_DTYPE,
-    PF_FRAGMENT,
-    PF_HAS_TS,
-    PacketArray,
-)
+from pcapflow.model.packet import PACKET_DTYPE, PF_DUP_SEEN, PacketArray
+
+CHUNK_BYTES = 4 << 20  # bytes read per refill
+MAX_RECORD = 16 << 20  # a record or block longer than this is corrupt (Wireshark: 256 KiB)
+DUP_WINDOW_NS = 50_000  # duplicates: at most 50 microseconds apart
+DUP_TABLE_SIZE = 1 << 14  # slots of the duplicate table (a power of two)
+
+
+class _Buffer:
+    """A growable window on the source: ``data[pos:end]`` is read but not yet consumed."""
+
+    def __init__(self, source: Source, head: bytes) -> None:
+        self.source = source
+        self.data = np.empty(max(CHUNK_BYTES, len(head)), dtype=np.uint8)
+        self.data[: len(head)] = np.frombuffer(head, dtype=np.uint8)
+        self.pos = 0
+        self.end = len(head)
+        self.base = 0  # file offset of data[0]
+        self.generation = 0  # bumped whenever bytes move (offsets into data become stale)
+        self.eof = False
+
+    def fill(self) -> None:
+        """Move unread bytes to the front and read more (growing when one record needs it)."""
+        keep = self.end - self.pos
+        if self.pos > 0:
+            self.data[:keep] = self.data[self.pos : self.end]
+            self.base += self.pos
+            self.pos, self.end = 0, keep
+            self.generation += 1
+        if self.end == self.data.shape[0]:
+            bigger = np.empty(self.data.shape[0] * 2, dtype=np.uint8)
+            bigger[: self.end] = self.data[: self.end]
+            self.data = bigger
+            self.generation += 1
+        chunk = self.source.read(self.data.shape[0] - self.end)
+        if not chunk:
+            self.eof = True
+        self.data[self.end : self.end + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        self.end += len(chunk)
+
+    def ensure(self, size: int) -> bool:
+        """At least ``size`` unread bytes available? (reads until so, or the end)."""
+        while self.end - self.pos < size and not self.eof:
+            self.fill()
+        return self.end - self.pos >= size
+
+    def take(self, size: int) -> bytes:
+        return self.data[self.pos : self.pos + size].tobytes()
+
+
+@dataclass
+class _Records:
+    """Per-record scratch arrays filled by the walkers (one batch's worth)."""
+
+    size: int
+    off: npt.NDArray[np.int64] = field(init=False)
+    caplen: npt.NDArray[np.int64] = field(init=False)
+    origlen: npt.NDArray[np.int64] = field(init=False)
+    ts: npt.NDArray[np.int64] = field(init=False)
+    iface: npt.NDArray[np.int64] = field(init=False)
+    ifx: npt.NDArray[np.int64] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.off = np.zeros(self.size, np.int64)
+        self.caplen = np.zeros(self.size, np.int64)
+        self.origlen = np.zeros(self.size, np.int64)
+        self.ts = np.zeros(self.size, np.int64)
+        self.iface = np.zeros(self.size, np.int64)
+        self.ifx = np.zeros(self.size, np.int64)
+
+
+class _DupTable:
+    """State of cross-interface duplicate detection, kept across chunks."""
+
+    def __init__(self) -> None:
+        self.fp = np.zeros(DUP_TABLE_SIZE, np.uint64)
+        self.ts = np.zeros(DUP_TABLE_SIZE, np.int64)
+        self.key = np.zeros(DUP_TABLE_SIZE, np.int64)
+        self.row = np.zeros(DUP_TABLE_SIZE, np.int64)
+        self.chunk = np.full(DUP_TABLE_SIZE, -1, np.int64)
+        self.off = np.zeros(DUP_TABLE_SIZE, np.int64)
+        self.len = np.zeros(DUP_TABLE_SIZE, np.int64)
 
 
 class FastReader:
-    def __init__(self, path: str, file_idx: int, batch_size: int) -> None:
+    """One open capture; see the module docstring."""
+
+    def __init__(
+        self,
+        path: str,
+        file_idx: int,
+        batch_size: int,
+        *,
+        verify_checksums: bool = True,
+        dedupe: bool = True,
+    ) -> None:
         self.path = path
         self.file_idx = file_idx
-        self.batch_size = batch_size
+        self.batch_size = max(1, batch_size)
+        self.verify_checksums = verify_checksums
+        self.dup_window = DUP_WINDOW_NS if dedupe else -1
+        self._source = Source(path)
+        self.label = self._source.label
+        head = self._source.read(24)
+        try:
+            self._container = sniff(head)
+            self._pcap = parse_pcap_header(head) if self._container == "pcap" else None
+        except FormatError as exc:
+            self._source.close()
+            raise CaptureError(f"{self.label}: {exc}") from None
+        self._buf = _Buffer(self._source, head)
+        self._interfaces: list[Interface] = []
+        self._kinds: list[int] = []
+        self._warnings: list[str] = []
         self._frames = 0
         self._decoded = 0
+        self._duplicates = 0
+        self._bad_iface = 0
+        self._oversize = 0
+        self._rows = 0
         self._first: int | None = None
         self._last: int | None = None
-        self._link = 1
-        self._format = "pcap"
-        try:
-            self._fh = open(path, "rb")  # noqa: SIM115
-            magic = self._fh.read(4)
-            self._fh.seek(0)
-            if magic == b"\x0a\x0d\x0d\x0a":
-                self._reader: object = dpkt.pcapng.Reader(self._fh)
-                self._format = "pcapng"
-            else:
-                self._reader = dpkt.pcap.Reader(self._fh)
-            self._link = int(self._reader.datalink())  # type: ignore[attr-defined]
-        except (OSError, ValueError, dpkt.Error) as exc:
-            raise CaptureError(f"{path}: cannot read capture: {exc}") from None
+        self._used = False
+        self._done = False
+        self._sha256 = ""
+        self._rec = _Records(self.batch_size)
+        self._dups = _DupTable()
+        self._marks = np.zeros(self.batch_size, np.int64)
+        self._pending: PacketArray | None = None
+        self._pending_row0 = 0
+        self._kind_arr = np.zeros(0, np.int64)
+        self._anydev_arr = np.zeros(0, np.bool_)
+        if self._pcap is not None:
+            link = self._pcap.link_type & 0xFFFF
+            self._add_interface(Interface(0, link, None, self._pcap.snaplen, self._pcap.ts_mult))
+            self._buf.pos = 24
+
+    # -- public -----------------------------------------------------------------------------
 
     def batches(self) -> Iterator[PacketArray]:
-        rows: list[tuple[object, ...]] = []
-        for ts, buf in self._reader:  # type: ignore[attr-defined]
-            self._frames += 1
-            ts_ns = round(float(ts) * 1e9)
-            if self._first is None:
-                self._first = ts_ns
-            self._last = ts_ns
-            row = _decode(buf, self._link)
-            if row is None:
-                continue
-            self._decoded += 1
-            rows.append((self.file_idx, self._frames, 0, ts_ns, *row))
-            if len(rows) >= self.batch_size:
-                yield np.array(rows, dtype=PACKET_DTYPE)
-                rows = []
-        if rows:
-            yield np.array(rows, dtype=PACKET_DTYPE)
+        if self._used:
+            return
+        self._used = True
+        try:
+            walk = self._walk_pcap() if self._pcap is not None else self._walk_pcapng()
+            yield from walk
+            if self._pending is not None and len(self._pending):
+                yield self._pending
+            self._pending = None
+        except CaptureError as exc:
+            self._warnings.append(str(exc).removeprefix(f"{self.label}: "))
+        finally:
+            self._finish()
 
     def info(self) -> CaptureInfo:
+        fmt = self._pcap.format if self._pcap is not None else "pcapng"
+        if self._source.compression:
+            fmt = f"{self._source.compression}+{fmt}"
         return CaptureInfo(
             file_idx=self.file_idx,
             path=self.path,
-            format=self._format,
-            interfaces=(Interface(0, self._link),),
+            format=fmt,
+            interfaces=tuple(self._interfaces),
             frames=self._frames,
             decoded=self._decoded,
-            duplicates=0,
+            duplicates=self._duplicates,
             first_ts_ns=self._first,
             last_ts_ns=self._last,
+            warnings=tuple(self._warnings + self._final_warnings()),
+            sha256=self._sha256,
         )
 
+    # -- walking ----------------------------------------------------------------------------
 
-def _network(buf: bytes, link: int) -> Any:
-    if link == 1:
-        eth = dpkt.ethernet.Ethernet(buf)
-        return eth.data
-    if link == 113:
-        return dpkt.sll.SLL(buf).data
-    if link in (101, 12, 14, 228, 229):
-        return dpkt.ip.IP(buf) if buf[:1] and buf[0] >> 4 == 4 else dpkt.ip6.IP6(buf)
-    if link == 0:
-        return dpkt.loopback.Loopback(buf).data
-    return None
+    def _walk_pcap(self) -> Iterator[PacketArray]:
+        assert self._pcap is not None
+        hdr = self._pcap
+        buf, rec = self._buf, self._rec
+        while True:
+            n, pos, status = _ints(
+                kernels.walk_pcap(
+                    buf.data,
+                    buf.pos,
+                    buf.end,
+                    hdr.big_endian,
+                    hdr.record_header,
+                    hdr.ts_mult,
+                    MAX_RECORD,
+                    rec.off,
+                    rec.caplen,
+                    rec.origlen,
+                    rec.ts,
+                    rec.ifx,
+                )
+            )
+            if n:
+                if hdr.snaplen:
+                    self._oversize += int(np.count_nonzero(rec.caplen[:n] > hdr.snaplen))
+                yield from self._emit(n)
+            buf.pos = pos
+            if status == kernels.BAD:
+                self._stop(f"record at byte {buf.base + pos} has an impossible length")
+                return
+            if status == kernels.NEED_MORE and not self._refill("record"):
+                return
 
+    def _walk_pcapng(self) -> Iterator[PacketArray]:
+        buf, rec = self._buf, self._rec
+        big_endian = False
+        base = 0  # global index of this section's first interface
+        clocks: list[InterfaceClock] = []
+        while True:
+            snap = np.array([i.snaplen for i in self._interfaces[base:]], np.int64)
+            n, pos, status = _ints(
+                kernels.walk_pcapng(
+                    buf.data,
+                    buf.pos,
+                    buf.end,
+                    big_endian,
+                    MAX_RECORD,
+                    base,
+                    snap,
+                    np.array([c.mode for c in clocks], np.int64),
+                    np.array([c.factor for c in clocks], np.int64),
+                    np.array([c.offset_ns for c in clocks], np.int64),
+                    rec.off,
+                    rec.caplen,
+                    rec.origlen,
+                    rec.ts,
+                    rec.iface,
+                )
+            )
+            if n:
+                self._bad_iface += int(np.count_nonzero(rec.iface[:n] < 0))
+                yield from self._emit(n)
+            buf.pos = pos
+            if status == kernels.BAD:
+                self._stop(f"block at byte {buf.base + pos} has a bad length")
+                return
+            if status == kernels.NEED_MORE:
+                if not self._refill("block"):
+                    return
+                continue
+            if status != kernels.CONTROL:
+                continue
+            if not buf.ensure(12):
+                self._stop(f"file ends inside a block header at byte {buf.base + buf.pos}")
+                return
+            head = buf.take(12)
+            if head[:4] == b"\x0a\x0d\x0d\x0a":
+                try:
+                    big_endian = shb_byte_order(head)
+                except FormatError as exc:
+                    self._stop(f"{exc} at byte {buf.base + buf.pos}")
+                    return
+                base, clocks = len(self._interfaces), []
+            blen = block_length(head, big_endian)
+            if blen < 12 or blen % 4 or blen > MAX_RECORD:
+                self._stop(f"block at byte {buf.base + buf.pos} has a bad length ({blen})")
+                return
+            if not buf.ensure(blen):
+                self._stop(f"file ends inside a block at byte {buf.base + buf.pos}")
+                return
+            block = buf.take(blen)
+            if head[:4] != b"\x0a\x0d\x0d\x0a":  # an interface description block
+                try:
+                    iface, clock = parse_idb(block, big_endian, len(self._interfaces))
+                except FormatError as exc:
+                    self._stop(f"{exc} at byte {buf.base + buf.pos}")
+                    return
+                self._add_interface(iface)
+                clocks.append(clock)
+            buf.pos += blen
 
-def _decode(buf: bytes, link: int) -> tuple[object, ...] | None:
-    try:
-        ip = _network(buf, link)
-    except (dpkt.Error, struct.error, ValueError, IndexError):
-        return None
-    if isinstance(ip, dpkt.ip.IP):
-        ver, src, dst = 4, int.from_bytes(ip.src, "big"), int.from_bytes(ip.dst, "big")
-        proto, ip_len, ip_id, ttl = ip.p, ip.len, ip.id, ip.ttl
-        hi_s = hi_d = 0
-        pflags = PF_FRAGMENT if ip.offset else 0
-    elif isinstance(ip, dpkt.ip6.IP6):
-        ver = 6
-        s, d = int.from_bytes(ip.src, "big"), int.from_bytes(ip.dst, "big")
-        hi_s, src, hi_d, dst = s >> 64, s & (2**64 - 1), d >> 64, d & (2**64 - 1)
-        proto, ip_len, ip_id, ttl, pflags = ip.nxt, ip.plen + 40, 0, ip.hlim, 0
-    else:
-        return None
-    l4 = ip.data
-    sport = dport = flags = seq = ack = win = tsval = opts = plen = phash = 0
-    if isinstance(l4, dpkt.tcp.TCP):
-        sport, dport, flags, seq, ack, win = l4.sport, l4.dport, l4.flags, l4.seq, l4.ack, l4.win
-        opts = zlib.crc32(l4.opts) if l4.opts else 0
-        for kind, data in dpkt.tcp.parse_opts(l4.opts):
-            if kind == dpkt.tcp.TCP_OPT_TIMESTAMP and len(data) >= 8:
-                tsval = struct.unpack(">I", data[:4])[0]
-                pflags |= PF_HAS_TS
-        hdr = ip.hl * 4 if ver == 4 else 40
-        plen = max(0, ip_len - hdr - l4.off * 4)
-        phash = zlib.crc32(bytes(l4.data[:64])) if l4.data else 0
-    elif isinstance(l4, dpkt.udp.UDP):
-        sport, dport = l4.sport, l4.dport
-        plen = max(0, l4.ulen - 8)
-        phash = zlib.crc32(bytes(l4.data[:64])) if l4.data else 0
-    elif isinstance(l4, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
-        sport, dport = l4.type, l4.code
-    return (
-        ver,
-        proto,
-        hi_s,
-        src,
-        hi_d,
-        dst,
-        sport,
-        dport,
-        flags,
-        seq,
-        ack,
-        win,
-        plen,
-        ip_len,
-        ip_id,
-        ttl,
-        tsval,
-        opts,
-        phash,
-        pflags,
-        0,
-    )
+    def _refill(self, what: str) -> bool:
+        """More bytes for the walker; False (with a warning if bytes are left) at the end."""
+        buf = self._buf
+        if buf.eof:
+            if buf.pos < buf.end:
+                left = buf.end - buf.pos
+                self._stop(f"file ends inside a {what} at byte {buf.base + buf.pos} ({left} bytes)")
+            return False
+        buf.fill()
+        return True
+
+    def _stop(self, problem: str) -> None:
+        self._warnings.append(f"{problem}: stopped reading there")
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def _add_interface(self, iface: Interface) -> None:
+        self._interfaces.append(iface)
+        kind = link_kind(iface.link_type)
+        self._kinds.append(kind)
+        self._kind_arr = np.array(self._kinds, np.int64)
+        self._anydev_arr = self._kind_arr == KIND_SLL
+
+    def _emit(self, n: int) -> Iterator[PacketArray]:
+        rec, dups, buf = self._rec, self._dups, self._buf
+        if self._first is None:
+            self._first = int(rec.ts[0])
+        self._last = int(rec.ts[n - 1])
+        out = np.zeros(n, dtype=PACKET_DTYPE)
+        rows, ndup, nmarks = _ints(
+            kernels.decode_records(
+                buf.data,
+                rec.off,
+                rec.caplen,
+                rec.origlen,
+                rec.ts,
+                rec.iface,
+                rec.ifx,
+                n,
+                self._kind_arr,
+                self._anydev_arr,
+                self.file_idx,
+                self._frames + 1,
+                self._rows,
+                buf.generation,
+                self.verify_checksums,
+                self.dup_window,
+                dups.fp,
+                dups.ts,
+                dups.key,
+                dups.row,
+                dups.chunk,
+                dups.off,
+                dups.len,
+                out,
+                self._marks,
+            )
+        )
+        self._frames += n
+        self._decoded += rows + ndup
+        self._duplicates += ndup
+        self._rows += rows
+        self._mark_pending(self._marks[:nmarks])
+        if rows == 0:
+            return
+        batch = out[:rows] if rows * 2 > n else out[:rows].copy()
+        if self._pending is not None:
+            yield self._pending
+        self._pending, self._pending_row0 = batch, self._rows - rows
+
+    def _mark_pending(self, marks: npt.NDArray[np.int64]) -> None:
+        if self._pending is None or not len(marks):
+            return
+        idx = marks - self._pending_row0
+        idx = idx[(idx >= 0) & (idx < len(self._pending))]
+        self._pending["pflags"][idx] |= PF_DUP_SEEN
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        problem = self._source.drain()
+        if problem:
+            self._warnings.append(problem)
+        self._sha256 = self._source.sha256
+        self._source.close()
+
+    def _final_warnings(self) -> list[str]:
+        notes: list[str] = []
+        if self._bad_iface:
+            notes.append(f"{self._bad_iface} packet blocks name an undefined interface")
+        if self._oversize:
+            notes.append(f"{self._oversize} records are longer than the snapshot length")
+        for iface, kind in zip(self._interfaces, self._kinds, strict=True):
+            if kind == KIND_NONE:
+                name = link_name(iface.link_type)
+                notes.append(
+                    f"interface {iface.index}: link type {name} is not decoded "
+                    "(its frames are counted, not analysed)"
+                )
+        return notes
 
 
 @register("fast")
 class FastBackend:
+    """Numba/numpy reader for pcap, pcapng and their compressed forms."""
+
     name = "fast"
 
+    def __init__(self, *, verify_checksums: bool = True, dedupe: bool = True) -> None:
+        self.verify_checksums = verify_checksums
+        self.dedupe = dedupe
+
     def open(self, path: str, file_idx: int = 0, *, batch_size: int = DEFAULT_BATCH) -> FastReader:
-        return FastReader(path, file_idx, batch_size)
+        return FastReader(
+            path,
+            file_idx,
+            batch_size,
+            verify_checksums=self.verify_checksums,
+            dedupe=self.dedupe,
+        )
+
+
+def _ints(values: tuple[kernels.Int, ...]) -> tuple[int, ...]:
+    """numba returns numpy integers; the reader works with Python ints."""
+    return tuple(int(v) for v in values)

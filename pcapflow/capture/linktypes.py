@@ -1,0 +1,52 @@
+"""Link types the fast backend decodes, as data: LINKTYPE number -> how to find the IP header.
+
+Each link type maps to a *kind* (a small integer the numba decoder switches on).  A link type not
+listed here is still read (its frames are counted and numbered) but not decoded.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+KIND_NONE: Final = 0  # not decoded
+KIND_ETHERNET: Final = 1  # Ethernet II / 802.3+SNAP, 802.1Q/802.1ad/QinQ, MPLS, PPPoE
+KIND_SLL: Final = 2  # Linux cooked v1 (16-byte header, no interface index)
+KIND_SLL2: Final = 3  # Linux cooked v2 (20-byte header with interface index)
+KIND_RAW: Final = 4  # raw IP, version from the first nibble
+KIND_IPV4: Final = 5  # raw IPv4 only
+KIND_IPV6: Final = 6  # raw IPv6 only
+KIND_NULL: Final = 7  # BSD loopback: 4-byte address family, in either byte order
+KIND_PPP: Final = 8  # PPP, with or without the HDLC address/control bytes
+KIND_FDDI: Final = 9  # FDDI with LLC/SNAP
+KIND_NFLOG: Final = 10  # Linux NFLOG (TLVs; the payload TLV holds the IP packet)
+
+# LINKTYPE_* value -> (kind, name)
+LINK_TYPES: Final[dict[int, tuple[int, str]]] = {
+    0: (KIND_NULL, "NULL"),
+    1: (KIND_ETHERNET, "ETHERNET"),
+    9: (KIND_PPP, "PPP"),
+    10: (KIND_FDDI, "FDDI"),
+    12: (KIND_RAW, "RAW (OpenBSD DLT 12)"),
+    14: (KIND_RAW, "RAW (DLT 14)"),
+    50: (KIND_PPP, "PPP_HDLC"),
+    101: (KIND_RAW, "RAW"),
+    108: (KIND_NULL, "LOOP"),
+    113: (KIND_SLL, "LINUX_SLL"),
+    228: (KIND_IPV4, "IPV4"),
+    229: (KIND_IPV6, "IPV6"),
+    239: (KIND_NFLOG, "NFLOG"),
+    276: (KIND_SLL2, "LINUX_SLL2"),
+}
+
+# The pcap LinkType field keeps FCS information in its top bits; the link type is the low 16.
+LINKTYPE_MASK: Final = 0xFFFF
+
+
+def link_kind(link_type: int) -> int:
+    """The decoder kind for a LINKTYPE value (``KIND_NONE`` when not supported)."""
+    return LINK_TYPES.get(link_type & LINKTYPE_MASK, (KIND_NONE, ""))[0]
+
+
+def link_name(link_type: int) -> str:
+    """A readable name for a LINKTYPE value."""
+    return LINK_TYPES.get(link_type & LINKTYPE_MASK, (KIND_NONE, str(link_type)))[1]
