@@ -8,6 +8,7 @@ zeek, html); ``to_dict(result)`` is the versioned JSON form whose JSON Schema sh
 from __future__ import annotations
 
 from pcapflow.report import csv_ as _csv  # noqa: F401  (registers "csv")
+from pcapflow.report import html as _html  # noqa: F401  (registers "html")
 from pcapflow.report import json_ as _json  # noqa: F401  (registers "json")
 from pcapflow.report import markdown as _markdown  # noqa: F401  (registers "markdown")
 from pcapflow.report import text as _text  # noqa: F401  (registers "text")
