@@ -1,0 +1,184 @@
+"""An analysis worker process: claims queued jobs from the store and runs them, one at a time.
+
+Started by :mod:`pcapflow.web.supervisor` as ``python -m pcapflow.web.worker``.  Each job runs the
+same engine and renderers as the CLI: :func:`pcapflow.pipeline.analyze` then
+:func:`pcapflow.report.render` for every registered format.  A :class:`PcapflowError` (a corrupt
+capture, a bad config) fails the job with its one-line message; any other exception fails it with
+``internal error: ...`` and the traceback goes to the server log.  The worker dies with the server
+(``PR_SET_PDEATHSIG``), so a killed server never leaves a worker writing behind its back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pcapflow.errors import PcapflowError
+from pcapflow.model.lb import LbConfig
+from pcapflow.model.result import AnalysisResult
+from pcapflow.web.jobs import JobFiles
+from pcapflow.web.settings import ServeSettings
+from pcapflow.web.store import Job, JobStore
+
+POLL_S = 0.2
+PR_SET_PDEATHSIG = 1
+# Testing aid: seconds a worker waits after claiming a job, so a test can stop the server mid-job.
+DELAY_ENV = "PCAPFLOW_WEB_TEST_JOB_DELAY"
+
+Analyze = Callable[..., AnalysisResult]
+
+
+def summarize(result: AnalysisResult) -> dict[str, Any]:
+    """What lists and the job page show without opening a report."""
+    return {
+        "verdict": result.verdict,
+        "findings": [
+            {
+                "id": f.id,
+                "label": f.label.value,
+                "failure": f.label.is_failure,
+                "title": f.title,
+                "count": f.count,
+                "caller": f.caller,
+                "frontend": f.frontend,
+                "remediations": [{"id": r.id, "title": r.title} for r in f.remediations],
+            }
+            for f in result.findings
+        ],
+        "labels": _label_counts(result),
+    }
+
+
+def _label_counts(result: AnalysisResult) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for flow in result.flows:
+        if flow.label is not None:
+            counts[flow.label.value] = counts.get(flow.label.value, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+@contextlib.contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """Run the engine inside the job directory so reports name captures, not server paths."""
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+class JobRunner:
+    """Runs one claimed job to its end: done with reports, or failed with its error."""
+
+    def __init__(self, store: JobStore, files: JobFiles, analyze: Analyze | None = None) -> None:
+        self.store = store
+        self.files = files
+        self._analyze = analyze
+
+    def run(self, job: Job, claimant: str) -> None:
+        try:
+            self._run(job, claimant)
+        except PcapflowError as exc:
+            self.store.fail(job.id, claimant, str(exc))
+        except Exception as exc:  # a bug must fail one job, not the worker
+            traceback.print_exc(file=sys.stderr)
+            message = str(exc).splitlines()[0] if str(exc) else ""
+            self.store.fail(job.id, claimant, f"internal error: {type(exc).__name__}: {message}")
+
+    def _run(self, job: Job, claimant: str) -> None:
+        from pcapflow.report import RENDERERS, render
+
+        self.store.set_stage(job.id, claimant, "reading the load-balancer config")
+        lb = self._config(job)
+        self.store.set_stage(job.id, claimant, f"analysing {_captures(len(job.captures))}")
+        with working_directory(self.files.dir(job.id)):
+            result = self.analyze([c.file for c in job.captures], lb, os=job.os)
+        self.store.set_stage(job.id, claimant, "rendering reports")
+        reports = {name: render(result, name) for name in sorted(RENDERERS)}
+        for name, text in reports.items():
+            self._write(self.files.report(job.id, RENDERERS[name].extension), text)
+        summary = summarize(result)
+        json_text = reports.get("json", "")
+        done = self.store.complete(
+            job.id, claimant, verdict=result.verdict, summary=summary, result=json_text
+        )
+        if not done:  # deleted (or expired) while running: leave nothing behind
+            self.files.remove(job.id)
+
+    def analyze(self, captures: Sequence[str], lb: LbConfig | None, *, os: str | None) -> Any:
+        if self._analyze is None:
+            from pcapflow.pipeline import analyze
+
+            self._analyze = analyze
+        return self._analyze(captures, lb, os=os)
+
+    def _config(self, job: Job) -> LbConfig | None:
+        if job.lb_name is None:
+            return None
+        from pcapflow.lbconfig import load_text
+
+        text = self.files.config(job.id).read_text(encoding="utf-8")
+        return load_text(text, fmt=job.lb_format, name=job.lb_name)
+
+    @staticmethod
+    def _write(path: Path, text: str) -> None:
+        path.parent.mkdir(exist_ok=True)  # no parents: a deleted job stays deleted
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+
+
+def _captures(n: int) -> str:
+    return "1 capture" if n == 1 else f"{n} captures"
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to kill this process when its parent dies (no-op elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        sys.exit(0)
+
+
+def serve_jobs(store: JobStore, runner: JobRunner, claimant: str, parent_pid: int) -> None:
+    """Claim and run jobs until the parent goes away."""
+    delay = float(os.environ.get(DELAY_ENV, "0") or 0)
+    while os.getppid() == parent_pid:
+        job = store.claim(claimant)
+        if job is None:
+            time.sleep(POLL_S)
+            continue
+        if delay:
+            time.sleep(delay)
+        runner.run(job, claimant)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pcapflow.web.worker")
+    parser.add_argument("--data-dir", required=True, type=Path)
+    parser.add_argument("--claimant", required=True)
+    parser.add_argument("--parent-pid", required=True, type=int)
+    args = parser.parse_args(argv)
+    die_with_parent(args.parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
+    settings = ServeSettings(data_dir=args.data_dir)
+    store = JobStore(settings.db_path)
+    runner = JobRunner(store, JobFiles(settings))
+    with contextlib.suppress(ImportError):
+        import pcapflow.pipeline  # noqa: F401  (warm up: the first job should not pay for imports)
+    serve_jobs(store, runner, args.claimant, args.parent_pid)
+
+
+if __name__ == "__main__":
+    main()
