@@ -1,0 +1,219 @@
+"""What NIC, VM, public-IP and subnet documents tell about the members and frontends of a balancer.
+
+NIC-based backend pools name NIC ipconfig IDs only.  ``az network nic show``/``list`` JSON (the
+``--nic`` files), NIC resources of an ARM template, ``az vm show`` JSON, ``az network public-ip
+show`` and ``az network vnet subnet show`` fill the gaps: member IP, MAC, VM name and OS, public
+frontend addresses, subnet prefixes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pcapflow.lbconfig.azure_ids import IdIndex, flat, get, id_name, ref_id
+from pcapflow.lbconfig.problems import Document, Origin, Severity, pointer_join
+from pcapflow.lbconfig.vocab import (
+    IMAGE_PUBLISHER_OS,
+    canonical_ip,
+    canonical_mac,
+    canonical_network,
+    lookup,
+    os_from_text,
+)
+from pcapflow.model.lb import Member
+
+NIC_TYPE = "microsoft.network/networkinterfaces"
+VM_TYPE = "microsoft.compute/virtualmachines"
+PUBLIC_IP_TYPE = "microsoft.network/publicipaddresses"
+SUBNET_TYPE = "microsoft.network/virtualnetworks/subnets"
+VNET_TYPE = "microsoft.network/virtualnetworks"
+INVENTORY_TYPES = frozenset({NIC_TYPE, VM_TYPE, PUBLIC_IP_TYPE, SUBNET_TYPE, VNET_TYPE})
+
+
+@dataclass(frozen=True, slots=True)
+class IpConfig:
+    """One NIC ipconfig, as a NIC document describes it."""
+
+    id: str
+    address: str | None
+    nic: str
+    nic_id: str
+    mac: str | None
+    vm_id: str | None
+    subnet_id: str | None
+    pool_ids: tuple[str, ...]  # backend pools this ipconfig joins (declared on the NIC)
+    nat_rule_ids: tuple[str, ...]
+    origin: Origin
+
+
+def _type(obj: Mapping[str, Any]) -> str:
+    value = get(obj, "type", default="")
+    return value.casefold() if isinstance(value, str) else ""
+
+
+def is_inventory_document(data: Any) -> bool:
+    """A NIC/VM/public-IP/subnet/VNet resource (flattened or nested), or a list of them."""
+    if isinstance(data, list):
+        return bool(data) and all(is_inventory_document(item) for item in data)
+    if not isinstance(data, Mapping):
+        return False
+    obj = flat(data)
+    if _type(obj) in INVENTORY_TYPES:
+        return True
+    return "ipconfigurations" in obj and "frontendipconfigurations" not in obj
+
+
+def _ids(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, list):
+        return ()
+    return tuple(i for i in (ref_id(v) for v in values) if isinstance(i, str))
+
+
+class Inventory:
+    """Everything known about NICs, VMs, public IPs and subnets, indexed by resource ID."""
+
+    def __init__(self) -> None:
+        self.ipconfigs = IdIndex()  # ipconfig id -> IpConfig
+        self.vm_os = IdIndex()  # vm id -> "linux" | "windows"
+        self.vm_by_nic = IdIndex()  # nic id -> vm id
+        self.public_ips = IdIndex()  # public IP id -> address
+        self.subnets = IdIndex()  # subnet id -> CIDR
+
+    # ---- filling ---------------------------------------------------------------------------
+
+    def add_document(self, data: Any, doc: Document, pointer: str = "") -> None:
+        if isinstance(data, list):
+            for i, item in enumerate(data):
+                self.add_document(item, doc, pointer_join(pointer, i))
+            return
+        obj = flat(data)
+        kind = _type(obj)
+        if kind == VM_TYPE:
+            self.add_vm(obj)
+        elif kind == PUBLIC_IP_TYPE:
+            self.add_public_ip(obj)
+        elif kind == SUBNET_TYPE:
+            self.add_subnet(obj)
+        elif kind == VNET_TYPE:
+            for sub in get(obj, "subnets", default=[]) or []:
+                self.add_subnet(flat(sub))
+        elif kind == NIC_TYPE or "ipconfigurations" in obj:
+            self.add_nic(obj, doc, pointer)
+        else:
+            doc.report(pointer, "not a NIC, VM, public IP or subnet resource", Severity.WARNING)
+
+    def add_nic(
+        self, nic: Mapping[str, Any], doc: Document, pointer: str, nic_id: str | None = None
+    ) -> None:
+        """Index a flattened NIC resource (``nic_id`` when the document has no ``id``)."""
+        nic_id = nic_id or get(nic, "id")
+        name = get(nic, "name")
+        if not isinstance(nic_id, str) or not isinstance(name, str):
+            doc.report(pointer, "NIC without id or name; cannot match it to pool members")
+            return
+        mac_text = get(nic, "macAddress")
+        mac = canonical_mac(mac_text) if isinstance(mac_text, str) and mac_text else None
+        vm_id = ref_id(get(nic, "virtualMachine"))
+        for j, raw in enumerate(get(nic, "ipConfigurations", default=[]) or []):
+            ipc = flat(raw)
+            ipc_name = get(ipc, "name")
+            ipc_id = get(ipc, "id") or (f"{nic_id}/ipConfigurations/{ipc_name}")
+            if not isinstance(ipc_id, str) or not isinstance(ipc_name, str):
+                continue
+            address = get(ipc, "privateIPAddress")
+            at = pointer_join(pointer, "ipConfigurations", j)
+            self.ipconfigs.put(
+                ipc_id,
+                IpConfig(
+                    id=ipc_id,
+                    address=canonical_ip(address) if isinstance(address, str) else None,
+                    nic=name,
+                    nic_id=nic_id,
+                    mac=mac,
+                    vm_id=vm_id if isinstance(vm_id, str) else None,
+                    subnet_id=_str_or_none(ref_id(get(ipc, "subnet"))),
+                    pool_ids=_ids(get(ipc, "loadBalancerBackendAddressPools")),
+                    nat_rule_ids=_ids(get(ipc, "loadBalancerInboundNatRules")),
+                    origin=doc.origin(at),
+                ),
+            )
+
+    def add_vm(self, vm: Mapping[str, Any], vm_id: str | None = None) -> None:
+        vm_id = vm_id or get(vm, "id")
+        if not isinstance(vm_id, str):
+            return
+        os = vm_os(vm)
+        if os is not None:
+            self.vm_os.put(vm_id, os)
+        network = flat(get(vm, "networkProfile", default={}))
+        for nic in get(network, "networkInterfaces", default=[]) or []:
+            nic_ref = ref_id(nic)
+            if isinstance(nic_ref, str):
+                self.vm_by_nic.put(nic_ref, vm_id)
+
+    def add_public_ip(self, pip: Mapping[str, Any], pip_id: str | None = None) -> None:
+        pip_id = pip_id or get(pip, "id")
+        address = get(pip, "ipAddress")
+        if isinstance(pip_id, str) and isinstance(address, str) and canonical_ip(address):
+            self.public_ips.put(pip_id, canonical_ip(address))
+
+    def add_subnet(self, subnet: Mapping[str, Any], subnet_id: str | None = None) -> None:
+        subnet_id = subnet_id or get(subnet, "id")
+        prefixes = get(subnet, "addressPrefix") or get(subnet, "addressPrefixes")
+        if isinstance(prefixes, list):
+            prefixes = next((p for p in prefixes if isinstance(p, str)), None)
+        if isinstance(subnet_id, str) and isinstance(prefixes, str):
+            cidr = canonical_network(prefixes)
+            if cidr is not None:
+                self.subnets.put(subnet_id, cidr)
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def ipconfig(self, ipconfig_id: str) -> IpConfig | None:
+        found = self.ipconfigs.find(ipconfig_id)
+        return found if isinstance(found, IpConfig) else None
+
+    def member(self, ipconfig_id: str) -> Member | None:
+        """The pool member behind a NIC ipconfig ID, or None when unknown or without address."""
+        ipc = self.ipconfig(ipconfig_id)
+        if ipc is None or ipc.address is None:
+            return None
+        vm_id = ipc.vm_id or self.vm_by_nic.find(ipc.nic_id)
+        return Member(
+            address=ipc.address,
+            vm=id_name(vm_id) if isinstance(vm_id, str) else None,
+            nic=ipc.nic,
+            ip_config=ipc.id,
+            mac=ipc.mac,
+            os=self.vm_os.find(vm_id) if isinstance(vm_id, str) else None,
+        )
+
+    def members_of_pool(self, pool_id: str) -> Iterable[IpConfig]:
+        """Ipconfigs whose NIC declares membership of ``pool_id`` (ARM-template style)."""
+        probe = IdIndex()
+        probe.put(pool_id, True)
+        for ipc in self.ipconfigs.values():
+            if any(probe.find(pid) for pid in ipc.pool_ids):
+                yield ipc
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def vm_os(vm: Mapping[str, Any]) -> str | None:
+    """The OS of a flattened VM resource when it says (osDisk.osType, os profile, image)."""
+    storage = flat(get(vm, "storageProfile", default={}))
+    found = os_from_text(get(flat(get(storage, "osDisk", default={})), "osType"))
+    if found:
+        return found
+    profile = flat(get(vm, "osProfile", default={}))
+    if get(profile, "linuxConfiguration") is not None:
+        return "linux"
+    if get(profile, "windowsConfiguration") is not None:
+        return "windows"
+    publisher = get(flat(get(storage, "imageReference", default={})), "publisher")
+    found_os = lookup(dict(IMAGE_PUBLISHER_OS), publisher)
+    return found_os if isinstance(found_os, str) else None

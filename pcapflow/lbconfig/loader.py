@@ -1,0 +1,214 @@
+"""Reading configuration documents: find their format, parse them, hand them to the right loader.
+
+Formats: ``yaml`` (pcapflow's own, also its JSON form), ``az`` (``az network lb show``/``list``),
+``arm`` (ARM templates and ``az group export``), ``terraform`` (``terraform show -json``, state or
+plan).  NIC, VM, public-IP and subnet documents (``az network nic show``/``list`` ...) are not
+configurations of their own: they resolve references made by the others (``--nic``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pcapflow.errors import ConfigError
+from pcapflow.lbconfig.draft import Loaded, merge
+from pcapflow.lbconfig.inventory import Inventory, is_inventory_document
+from pcapflow.lbconfig.problems import Document
+from pcapflow.lbconfig.yamlfmt import load_yaml, parse
+
+FORMATS = ("yaml", "az", "arm", "terraform")
+"""The ``fmt`` / ``--lb-format`` values (``auto`` or None = detect)."""
+
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class Parsed:
+    doc: Document
+    data: Any
+    fmt: str  # one of FORMATS, or "inventory"
+
+
+Loader = Callable[[Any, Document, Inventory], Loaded]
+
+# format -> "module:function" of its loader (imported on first use)
+LOADER_FUNCTIONS: dict[str, str] = {
+    "az": "pcapflow.lbconfig.azure:load_az",
+    "arm": "pcapflow.lbconfig.arm:load_arm",
+    "terraform": "pcapflow.lbconfig.terraform:load_terraform",
+}
+
+
+def _yaml_loader(data: Any, doc: Document, inventory: Inventory) -> Loaded:
+    return load_yaml(data, doc)
+
+
+def loader_for(fmt: str) -> Loader:
+    if fmt == "yaml":
+        return _yaml_loader
+    module_name, _, function = LOADER_FUNCTIONS[fmt].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        raise ConfigError(f"{fmt} configurations cannot be loaded by this build") from None
+    found: Loader = getattr(module, function)
+    return found
+
+
+# ---- reading and parsing ---------------------------------------------------------------------
+
+
+def read_text(path: str) -> str:
+    """The text of ``path`` ("-" = stdin) or a one-line ConfigError."""
+    if path == "-":
+        return sys.stdin.read()
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise ConfigError(f"{path}: is a directory, expected a configuration file")
+        if p.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_DOCUMENT_BYTES >> 20} MiB")
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        except UnicodeDecodeError:
+            pass
+        raise ConfigError(f"{path}: not a text file (expected YAML or JSON)") from None
+
+
+def parse_text(text: str, name: str, fmt: str | None) -> Parsed:
+    """Parse ``text`` and decide its format (``fmt`` forces one)."""
+    fmt = _check_fmt(fmt)
+    doc = Document(name)
+    if not text.strip():
+        raise ConfigError(f"{name}: empty document")
+    stripped = text.lstrip()
+    if stripped[:1] in "{[" and fmt != "yaml":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
+    else:
+        data = parse(text, doc)
+    detected = detect(data)
+    if fmt is None:
+        if detected is None:
+            raise ConfigError(f"{name}: {_unknown(data)}")
+        return Parsed(doc, data, detected)
+    if detected == "inventory" and fmt != "yaml":
+        return Parsed(doc, data, "inventory")
+    return Parsed(doc, data, fmt)
+
+
+def _check_fmt(fmt: str | None) -> str | None:
+    if fmt in (None, "", "auto"):
+        return None
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown config format {fmt!r}: use one of auto, {', '.join(FORMATS)}")
+    return fmt
+
+
+def _unknown(data: Any) -> str:
+    if isinstance(data, Mapping):
+        keys = ", ".join(sorted(str(k) for k in data)[:6])
+        return (
+            "cannot tell the configuration format (keys: "
+            f"{keys or 'none'}); expected pcapflow YAML, az network lb show JSON, "
+            "an ARM template or terraform show -json output (or pass --lb-format)"
+        )
+    return f"cannot tell the configuration format of a top-level {type(data).__name__}"
+
+
+# ---- format detection ------------------------------------------------------------------------
+
+
+def _keys(obj: Mapping[str, Any]) -> set[str]:
+    return {str(k).casefold() for k in obj}
+
+
+def _is_az_lb(obj: Any) -> bool:
+    if not isinstance(obj, Mapping):
+        return False
+    keys = _keys(obj)
+    if str(obj.get("type", "")).casefold() == "microsoft.network/loadbalancers":
+        return True
+    if "properties" in keys and isinstance(obj.get("properties"), Mapping):
+        keys |= _keys(obj["properties"])
+    return bool(keys & {"frontendipconfigurations", "loadbalancingrules", "backendaddresspools"})
+
+
+def detect(data: Any) -> str | None:
+    """The format of a parsed document: one of FORMATS, "inventory", or None when unknown."""
+    if isinstance(data, Mapping):
+        keys = _keys(data)
+        if "load_balancers" in keys:
+            return "yaml"
+        if "deploymenttemplate" in str(data.get("$schema", "")).casefold():
+            return "arm"
+        if "resources" in keys and "$schema" in keys:
+            return "arm"
+        if "format_version" in keys and keys & {"values", "planned_values", "prior_state"}:
+            return "terraform"
+        if "loadbalancer" in keys and _is_az_lb(data.get("loadBalancer")):
+            return "az"  # `az network lb create` output
+        if _is_az_lb(data):
+            return "az"
+        if is_inventory_document(data):
+            return "inventory"
+        return None
+    if isinstance(data, list) and data:
+        if all(_is_az_lb(item) for item in data):
+            return "az"
+        if all(is_inventory_document(item) for item in data):
+            return "inventory"
+    return None
+
+
+# ---- loading ---------------------------------------------------------------------------------
+
+
+def load_parsed(parsed: Sequence[Parsed], nic_parsed: Sequence[Parsed] = ()) -> Loaded:
+    """Load parsed documents: inventory documents first, then every configuration."""
+    inventory = Inventory()
+    for item in [*nic_parsed, *[p for p in parsed if p.fmt == "inventory"]]:
+        if item.fmt != "inventory" and detect(item.data) != "inventory":
+            raise ConfigError(
+                f"{item.doc.name}: not NIC/VM/public-IP JSON (expected `az network nic show` "
+                "or `az network nic list` output)"
+            )
+        inventory.add_document(item.data, item.doc)
+    configs = [p for p in parsed if p.fmt != "inventory"]
+    if not configs:
+        names = ", ".join(p.doc.name for p in parsed)
+        raise ConfigError(f"{names}: only NIC/VM documents given, no load-balancer configuration")
+    parts = [loader_for(p.fmt)(p.data, p.doc, inventory) for p in configs]
+    return merge(parts)
+
+
+def load_documents(
+    paths: Sequence[str], *, fmt: str | None = None, nic_files: Sequence[str] = ()
+) -> Loaded:
+    if isinstance(paths, str):
+        paths = [paths]
+    if not paths:
+        raise ConfigError("no configuration file given")
+    parsed = [parse_text(read_text(str(p)), str(p), fmt) for p in paths]
+    nics = [parse_text(read_text(str(p)), str(p), None) for p in nic_files]
+    return load_parsed(parsed, nics)
+
+
+def load_text_documents(text: str, *, fmt: str | None = None, name: str = "<text>") -> Loaded:
+    return load_parsed([parse_text(text, name, fmt)])
