@@ -9,7 +9,7 @@ which read the window files :func:`write_pcapng` produces.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -174,25 +174,46 @@ class StreamParser:
 
 
 # ---- writing ----------------------------------------------------------------------------------
+class PcapngAppender:
+    """Writes records as they come, as a little-endian pcapng with nanosecond timestamps.
+
+    An interface block is written the first time a record refers to it, so the file is valid at
+    every moment (a reader may follow it while it grows).
+    """
+
+    def __init__(self, out: BinaryIO, interfaces: Sequence[StreamInterface]) -> None:
+        self.out = out
+        self.interfaces = interfaces  # may grow after creation (a live list)
+        self._written: dict[int, int] = {}  # interface index -> index in this file
+        self.frames = 0
+        out.write(_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+
+    def write(self, rec: Record) -> None:
+        if rec.iface not in self._written:
+            self._written[rec.iface] = len(self._written)
+            self.out.write(_idb_block(self.interfaces[rec.iface]))
+        ts, size = rec.ts_ns, len(rec.data)
+        iface = self._written[rec.iface]
+        head = struct.pack("<IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, size, rec.orig_len)
+        self.out.write(_block(BLOCK_EPB, head + _pad(rec.data)))
+        self.frames += 1
+
+
 def write_pcapng(
-    out: BinaryIO, interfaces: Iterable[StreamInterface], records: Iterable[Record]
+    out: BinaryIO, interfaces: Sequence[StreamInterface], records: Iterable[Record]
 ) -> int:
-    """Write ``records`` as a little-endian pcapng with nanosecond timestamps; returns frames."""
-    out.write(_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
-    for info in interfaces:
-        opts = _option(OPT_IF_TSRESOL, b"\x09")
-        if info.name:
-            opts += _option(OPT_IF_NAME, info.name.encode())
-        out.write(_block(BLOCK_IDB, struct.pack("<HHI", info.link_type, 0, 0) + opts + b"\0" * 4))
-    count = 0
+    """Write ``records`` as one pcapng (see :class:`PcapngAppender`); returns the frame count."""
+    appender = PcapngAppender(out, interfaces)
     for rec in records:
-        ts = rec.ts_ns
-        head = struct.pack(
-            "<IIIII", rec.iface, ts >> 32, ts & 0xFFFFFFFF, len(rec.data), rec.orig_len
-        )
-        out.write(_block(BLOCK_EPB, head + _pad(rec.data)))
-        count += 1
-    return count
+        appender.write(rec)
+    return appender.frames
+
+
+def _idb_block(info: StreamInterface) -> bytes:
+    opts = _option(OPT_IF_TSRESOL, b"\x09")
+    if info.name:
+        opts += _option(OPT_IF_NAME, info.name.encode())
+    return _block(BLOCK_IDB, struct.pack("<HHI", info.link_type, 0, 0) + opts + b"\0" * 4)
 
 
 def _block(btype: int, body: bytes) -> bytes:
