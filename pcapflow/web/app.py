@@ -35,7 +35,8 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 def create_app(settings: ServeSettings) -> FastAPI:
     """The ASGI app; its lifespan recovers interrupted jobs and runs the analysis workers."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for directory in (settings.data_dir, settings.jobs_dir, settings.staging_dir):
+        directory.mkdir(parents=True, exist_ok=True)
     store = JobStore(settings.db_path)
     files = JobFiles(settings)
     ctx = WebContext(
