@@ -1,0 +1,52 @@
+"""Regenerate lab captures: ``python -m pcapflow.lab.regen OUTDIR [SCENARIO ...]``.
+
+Runs every scenario (or the named ones) into ``OUTDIR/<scenario>/``, re-running a scenario (a few
+times at most) until it shows every case its committed sample needs.  Exit 0 on success, 2 with a
+one-line error when the lab cannot run here (not root, no namespaces, missing tools).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pcapflow.errors import PcapflowError
+from pcapflow.lab.lab import check_environment
+from pcapflow.lab.runner import run_until_complete
+from pcapflow.lab.scenarios import SCENARIOS, get_scenario
+
+GEN_PREFIX = "pfl-gen"
+
+
+def regenerate(out_dir: Path, names: list[str] | None = None) -> list[Path]:
+    check_environment(nginx=True)
+    written = []
+    for name in names or list(SCENARIOS):
+        scenario = get_scenario(name)
+        target = out_dir / scenario.name
+        truth = run_until_complete(scenario, target, prefix=GEN_PREFIX, log=_log)
+        labels = sorted({a["expected_label"] for a in truth["attempts"]})
+        _log(f"{scenario.name}: {len(truth['attempts'])} attempts, labels {', '.join(labels)}")
+        written.append(target)
+    return written
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if args else 2
+    try:
+        regenerate(Path(args[0]), args[1:] or None)
+    except PcapflowError as exc:
+        print(f"pcapflow: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
