@@ -233,6 +233,7 @@ def _run_watch(cfg: LbConfig, limits: Any, ifaces: tuple[str, ...], growing: Pat
         source = PipeSource(session)
     watch_session = WatchSession(cfg, analyzer, limits, out, source.label)
     display = LiveDisplay(use_colour(), silent)
+    click.echo(f"pcapflow watch: following {source.label}; Ctrl-C to stop", err=True)
     return run(watch_session, source, display.refresh)
 
 
