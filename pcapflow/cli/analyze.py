@@ -1,3 +1,105 @@
-"""`pcapflow analyze` commands (to be written)."""
+"""``pcapflow analyze CAPTURE... [--lb CONFIG...]``: diagnose load-balancer hairpin failures.
+
+Exit status: 0 no failure found, 3 failures found, 2 bad input (one-line error).
+"""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pcapflow.cli import main
+from pcapflow.errors import InputError
+from pcapflow.lbconfig.options import config_from_options, lb_options
+from pcapflow.pipeline import analyze as run_analysis
+from pcapflow.reconcile import PairingWindow
+from pcapflow.report import RENDERERS, render
+
+EXIT_OK = 0
+EXIT_FAILURES = 3
+
+
+@main.command()
+@click.argument("captures", nargs=-1, metavar="CAPTURE...")
+@lb_options
+@click.option(
+    "--os",
+    "guest_os",
+    type=click.Choice(["linux", "windows", "auto"]),
+    default="auto",
+    show_default=True,
+    help="Guest OS of the pool members, for the remediation commands (auto: from the config "
+    "or the TTLs the hosts send with).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(RENDERERS)),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE, not stdout.")
+@click.option(
+    "--point",
+    "points",
+    multiple=True,
+    metavar="NAME",
+    help="Capture point of each CAPTURE, in order (e.g. 'web01 eth0'); default: the file name.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["fast", "tshark"]),
+    default="fast",
+    show_default=True,
+    help="Capture parsing engine.",
+)
+@click.option(
+    "--window-ms",
+    type=click.FloatRange(min=0.001),
+    default=50.0,
+    show_default=True,
+    help="Pairing window: how far apart an outbound packet and its translated copy may be "
+    "on one capture (across captures, after clock correction: 10x this).",
+)
+def analyze(
+    captures: tuple[str, ...],
+    lb: tuple[str, ...],
+    lb_format: str,
+    nic: tuple[str, ...],
+    vip: tuple[str, ...],
+    backend: tuple[str, ...],
+    floating_ip: bool,
+    guest_os: str,
+    fmt: str,
+    output: str | None,
+    points: tuple[str, ...],
+    engine: str,
+    window_ms: float,
+) -> None:
+    """Reconcile NAT'd half-flows in CAPTURE files, label every attempt, suggest the fix.
+
+    Exit status: 0 when no failure is found, 3 when failures are found, 2 for bad input.
+    """
+    if not captures:
+        raise InputError("give at least one capture file (pcap, pcapng, gzip, or - for stdin)")
+    if points and len(points) != len(captures):
+        raise InputError(f"--point given {len(points)} time(s) for {len(captures)} capture(s)")
+    cfg = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
+    window = PairingWindow(window_ms / 1000.0, window_ms / 100.0)
+    result = run_analysis(
+        captures,
+        cfg,
+        os=None if guest_os == "auto" else guest_os,
+        engine=engine,
+        capture_points=list(points) or None,
+        window=window,
+    )
+    text = render(result, fmt)
+    if output:
+        Path(output).write_text(text)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+    sys.exit(EXIT_FAILURES if result.failures else EXIT_OK)

@@ -1,0 +1,88 @@
+"""Diagnosis: one label per attempted connection to a frontend (and per other failed flow),
+with the evidence that proves it, grouped into findings.
+
+One small module per label (``hairpin_self.py``, ``refused.py`` ...), asked in the order of
+:data:`pcapflow.diagnose.registry.DETECTORS`; facts (:mod:`.facts`) are kept apart from the
+judgements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pcapflow.diagnose.facts import Facts, facts_for
+from pcapflow.diagnose.findings import Decided, build_findings
+from pcapflow.diagnose.registry import DETECTORS, decide
+from pcapflow.diagnose.verdict import Verdict
+from pcapflow.model.lb import LbConfig
+from pcapflow.model.result import Finding, FlowResult
+from pcapflow.reconcile.connection import Connection
+
+__all__ = [
+    "DETECTORS",
+    "Decided",
+    "Facts",
+    "Verdict",
+    "decide",
+    "diagnose",
+    "facts_for",
+]
+
+
+def diagnose(
+    conns: Sequence[Connection],
+    lb: LbConfig,
+    *,
+    paths: Mapping[int, str],
+    capture_end: Mapping[int, float],
+    captured_members: frozenset[str],
+) -> tuple[tuple[FlowResult, ...], tuple[Finding, ...]]:
+    """Label every connection; return one :class:`FlowResult` per flow and the findings."""
+    decided = [_decide(c, lb, capture_end, captured_members) for c in conns]
+    results = [r for d in decided for r in _flow_results(d, paths)]
+    results.sort(key=lambda r: (r.flow.file_idx, r.flow.ts, r.flow.uid))
+    return tuple(results), build_findings(decided, paths)
+
+
+def _decide(
+    conn: Connection,
+    lb: LbConfig,
+    capture_end: Mapping[int, float],
+    captured_members: frozenset[str],
+) -> Decided:
+    facts = facts_for(conn, lb, capture_end=dict(capture_end), captured_members=captured_members)
+    rep = conn.representative
+    frontend = f"{_host(conn.frontend[0])}:{conn.frontend[1]}" if conn.frontend else None
+    if facts.kind == "probe":
+        frontend = f"{_host(rep.flow.resp_h)}:{rep.flow.resp_p}"
+    return Decided(
+        conn=conn,
+        facts=facts,
+        verdict=decide(facts),
+        flow_id=rep.id,
+        caller=rep.flow.orig_h,
+        frontend=frontend,
+        rule=conn.rule_name,
+    )
+
+
+def _host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def _flow_results(d: Decided, paths: Mapping[int, str]) -> list[FlowResult]:
+    ids = [leg.id for leg in d.conn.legs]
+    return [
+        FlowResult(
+            id=leg.id,
+            flow=leg.flow,
+            capture=paths.get(leg.flow.file_idx, str(leg.flow.file_idx)),
+            label=d.verdict.label,
+            paired_with=tuple(i for i in ids if i != leg.id),
+            role=leg.role,
+            frontend=d.frontend if d.conn.is_attempt else None,
+            rule=d.rule,
+            reason=d.verdict.reason,
+        )
+        for leg in d.conn.legs
+    ]

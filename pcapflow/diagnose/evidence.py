@@ -1,0 +1,46 @@
+"""Evidence: the packets that prove a verdict, each with file, frame and a one-line summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pcapflow.model.packet import PacketRef
+from pcapflow.model.result import Evidence
+from pcapflow.reconcile.connection import Connection, LegFlow
+from pcapflow.reconcile.packets import from_orig, is_rst, is_syn, is_synack
+
+PACKETS_PER_LEG = 6
+
+
+def packet_role(leg: LegFlow, pkt: PacketRef) -> str:
+    """A few words on what this packet is in the story of the connection."""
+    outbound = from_orig(leg.flow, pkt)
+    kind = (
+        "SYN"
+        if is_syn(pkt)
+        else "SYN-ACK"
+        if is_synack(pkt)
+        else "RST"
+        if is_rst(pkt)
+        else ("datagram" if pkt.proto == 17 else "packet")
+    )
+    if leg.role == "translated":
+        return f"translated {kind} {'in (after DNAT)' if outbound else 'back from member'}"
+    side = {"outbound": "caller", "copy": "caller (other capture)"}
+    return f"{side.get(leg.role, leg.role)} {kind} {'out' if outbound else 'back'}"
+
+
+def connection_evidence(conn: Connection, paths: Mapping[int, str]) -> tuple[Evidence, ...]:
+    """The first packets of every leg (opening packets, replies, resets), in time order."""
+    items: list[tuple[int, int, int, Evidence]] = []
+    for leg in conn.legs:
+        for pkt in leg.flow.packets[:PACKETS_PER_LEG]:
+            ev = Evidence(
+                file=paths.get(pkt.file_idx, str(pkt.file_idx)),
+                frame=pkt.frame,
+                ts=pkt.ts,
+                summary=pkt.summary(),
+                role=packet_role(leg, pkt),
+            )
+            items.append((pkt.ts_ns, pkt.file_idx, pkt.frame, ev))
+    return tuple(ev for *_key, ev in sorted(items, key=lambda t: t[:3]))

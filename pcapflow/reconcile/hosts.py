@@ -1,0 +1,59 @@
+"""Which addresses belong to the machine a capture was taken on (the capture point's host).
+
+Signals, combined:
+
+* the capture point's name (``--point`` or the file name, e.g. ``web01-eth0``) names a VM that the
+  config lists as a pool member: that VM's member addresses are local;
+* packets that left this host still carry an initial TTL / hop limit (64, 128 or 255); packets
+  that crossed a router or the load balancer's host usually do not.  Their source is local;
+* otherwise, the address taking part in the most flows.
+
+Frontends (VIPs) and probe sources are never counted: they are the load balancer's addresses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from pcapflow.model.flow import Flow
+from pcapflow.model.lb import LbConfig
+
+INITIAL_TTLS = frozenset({64, 128, 255})
+
+
+def point_vm(point: str | None) -> str | None:
+    """``"web01 eth0"`` / ``"web01-eth0.pcap"`` -> ``"web01"``."""
+    if not point:
+        return None
+    head = re.split(r"[\s_\-./:]", point.strip(), maxsplit=1)[0]
+    return head.lower() or None
+
+
+def vm_addresses(lb: LbConfig, vm: str | None) -> frozenset[str]:
+    if vm is None:
+        return frozenset()
+    return frozenset(
+        m.address
+        for bal in lb.load_balancers
+        for pool in bal.pools
+        for m in pool.members
+        if m.vm and m.vm.lower() == vm
+    )
+
+
+def local_addresses(flows: Sequence[Flow], lb: LbConfig, point: str | None) -> frozenset[str]:
+    """The addresses of the capture point's host, best effort."""
+    balancer = {a for a in _endpoints(flows) if lb.is_frontend(a) or lb.is_probe_source(a)}
+    named = vm_addresses(lb, point_vm(point))
+    sent = {p.src for f in flows for p in f.packets if p.ttl in INITIAL_TTLS} - balancer
+    found = set(named) | sent
+    if not found:
+        counts = Counter(a for f in flows for a in (f.orig_h, f.resp_h) if a not in balancer)
+        found = {counts.most_common(1)[0][0]} if counts else set()
+    return frozenset(found)
+
+
+def _endpoints(flows: Sequence[Flow]) -> set[str]:
+    return {a for f in flows for a in (f.orig_h, f.resp_h)}
