@@ -217,7 +217,7 @@ def _run_watch(cfg: LbConfig, limits: Any, ifaces: tuple[str, ...], growing: Pat
     from pcapflow.live.watch import FileSource, PipeSource, WatchSession, run
     from pcapflow.pipeline import analyze
 
-    family = host_os().family
+    family = host_os().analysis_os
 
     def analyzer(paths: Sequence[Path], lb: LbConfig) -> AnalysisResult:
         return analyze(paths, lb, os=family)

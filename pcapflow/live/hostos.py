@@ -8,6 +8,7 @@ from pathlib import Path
 
 OS_RELEASE = Path("/etc/os-release")
 # platform.system() -> the OS family names the remediation catalogue uses.
+ANALYSIS_OSES = ("linux", "windows")
 FAMILIES = {"Linux": "linux", "Windows": "windows", "Darwin": "macos", "FreeBSD": "freebsd"}
 
 
@@ -17,6 +18,11 @@ class HostOs:
     distro: str | None = None  # os-release ID, e.g. "debian", "ubuntu", "rhel"
     version: str | None = None
     pretty: str = ""
+
+    @property
+    def analysis_os(self) -> str | None:
+        """The guest OS for analyze(os=...): linux or windows, else None (inferred)."""
+        return self.family if self.family in ANALYSIS_OSES else None
 
     @property
     def label(self) -> str:

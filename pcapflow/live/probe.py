@@ -240,7 +240,7 @@ def _run_in(request: ProbeRequest, tool: CaptureTool, host: HostOs, directory: P
             sock.close()
     files = session.files
     points = [_capture_point(tool, path, ifaces) for path in files]
-    result = analyze(files, request.lb, os=host.family, capture_points=points)
+    result = analyze(files, request.lb, os=host.analysis_os, capture_points=points)
     summary = summarize(attempts, result, target, host)
     summary = ProbeSummary(
         summary.target, host, summary.attempts, summary.findings, summary.remediations,
