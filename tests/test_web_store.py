@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,12 +144,17 @@ class FakeEngine:
 
     def __init__(self, outcome: AnalysisResult | Exception) -> None:
         self.outcome = outcome
-        self.calls: list[tuple[list[str], LbConfig | None, str | None, Path]] = []
+        self.calls: list[tuple[list[str], LbConfig | None, str | None, Path, list[Any]]] = []
 
     def __call__(
-        self, captures: Sequence[str], lb: LbConfig | None, *, os: str | None
+        self,
+        captures: Sequence[str],
+        lb: LbConfig | None,
+        *,
+        os: str | None,
+        capture_points: Sequence[str | None],
     ) -> AnalysisResult:
-        self.calls.append((list(captures), lb, os, Path.cwd()))
+        self.calls.append((list(captures), lb, os, Path.cwd(), list(capture_points)))
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
@@ -170,8 +176,9 @@ def test_runner_renders_every_format_and_records_the_findings(
     engine = FakeEngine(hairpin_example())
     job = run_one(store, files, engine)
     assert job.status is Status.DONE and job.verdict == "hairpin failure"
-    # the engine ran inside the job directory, on the generated file names
-    assert engine.calls == [(["capture-1.pcap"], None, None, files.dir(job.id))]
+    # the engine ran inside the job directory, on the generated file names; each capture
+    # point is named after the uploaded file
+    assert engine.calls == [(["capture-1.pcap"], None, None, files.dir(job.id), ["web01-eth0"])]
     for spec in RENDERERS.values():
         assert files.report(job.id, spec.extension).stat().st_size > 0, spec.name
     labels = {f["label"] for f in job.summary["findings"]}

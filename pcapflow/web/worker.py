@@ -102,7 +102,9 @@ class JobRunner:
         lb = self._config(job)
         self.store.set_stage(job.id, claimant, f"analysing {_captures(len(job.captures))}")
         with working_directory(self.files.dir(job.id)):
-            result = self.analyze([c.file for c in job.captures], lb, os=job.os)
+            result = self.analyze(
+                [c.file for c in job.captures], lb, os=job.os, points=capture_points(job)
+            )
         self.store.set_stage(job.id, claimant, "rendering reports")
         reports = {name: render(result, name) for name in sorted(RENDERERS)}
         for name, text in reports.items():
@@ -115,12 +117,14 @@ class JobRunner:
         if not done:  # deleted (or expired) while running: leave nothing behind
             self.files.remove(job.id)
 
-    def analyze(self, captures: Sequence[str], lb: LbConfig | None, *, os: str | None) -> Any:
+    def analyze(
+        self, captures: Sequence[str], lb: LbConfig | None, *, os: str | None, points: list[str]
+    ) -> AnalysisResult:
         if self._analyze is None:
             from pcapflow.pipeline import analyze
 
             self._analyze = analyze
-        return self._analyze(captures, lb, os=os)
+        return self._analyze(captures, lb, os=os, capture_points=points)
 
     def _config(self, job: Job) -> LbConfig | None:
         if job.lb_name is None:
@@ -136,6 +140,17 @@ class JobRunner:
         partial = path.with_name(path.name + ".partial")
         partial.write_text(text, encoding="utf-8")
         partial.replace(path)
+
+
+def capture_points(job: Job) -> list[str]:
+    """Name each capture's point after the uploaded file, as the CLI does after the path."""
+    points = []
+    for capture in job.captures:
+        name = capture.name
+        for suffix in (".gz", ".pcapng", ".pcap", ".cap"):
+            name = name.removesuffix(suffix)
+        points.append(name or capture.file)
+    return points
 
 
 def _captures(n: int) -> str:
