@@ -95,9 +95,12 @@ def _by_time(ctx: _Ctx, flows: list[Flow]) -> list[Flow]:
     return sorted(flows, key=lambda f: (ctx.ts(f, f.ts), f.file_idx, f.uid))
 
 
-def _rep_rank(ctx: _Ctx, flow: Flow) -> tuple[bool, float, int, str]:
-    """Prefer the flow captured on the caller's own host, then the earliest."""
-    return (flow.orig_h not in ctx.local(flow), ctx.ts(flow, flow.ts), flow.file_idx, flow.uid)
+def _rep_rank(ctx: _Ctx, flow: Flow) -> tuple[bool, int, float, int, str]:
+    """Prefer the flow captured on the caller's own host (the first such file given), then
+    the earliest."""
+    local = flow.orig_h in ctx.local(flow)
+    first_file = flow.file_idx if local else 0
+    return (not local, first_file, ctx.ts(flow, flow.ts), flow.file_idx, flow.uid)
 
 
 def _classify(ctx: _Ctx, rep: Flow, flow: Flow) -> LegFlow:

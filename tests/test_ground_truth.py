@@ -1,0 +1,119 @@
+"""The analysis against real Linux captures with known ground truth (sample_captures/).
+
+For every scenario directory (or every one under $PCAPFLOW_SAMPLES_DIR, e.g. a freshly
+regenerated lab output), analyze() runs over all its capture files together with its lb.yaml and
+every attempt in ground_truth.json must carry its expected label; no flow outside the expected
+hairpins may be labelled a hairpin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pcapflow.lbconfig import load
+from pcapflow.model.result import AnalysisResult, Label
+from pcapflow.pipeline import analyze
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def samples_dir() -> Path:
+    return Path(os.environ.get("PCAPFLOW_SAMPLES_DIR") or REPO / "sample_captures")
+
+
+def scenarios() -> list[str]:
+    base = samples_dir()
+    if not base.is_dir():
+        return []
+    return sorted(d.name for d in base.iterdir() if (d / "ground_truth.json").is_file())
+
+
+@cache
+def run(scenario: str, variant: str) -> tuple[dict[str, Any], AnalysisResult]:
+    base = samples_dir() / scenario
+    truth = json.loads((base / "ground_truth.json").read_text())
+    files = [c.get(variant) or c["file"] for c in truth["captures"]]
+    points = [c.get("point") for c in truth["captures"]]
+    lb = load([str(base / truth.get("lb_config", "lb.yaml"))])
+    result = analyze([str(base / f) for f in files], lb, capture_points=points)
+    return truth, result
+
+
+def attempt_flows(result: AnalysisResult, a: dict[str, Any]) -> list[Any]:
+    key = (a["client"], a["client_port"], a["frontend"], a["frontend_port"], a["proto"])
+    return [
+        r
+        for r in result.flows
+        if r.role == "outbound"
+        and (r.flow.orig_h, r.flow.orig_p, r.flow.resp_h, r.flow.resp_p, r.flow.proto) == key
+    ]
+
+
+SCENARIOS = scenarios()
+needs_samples = pytest.mark.skipif(not SCENARIOS, reason=f"no scenario under {samples_dir()}")
+
+
+@needs_samples
+@pytest.mark.parametrize("variant", ["file", "pcapng"])
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_attempt_gets_its_expected_label(scenario: str, variant: str) -> None:
+    truth, result = run(scenario, variant)
+    wrong = []
+    for a in truth["attempts"]:
+        found = attempt_flows(result, a)
+        labels = [str(r.label) for r in found]
+        if labels != [a["expected_label"]]:
+            wrong.append(
+                f"attempt {a['id']} {a['client']}:{a['client_port']}: {labels} "
+                f"!= {a['expected_label']} ({found[0].reason if found else 'no flow'})"
+            )
+    assert not wrong, "\n".join(wrong)
+
+
+@needs_samples
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_no_false_hairpin(scenario: str) -> None:
+    truth, result = run(scenario, "file")
+    expected = {
+        (a["client"], a["client_port"])
+        for a in truth["attempts"]
+        if a["expected_label"] == Label.HAIRPIN_SELF.value
+    }
+    labelled = {
+        (r.flow.orig_h, r.flow.orig_p) for r in result.flows if r.label is Label.HAIRPIN_SELF
+    }
+    assert labelled <= expected, f"false hairpin: {sorted(labelled - expected)}"
+
+
+@needs_samples
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_probes_get_their_expected_label(scenario: str) -> None:
+    truth, result = run(scenario, "file")
+    for probe in truth.get("probes", []):
+        flows = [
+            r
+            for r in result.flows
+            if r.role == "probe"
+            and (r.flow.resp_h, r.flow.resp_p) == (probe["member"], probe["port"])
+        ]
+        labels = {r.label for r in flows}
+        if probe["expected_label"] == "ok":
+            assert not any(lab is not None and lab.is_failure for lab in labels), labels
+        else:
+            assert Label(probe["expected_label"]) in labels, labels
+
+
+@needs_samples
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_failure_findings_exactly_when_the_truth_has_failures(scenario: str) -> None:
+    truth, result = run(scenario, "file")
+    failing = any(Label(a["expected_label"]).is_failure for a in truth["attempts"]) or any(
+        Label(p["expected_label"]).is_failure for p in truth.get("probes", [])
+    )
+    assert bool(result.failures) == failing, [f.title for f in result.failures]
