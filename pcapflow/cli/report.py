@@ -1,3 +1,200 @@
-"""`pcapflow report` commands (to be written)."""
+"""``pcapflow report`` (batch reports + index) and ``pcapflow slice`` (a finding's packets to pcap).
+
+``report`` exit status: 0 all analysed and healthy, 3 some capture has failures, 1 some capture
+could not be analysed (see the index), 2 bad input.
+"""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from pcapflow.batch import (
+    BatchReport,
+    Job,
+    Outcome,
+    expand_inputs,
+    plan_jobs,
+    read_manifest,
+    run_batch,
+)
+from pcapflow.cli import main
+from pcapflow.errors import InputError
+from pcapflow.lbconfig.options import config_from_options, lb_options
+from pcapflow.model.lb import LbConfig
+from pcapflow.report import RENDERERS
+
+EXIT_OK, EXIT_ERRORS, EXIT_FAILURES = 0, 1, 3
+
+
+def _describe(outcome: Outcome) -> str:
+    return outcome.verdict or f"error: {outcome.error}"
+
+
+def _log_lines(total: int) -> Callable[[Outcome, bool], None]:
+    done = 0
+
+    def log(outcome: Outcome, skipped: bool) -> None:
+        nonlocal done
+        done += 1
+        note = " (up to date, skipped)" if skipped else ""
+        click.echo(f"[{done}/{total}] {outcome.name}: {_describe(outcome)}{note}", err=True)
+
+    return log
+
+
+def _run(
+    jobs: list[Job],
+    out: Path,
+    config: LbConfig | None,
+    formats: tuple[str, ...],
+    workers: int | None,
+    scheduler: str | None,
+) -> BatchReport:
+    def batch(progress: Callable[[Outcome, bool], None]) -> BatchReport:
+        return run_batch(
+            jobs,
+            out,
+            config=config,
+            formats=formats,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+        )
+
+    if not sys.stderr.isatty():
+        return batch(_log_lines(len(jobs)))
+    with click.progressbar(
+        length=len(jobs), label="analysing", file=sys.stderr, show_pos=True
+    ) as bar:
+        return batch(lambda outcome, skipped: bar.update(1))
+
+
+@main.command("report")
+@click.argument("inputs", nargs=-1, metavar="INPUT...")
+@lb_options
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    required=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the reports, index.html, summary.csv and summary.json.",
+)
+@click.option(
+    "--manifest",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Group captures of one incident into one report: CSV 'incident,file' or YAML "
+    "{incident: [files]}.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    "workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: one per CPU; 1 = in this process).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="Run on this Dask distributed scheduler instead of local processes.",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    default=("html",),
+    show_default=True,
+    type=click.Choice(sorted(RENDERERS)),
+    help="Report format(s) per capture (repeatable).",
+)
+def report(
+    inputs: tuple[str, ...],
+    lb: tuple[str, ...],
+    lb_format: str,
+    nic: tuple[str, ...],
+    vip: tuple[str, ...],
+    backend: tuple[str, ...],
+    floating_ip: bool,
+    out: Path,
+    manifest: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    formats: tuple[str, ...],
+) -> None:
+    """Analyse many captures (files, folders, globs): one report each, plus an index over all.
+
+    Re-running skips captures whose reports are up to date (same capture bytes, config and
+    pcapflow version), so an interrupted batch resumes where it stopped.
+    """
+    if not inputs and not manifest:
+        raise InputError("give capture files, folders or globs (or --manifest FILE)")
+    config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
+    jobs = plan_jobs(expand_inputs(inputs), read_manifest(manifest) if manifest else None)
+    if not jobs:
+        raise InputError(f"no capture file found in {' '.join(inputs)}")
+    done = _run(jobs, out, config, formats, workers, scheduler)
+    click.echo(
+        f"{len(done.outcomes)} report(s) in {out}: {done.failing} with failures, "
+        f"{done.errors} could not be analysed, {len(done.skipped)} up to date; "
+        f"see {out / 'index.html'}",
+        err=True,
+    )
+    sys.exit(EXIT_ERRORS if done.errors else EXIT_FAILURES if done.failing else EXIT_OK)
+
+
+@main.command("slice")
+@click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
+@click.option(
+    "--flow",
+    "ref",
+    required=True,
+    metavar="ID",
+    help="A finding id (F1), a flow id (0:C...) or a flow uid; all its legs are kept.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The pcap file to write.",
+)
+@lb_options
+@click.option(
+    "--engine",
+    type=click.Choice(["fast", "tshark"]),
+    default="fast",
+    show_default=True,
+    help="Capture parsing engine.",
+)
+def slice_command(
+    captures: tuple[str, ...],
+    ref: str,
+    output: Path,
+    lb: tuple[str, ...],
+    lb_format: str,
+    nic: tuple[str, ...],
+    vip: tuple[str, ...],
+    backend: tuple[str, ...],
+    floating_ip: bool,
+    engine: str,
+) -> None:
+    """Write the packets of a finding's (or flow's) connections, every leg, to a pcap.
+
+    The flows are found by analysing CAPTURE... (with the same config options as analyze); the
+    frames are copied unchanged, with their original timestamps, in time order.
+    """
+    from pcapflow.pipeline import analyze
+    from pcapflow.report.slice import slice_flows
+
+    config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
+    result = analyze(list(captures), config, engine=engine)
+    flows, written = slice_flows(result, list(captures), ref, output, engine)
+    legs = ", ".join(f.id for f in flows[:6]) + (" ..." if len(flows) > 6 else "")
+    click.echo(f"wrote {written} packet(s) of {len(flows)} flow(s) ({legs}) to {output}", err=True)

@@ -90,7 +90,7 @@ def flow_index(result: AnalysisResult) -> dict[str, FlowResult]:
     return {f.id: f for f in result.flows}
 
 
-def rate_text(finding: Finding) -> str:
+def rate_text(finding: Finding, *, p_value: bool = True) -> str:
     """``"3 of 8 attempts failed (38%); expected about 50% (1 in 2), p = 0.73"``."""
     parts: list[str] = []
     if finding.attempts:
@@ -102,9 +102,14 @@ def rate_text(finding: Finding) -> str:
     if finding.expected_rate:
         one_in = round(1 / finding.expected_rate)
         parts.append(f"expected about {finding.expected_rate:.0%} (1 in {one_in})")
-    if finding.p_value is not None:
+    if p_value and finding.p_value is not None:
         parts.append(f"p = {finding.p_value:.2g}")
     return "; ".join(parts)
+
+
+def label_phrase(label: Label) -> str:
+    """``"sent back to the caller itself"``: the label's words without the verdict prefix."""
+    return LABEL_WORDS[label].removeprefix("failed: ")
 
 
 def lb_and_rule(finding: Finding) -> tuple[str | None, str | None]:

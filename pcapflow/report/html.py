@@ -21,6 +21,7 @@ from pcapflow.report.facts import (
     LABEL_WORDS,
     Summary,
     connection_heads,
+    label_phrase,
     lb_and_rule,
     ranked,
     rate_text,
@@ -42,6 +43,7 @@ LABEL_COLOURS: dict[Label, str] = {
     Label.IDLE_TIMEOUT: "#1565c0",
     Label.UNKNOWN: "#616161",
 }
+EVIDENCE_SHOWN = 12  # evidence rows shown before "show more"
 LABEL_ORDER_KEY = {label.value: n for n, label in enumerate(Label)}
 LINK_TYPES = {0: "NULL", 1: "Ethernet", 101: "raw IP", 113: "Linux SLL", 276: "Linux SLL2"}
 
@@ -135,7 +137,7 @@ def headline(summary: Summary, result: AnalysisResult) -> str:
     who = f"Calls from {top.caller}" if top.caller else "Calls"
     to = f" to {top.frontend}" if top.frontend else ""
     via = f" ({via})" if via else ""
-    return f"{who}{to}{via}: {top.title}. {rate_text(top)}."
+    return f"{who}{to}{via}: {label_phrase(top.label)}. {rate_text(top, p_value=False)}."
 
 
 def _environment() -> Environment:
@@ -166,6 +168,7 @@ def context(result: AnalysisResult) -> dict[str, object]:
         "labels": [label.value for label in Label],
         "link_types": LINK_TYPES,
         "version": __version__,
+        "evidence_shown": EVIDENCE_SHOWN,
     }
 
 

@@ -126,7 +126,8 @@ def _leg_member(result: AnalysisResult, head: FlowResult) -> str | None:
 def _outcome(legs: Sequence[FlowResult]) -> str:
     states = ", ".join(f"{fr.flow.conn_state} ({fr.role or 'flow'})" for fr in legs)
     reasons = sorted({fr.reason for fr in legs if fr.reason})
-    return f"Zeek state: {states}." + (f" {' '.join(reasons)}." if reasons else "")
+    why = " ".join(r[:1].upper() + r[1:].rstrip(".") + "." for r in reasons)
+    return f"Zeek state: {states}." + (f" Why: {why}" if why else "")
 
 
 def pick_failing(result: AnalysisResult, flow_ids: Sequence[str]) -> FlowResult | None:

@@ -15,6 +15,7 @@ from pcapflow.report.facts import (
 )
 from pcapflow.report.registry import RenderOptions, register
 
+MAX_EVIDENCE_ROWS = 20
 MAX_FLOW_ROWS = 50  # per finding: a ticket should stay readable
 FILE_LANGUAGES = {".conf": "nginx", ".yaml": "yaml", ".yml": "yaml", ".ps1": "powershell"}
 
@@ -80,8 +81,12 @@ def _evidence(finding: Finding) -> Iterator[str]:
     yield ""
     yield "### Evidence"
     yield ""
-    rows = [(e.file, e.frame, f"{e.ts:.6f}", f"`{e.summary}`", e.role) for e in finding.evidence]
+    shown = finding.evidence[:MAX_EVIDENCE_ROWS]
+    rows = [(e.file, e.frame, f"{e.ts:.6f}", f"`{e.summary}`", e.role) for e in shown]
     yield from table(("capture", "frame", "time", "packet", "what it shows"), rows)
+    if len(finding.evidence) > len(shown):
+        yield ""
+        yield f"... {len(finding.evidence) - len(shown)} more frames in `--format json`."
 
 
 def _flows(finding: Finding, flows: dict[str, FlowResult]) -> Iterator[str]:

@@ -12,6 +12,7 @@ from pcapflow.report.facts import LABEL_WORDS, lb_and_rule, ranked, rate_text, s
 from pcapflow.report.registry import RenderOptions, register
 
 WIDTH = 100
+MAX_EVIDENCE = 8  # evidence lines per finding; the rest are counted
 Style = Callable[..., str]
 
 VERDICT_COLOURS = {"healthy": "green", "hairpin failure": "red", "failures found": "yellow"}
@@ -62,10 +63,13 @@ def _finding(finding: Finding, style: Style) -> Iterator[str]:
         yield from _wrap(f"Note: {finding.ambiguity}", "  ")
     if finding.evidence:
         yield "  Evidence:"
-    for ev in finding.evidence:
+    for ev in finding.evidence[:MAX_EVIDENCE]:
         yield f"    {ev.file} frame {ev.frame}: {ev.summary}" + (
             f"  ({ev.role})" if ev.role else ""
         )
+    if len(finding.evidence) > MAX_EVIDENCE:
+        more = len(finding.evidence) - MAX_EVIDENCE
+        yield f"    ... {more} more evidence frames (--format html, markdown or json)"
     if finding.remediations:
         yield "  Fixes, best first:"
     for n, rem in ranked(finding):

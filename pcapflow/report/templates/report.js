@@ -18,6 +18,13 @@
     });
   });
 
+  document.querySelectorAll("button.more").forEach(function (button) {
+    button.addEventListener("click", function () {
+      document.getElementById(button.getAttribute("data-target")).hidden = false;
+      button.hidden = true;
+    });
+  });
+
   function cellValue(row, index) {
     var cell = row.cells[index];
     return cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent.trim();

@@ -1,0 +1,439 @@
+"""Batch analysis: many captures -> one report each (or per incident) + an index over all.
+
+The shape is "gather inputs, decide, apply":
+
+* :func:`expand_inputs` and :func:`plan_jobs` turn files, folders, globs and an optional manifest
+  into :class:`Job` values (pure, sorted, deterministic names);
+* :func:`job_key` fingerprints a job (content hashes of its captures + the config + the pcapflow
+  version + the formats) so :func:`run_batch` skips jobs whose reports are up to date;
+* :func:`run_job` is the unit of work (``analyze()`` + renderers, no file writes) that runs in a
+  local process pool or on a Dask cluster; the caller writes the reports, the state file and the
+  index.  A capture that cannot be analysed becomes an :class:`Outcome` with its error.
+
+Manifest (``--manifest FILE``) groups captures of one incident into one report.  CSV with the
+header ``incident,file``, or YAML ``{incident-name: [file, ...]}``; relative file names are
+relative to the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import io
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pcapflow import __version__
+from pcapflow.errors import InputError, PcapflowError
+from pcapflow.model.lb import LbConfig
+from pcapflow.model.result import Label
+
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
+STATE_FILE = ".pcapflow-batch.json"
+STATE_VERSION = 1
+GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One report to make: a name (file stem of its reports) and the captures it covers."""
+
+    name: str
+    captures: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one job gave: verdict and counts, or the error that stopped it."""
+
+    name: str
+    captures: tuple[str, ...]
+    verdict: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+    findings: int = 0
+    reports: tuple[str, ...] = ()  # report file names, relative to the output folder
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    outcome: Outcome
+    rendered: dict[str, str]  # file name -> content
+
+
+# ---- gathering inputs --------------------------------------------------------------------------
+def is_capture_name(path: Path) -> bool:
+    name = path.name.lower()
+    for suffix in COMPRESSED_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name.endswith(CAPTURE_SUFFIXES)
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Files as given, folders searched recursively for captures, globs expanded; sorted, unique."""
+    found: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found += [str(p) for p in sorted(path.rglob("*")) if p.is_file() and is_capture_name(p)]
+        elif GLOB_CHARS.search(item) and not path.exists():
+            found += sorted(p for p in glob.glob(item, recursive=True) if Path(p).is_file())
+        else:
+            found.append(item)  # a missing file is reported in the index, not fatal here
+    return sorted(dict.fromkeys(found))
+
+
+def read_manifest(path: str) -> dict[str, list[str]]:
+    """incident -> capture files, from a CSV (incident,file) or YAML manifest."""
+    manifest = Path(path)
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read manifest: {exc.strerror or exc}") from None
+    groups = _manifest_yaml(path, text) if manifest.suffix in (".yaml", ".yml") else None
+    groups = groups if groups is not None else _manifest_csv(path, text)
+    base = manifest.parent
+    return {
+        name: [str(base / f) if not Path(f).is_absolute() else f for f in files]
+        for name, files in groups.items()
+    }
+
+
+def _manifest_csv(path: str, text: str) -> dict[str, list[str]]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or not {"incident", "file"} <= set(rows[0]):
+        raise InputError(f"{path}: a CSV manifest needs the header 'incident,file'")
+    groups: dict[str, list[str]] = {}
+    for n, row in enumerate(rows, start=2):
+        incident, file = (row.get("incident") or "").strip(), (row.get("file") or "").strip()
+        if not incident or not file:
+            raise InputError(f"{path}: line {n}: incident and file are both required")
+        groups.setdefault(incident, []).append(file)
+    return groups
+
+
+def _manifest_yaml(path: str, text: str) -> dict[str, list[str]]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    valid = isinstance(data, dict) and all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(f, str) for f in v)
+        for k, v in data.items()
+    )
+    if not valid:
+        raise InputError(f"{path}: a YAML manifest maps incident names to lists of capture files")
+    return {str(k): [str(f) for f in v] for k, v in data.items()}
+
+
+def safe_name(text: str) -> str:
+    stem = Path(text).name
+    for suffix in COMPRESSED_SUFFIXES + CAPTURE_SUFFIXES:
+        stem = stem.removesuffix(suffix)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "capture"
+
+
+def plan_jobs(captures: Sequence[str], manifest: dict[str, list[str]] | None = None) -> list[Job]:
+    """One job per incident of the manifest, then one per remaining capture; unique names."""
+    jobs: list[tuple[str, tuple[str, ...]]] = []
+    grouped: set[str] = set()
+    for incident, files in sorted((manifest or {}).items()):
+        jobs.append((incident, tuple(files)))
+        grouped |= {os.path.normpath(f) for f in files}
+    for capture in captures:
+        if os.path.normpath(capture) not in grouped:
+            jobs.append((capture, (capture,)))
+    return _unique_names(jobs)
+
+
+def _unique_names(jobs: list[tuple[str, tuple[str, ...]]]) -> list[Job]:
+    """Name each job by its file stem; stems met twice get their distinguishing path instead."""
+    by_stem: dict[str, list[str]] = {}
+    for label, _ in jobs:
+        by_stem.setdefault(safe_name(label), []).append(label)
+    names: dict[str, str] = {}
+    for stem, labels in by_stem.items():
+        if len(labels) == 1:
+            names[labels[0]] = stem
+            continue
+        root = os.path.commonpath([os.path.abspath(label) for label in labels])
+        for label in labels:
+            rel = os.path.relpath(os.path.abspath(label), root)
+            names[label] = re.sub(r"[^A-Za-z0-9.-]+", "_", rel).strip("._") or stem
+    if len(set(names.values())) < len(names):  # still ambiguous: fall back to a path hash
+        names = {k: f"{v}-{hashlib.sha256(k.encode()).hexdigest()[:8]}" for k, v in names.items()}
+    return sorted((Job(names[label], files) for label, files in jobs), key=lambda j: j.name)
+
+
+# ---- fingerprints and state ---------------------------------------------------------------------
+def file_sha256(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def config_fingerprint(config: LbConfig | None) -> str:
+    """Stable hash of the declared config (frozen dataclasses have a deterministic repr)."""
+    return hashlib.sha256(repr(config).encode()).hexdigest()
+
+
+def job_key(job: Job, config_hash: str, formats: Sequence[str]) -> str:
+    """Content hash deciding whether a job's reports are up to date; raises OSError."""
+    digest = hashlib.sha256()
+    for part in (__version__, config_hash, ",".join(formats), *map(file_sha256, job.captures)):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def load_state(out_dir: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads((out_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        return {}
+    jobs = data.get("jobs")
+    return jobs if isinstance(jobs, dict) else {}
+
+
+def save_state(out_dir: Path, jobs: dict[str, dict[str, Any]]) -> None:
+    tmp = out_dir / (STATE_FILE + ".tmp")
+    state = {"version": STATE_VERSION, "jobs": dict(sorted(jobs.items()))}
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, out_dir / STATE_FILE)
+
+
+def outcome_from_dict(data: dict[str, Any]) -> Outcome:
+    return Outcome(
+        name=str(data["name"]),
+        captures=tuple(data["captures"]),
+        verdict=data.get("verdict"),
+        counts=dict(data.get("counts", {})),
+        findings=int(data.get("findings", 0)),
+        reports=tuple(data.get("reports", ())),
+        error=data.get("error"),
+        seconds=float(data.get("seconds", 0.0)),
+    )
+
+
+# ---- the unit of work ----------------------------------------------------------------------------
+def run_job(job: Job, config: LbConfig | None, formats: Sequence[str]) -> JobResult:
+    """Analyse one job and render its reports (in memory); errors become the outcome's error."""
+    from pcapflow.pipeline import analyze
+    from pcapflow.report import RENDERERS, render
+    from pcapflow.report.facts import summarize
+
+    started = time.perf_counter()
+    try:
+        result = analyze(list(job.captures), config)
+        rendered = {
+            f"{job.name}.{RENDERERS[fmt].extension}": render(result, fmt) for fmt in formats
+        }
+    except PcapflowError as exc:
+        return JobResult(_failed(job, str(exc), started), {})
+    except Exception as exc:  # one broken capture must not stop the batch
+        return JobResult(_failed(job, f"internal error: {type(exc).__name__}: {exc}", started), {})
+    summary = summarize(result)
+    outcome = Outcome(
+        name=job.name,
+        captures=job.captures,
+        verdict=summary.verdict,
+        counts={label.value: n for label, n in summary.counts},
+        findings=len(result.failures),
+        reports=tuple(rendered),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    return JobResult(outcome, rendered)
+
+
+def _failed(job: Job, error: str, started: float) -> Outcome:
+    seconds = round(time.perf_counter() - started, 3)
+    return Outcome(job.name, job.captures, None, error=error, seconds=seconds)
+
+
+# ---- executors -----------------------------------------------------------------------------------
+Work = tuple[Job, LbConfig | None, tuple[str, ...]]
+
+
+def run_local(work: Sequence[Work], jobs: int) -> Iterator[JobResult]:
+    """Results as they complete: in this process when ``jobs`` is 1, else a process pool."""
+    if jobs <= 1 or len(work) <= 1:
+        yield from (run_job(*w) for w in work)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures: list[Future[JobResult]] = [pool.submit(run_job, *w) for w in work]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def run_dask(work: Sequence[Work], scheduler: str) -> Iterator[JobResult]:
+    """Results as they complete on the Dask cluster at ``scheduler`` (tcp://host:port)."""
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    try:
+        client = Client(scheduler, timeout="20s", set_as_default=False)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise InputError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
+    try:
+        futures = [client.submit(run_job, *w, pure=False) for w in work]
+        for future in dask_completed(futures):  # type: ignore[no-untyped-call]
+            yield future.result()
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+
+
+# ---- the batch -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    outcomes: tuple[Outcome, ...]  # every job, sorted by name
+    ran: tuple[str, ...]  # names of jobs analysed this time
+    skipped: tuple[str, ...]  # names of jobs whose reports were up to date
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for o in self.outcomes if o.error)
+
+    @property
+    def failing(self) -> int:
+        return sum(1 for o in self.outcomes if o.findings)
+
+
+Progress = Callable[[Outcome, bool], None]  # (outcome, skipped)
+
+
+def run_batch(
+    jobs: Sequence[Job],
+    out_dir: Path,
+    *,
+    config: LbConfig | None = None,
+    formats: Sequence[str] = ("html",),
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> BatchReport:
+    """Run ``jobs`` (skipping up-to-date ones), write reports, state and index into ``out_dir``."""
+    from pcapflow.report import RENDERERS
+
+    unknown = [f for f in formats if f not in RENDERERS]
+    if unknown:
+        raise InputError(f"unknown report format {unknown[0]!r} (known: {', '.join(RENDERERS)})")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = load_state(out_dir)
+    config_hash = config_fingerprint(config)
+    fmts = tuple(dict.fromkeys(formats))
+    outcomes: dict[str, Outcome] = {}
+    keys: dict[str, str] = {}
+    pending: list[Work] = []
+    skipped: list[str] = []
+    for job in jobs:
+        try:
+            keys[job.name] = job_key(job, config_hash, fmts)
+        except OSError as exc:
+            outcomes[job.name] = Outcome(job.name, job.captures, None,
+                                         error=f"cannot read capture: {exc.strerror or exc}: "
+                                         f"{exc.filename or ''}".rstrip(": "))  # fmt: skip
+            state.pop(job.name, None)
+            if progress:
+                progress(outcomes[job.name], False)
+            continue
+        cached = state.get(job.name)
+        if cached and cached.get("key") == keys[job.name] and _reports_exist(out_dir, cached):
+            outcomes[job.name] = outcome_from_dict(cached["outcome"])
+            skipped.append(job.name)
+            if progress:
+                progress(outcomes[job.name], True)
+            continue
+        pending.append((job, config, fmts))
+    for done in _execute(pending, workers, scheduler):
+        _write_reports(out_dir, done)
+        outcome = done.outcome
+        outcomes[outcome.name] = outcome
+        if outcome.error is None:
+            state[outcome.name] = {"key": keys[outcome.name], "outcome": asdict(outcome)}
+        else:
+            state.pop(outcome.name, None)  # errors are retried on the next run
+        save_state(out_dir, state)
+        if progress:
+            progress(outcome, False)
+    ordered = tuple(outcomes[j.name] for j in sorted(jobs, key=lambda j: j.name))
+    write_index(out_dir, ordered)
+    ran = tuple(sorted(w[0].name for w in pending))
+    return BatchReport(ordered, ran, tuple(sorted(skipped)))
+
+
+def _execute(
+    work: Sequence[Work], workers: int | None, scheduler: str | None
+) -> Iterator[JobResult]:
+    if not work:
+        return iter(())
+    if scheduler:
+        return run_dask(work, scheduler)
+    return run_local(work, workers if workers is not None else (os.cpu_count() or 1))
+
+
+def _reports_exist(out_dir: Path, cached: dict[str, Any]) -> bool:
+    reports = cached.get("outcome", {}).get("reports", [])
+    return all((out_dir / name).is_file() for name in reports)
+
+
+def _write_reports(out_dir: Path, done: JobResult) -> None:
+    for name, content in done.rendered.items():
+        (out_dir / name).write_text(content, encoding="utf-8")
+
+
+# ---- the index -----------------------------------------------------------------------------------
+def summary_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": o.name,
+            "captures": list(o.captures),
+            "verdict": o.verdict,
+            "counts": {label.value: o.counts.get(label.value, 0) for label in Label},
+            "findings": o.findings,
+            "reports": list(o.reports),
+            "error": o.error,
+        }
+        for o in outcomes
+    ]
+
+
+def summary_csv(outcomes: Sequence[Outcome]) -> str:
+    out = io.StringIO()
+    header = ["name", "captures", "verdict", "findings", *(lbl.value for lbl in Label)]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*header, "reports", "error"])
+    for row in summary_rows(outcomes):
+        counts = [row["counts"][label.value] for label in Label]
+        head = [row["name"], ";".join(row["captures"]), row["verdict"] or "", row["findings"]]
+        writer.writerow([*head, *counts, ";".join(row["reports"]), row["error"] or ""])
+    return out.getvalue()
+
+
+def summary_json(outcomes: Sequence[Outcome]) -> str:
+    data = {"schema_version": "1.0", "pcapflow_version": __version__,
+            "reports": summary_rows(outcomes)}  # fmt: skip
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def index_html(outcomes: Sequence[Outcome]) -> str:
+    from pcapflow.report.batch_index import render_index
+
+    return render_index(summary_rows(outcomes))
+
+
+def write_index(out_dir: Path, outcomes: Sequence[Outcome]) -> None:
+    (out_dir / "summary.csv").write_text(summary_csv(outcomes), encoding="utf-8")
+    (out_dir / "summary.json").write_text(summary_json(outcomes), encoding="utf-8")
+    (out_dir / "index.html").write_text(index_html(outcomes), encoding="utf-8")
