@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import TextIO
 
 import click
@@ -140,7 +141,7 @@ def evidence_lines(evidence: Sequence[Evidence]) -> list[str]:
     lines = []
     for ev in evidence[:MAX_EVIDENCE]:
         role = f"  ({ev.role})" if ev.role else ""
-        lines.append(f"  {ev.file} frame {ev.frame}: {ev.summary}{role}")
+        lines.append(f"  {PurePath(ev.file).name} frame {ev.frame}: {ev.summary}{role}")
     if len(evidence) > MAX_EVIDENCE:
         lines.append(f"  ... {len(evidence) - MAX_EVIDENCE} more in the JSON result")
     return lines

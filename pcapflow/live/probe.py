@@ -7,6 +7,7 @@ what to say (how many failed, whether they carry the hairpin signature, whether 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import tempfile
@@ -74,6 +75,7 @@ class ProbeSummary:
     captures: tuple[str, ...] = ()
     tool: str = ""
     ifaces: tuple[str, ...] = ()
+    pool_declared: bool = True  # without a declared pool, 1/N is unknown (members are unseen)
 
     @property
     def failed(self) -> tuple[AttemptView, ...]:
@@ -95,7 +97,7 @@ class ProbeSummary:
     @property
     def expected_rate(self) -> float | None:
         finding = self.hairpin_finding
-        return finding.expected_rate if finding else None
+        return finding.expected_rate if finding and self.pool_declared else None
 
     @property
     def observed_rate(self) -> float:
@@ -105,7 +107,7 @@ class ProbeSummary:
     def rate_fits(self) -> bool | None:
         """The failure rate is consistent with 1/N (None: nothing to compare with)."""
         finding = self.hairpin_finding
-        if finding is None or finding.p_value is None:
+        if finding is None or finding.p_value is None or self.expected_rate is None:
             return None
         return finding.p_value >= RATE_ALPHA
 
@@ -140,7 +142,8 @@ class ProbeSummary:
             "hairpin_signature": self.hairpin_signature,
             "observed_rate": round(self.observed_rate, 6),
             "expected_rate": self.expected_rate,
-            "p_value": finding.p_value if finding else None,
+            "p_value": finding.p_value if finding and self.expected_rate is not None else None,
+            "pool_declared": self.pool_declared,
             "rate_fits": self.rate_fits,
             "mismatches": [a.attempt.id for a in self.mismatches],
             "findings": [f.id for f in self.findings],
@@ -196,12 +199,17 @@ def os_remediations(findings: Sequence[Finding], family: str) -> tuple[Remediati
 
 
 def summarize(
-    attempts: Sequence[Attempt], result: AnalysisResult, target: Target, host: HostOs
+    attempts: Sequence[Attempt],
+    result: AnalysisResult,
+    target: Target,
+    host: HostOs,
+    pool_declared: bool = True,
 ) -> ProbeSummary:
     views = join_attempts(attempts, result, target)
     ours = {v.flow_id for v in views if v.flow_id}
     findings = tuple(f for f in result.findings if ours & set(f.flow_ids))
-    return ProbeSummary(target, host, views, findings, os_remediations(findings, host.family))
+    remediations = os_remediations(findings, host.family)
+    return ProbeSummary(target, host, views, findings, remediations, pool_declared=pool_declared)
 
 
 # ---- imperative shell -------------------------------------------------------------------------
@@ -241,11 +249,12 @@ def _run_in(request: ProbeRequest, tool: CaptureTool, host: HostOs, directory: P
     files = session.files
     points = [_capture_point(tool, path, ifaces) for path in files]
     result = analyze(files, request.lb, os=host.analysis_os, capture_points=points)
-    summary = summarize(attempts, result, target, host)
-    summary = ProbeSummary(
-        summary.target, host, summary.attempts, summary.findings, summary.remediations,
-        tuple(str(f) for f in files), tool.name, ifaces,
-    )  # fmt: skip
+    summary = dataclasses.replace(
+        summarize(attempts, result, target, host, pool_declared=request.lb is not None),
+        captures=tuple(str(f) for f in files),
+        tool=tool.name,
+        ifaces=ifaces,
+    )
     if request.keep is not None:
         _keep(request.keep, summary, result)
     return ProbeRun(summary, result)

@@ -1,0 +1,119 @@
+"""`pcapflow watch` on a growing file, and the counting rules of its sliding window."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pcapflow.cli import main
+from pcapflow.live.pcapstream import StreamParser
+from pcapflow.live.watch import WatchLimits, WatchState, attempt_key, renumber
+from pcapflow.model.result import AnalysisResult, Label
+from pcapflow.report.example import hairpin_example
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
+SCENARIO = SAMPLES / "hairpin-two-backends"
+
+
+# ---- counting -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def result() -> AnalysisResult:
+    return hairpin_example()
+
+
+def _end(result: AnalysisResult) -> float:
+    return max(f.flow.last_ts for f in result.flows)
+
+
+def test_each_attempt_is_counted_once_across_refreshes(result: AnalysisResult) -> None:
+    state = WatchState()
+    first = state.absorb(result, _end(result), final=True)
+    again = state.absorb(result, _end(result), final=True)
+    outbound = [f for f in result.flows if f.role == "outbound"]
+    assert len(first) == len(outbound) and again == []
+    (tally,) = state.tallies.values()
+    labels = Counter(f.label.value for f in outbound if f.label)
+    assert (tally.attempts, tally.failed) == (len(outbound), labels["hairpin_self"])
+    assert tally.labels == labels
+    assert tally.expected_rate == pytest.approx(0.5)
+    assert state.newest is not None and state.newest.label is Label.HAIRPIN_SELF
+
+
+def test_young_attempts_wait_until_they_settle(result: AnalysisResult) -> None:
+    state = WatchState(WatchLimits(settle_s=3.0))
+    first_ts = min(f.flow.ts for f in result.flows)
+    assert state.absorb(result, first_ts + 1.0) == []
+    settled = state.absorb(result, first_ts + 10.0)
+    assert settled and all(f.flow.ts <= first_ts + 7.0 for f in settled)
+
+
+def test_a_tcp_flow_without_its_syn_is_not_an_attempt(result: AnalysisResult) -> None:
+    fr = next(f for f in result.flows if f.role == "outbound")
+    assert attempt_key(fr) is not None
+    headless = dataclasses.replace(fr, flow=dataclasses.replace(fr.flow, isn=None))
+    assert attempt_key(headless) is None
+
+
+def test_remembered_attempts_are_bounded(result: AnalysisResult) -> None:
+    state = WatchState(WatchLimits(max_tracked=2))
+    state.absorb(result, _end(result), final=True)
+    assert len(state.counted) == 2
+
+
+def test_evidence_frames_are_mapped_back_to_the_stream(result: AnalysisResult) -> None:
+    finding = result.findings[0]
+    frames = list(range(1001, 1001 + 200))
+    mapped = renumber(finding, frames, "web01.pcap")
+    for before, after in zip(finding.evidence, mapped.evidence, strict=True):
+        assert (after.frame, after.file) == (before.frame + 1000, "web01.pcap")
+
+
+# ---- a growing file -----------------------------------------------------------------------------
+def _grow(source: Path, target: Path, chunk: int = 2048, pause_s: float = 0.02) -> None:
+    data = source.read_bytes()
+    with target.open("wb") as out:
+        for pos in range(0, len(data), chunk):
+            out.write(data[pos : pos + chunk])
+            out.flush()
+            time.sleep(pause_s)
+
+
+@pytest.mark.skipif(not SCENARIO.is_dir(), reason="sample_captures/hairpin-two-backends is absent")
+def test_watch_follows_a_growing_file_and_agrees_with_ground_truth(tmp_path: Path) -> None:
+    growing, written = tmp_path / "growing.pcap", tmp_path / "seen.pcapng"
+    source = SCENARIO / "web01-eth0.pcap"
+    writer = threading.Thread(target=_grow, args=(source, growing))
+    writer.start()
+    args = [
+        "watch",
+        "--file",
+        str(growing),
+        "--lb",
+        str(SCENARIO / "lb.yaml"),
+        "--interval",
+        "0.5",
+        "--duration",
+        "4",
+        "--json",
+        "--write",
+        str(written),
+    ]
+    done = CliRunner().invoke(main, args)
+    writer.join()
+    truth = json.loads((SCENARIO / "ground_truth.json").read_text())
+    mine = Counter(a["expected_label"] for a in truth["attempts"] if a["client"] == "10.2.1.4")
+    report = json.loads(done.stdout)
+    (tally,) = report["totals"]
+    assert tally["frontend"] == "10.2.1.100:80"
+    assert tally["labels"] == dict(mine)
+    assert tally["failed"] == mine["hairpin_self"]
+    assert done.exit_code == (3 if mine["hairpin_self"] else 0)
+    frames = StreamParser().feed(source.read_bytes())
+    assert len(StreamParser().feed(written.read_bytes())) == len(frames)
