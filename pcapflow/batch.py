@@ -288,7 +288,7 @@ def run_dask(work: Sequence[Work], scheduler: str) -> Iterator[JobResult]:
         raise InputError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
     try:
         futures = [client.submit(run_job, *w, pure=False) for w in work]
-        for future in dask_completed(futures):  # type: ignore[no-untyped-call]
+        for future in dask_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
             yield future.result()
     finally:
         client.close()  # type: ignore[no-untyped-call]

@@ -1,0 +1,173 @@
+"""Batch reports on the lab's sample captures: index, bad captures, resume, processes and Dask."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pcapflow.batch import (
+    STATE_FILE,
+    Job,
+    Outcome,
+    expand_inputs,
+    plan_jobs,
+    read_manifest,
+    run_batch,
+)
+from pcapflow.cli import main
+from pcapflow.lbconfig import load
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_captures" / "hairpin-two-backends"
+pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"sample captures missing: {SAMPLE}")
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    """A folder with two real captures and one that is not a capture at all."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(SAMPLE / "web01-eth0.pcap", folder / "web01-eth0.pcap")
+    shutil.copy(SAMPLE / "client-eth0.pcap", folder / "client-eth0.pcap")
+    (folder / "broken.pcap").write_bytes(b"this is not a capture file\n" * 4)
+    (folder / "notes.txt").write_text("not a capture name: ignored")
+    return folder
+
+
+def config():  # type: ignore[no-untyped-def]
+    return load([str(SAMPLE / "lb.yaml")])
+
+
+def jobs_in(folder: Path) -> list[Job]:
+    return plan_jobs(expand_inputs([str(folder)]))
+
+
+def test_folder_gives_one_job_per_capture_file(inputs: Path) -> None:
+    assert [j.name for j in jobs_in(inputs)] == ["broken", "client-eth0", "web01-eth0"]
+
+
+def test_bad_capture_is_reported_in_the_index_and_does_not_stop_the_batch(
+    inputs: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    done = run_batch(jobs_in(inputs), out, config=config(), formats=("html", "json"), workers=1)
+    by_name = {o.name: o for o in done.outcomes}
+    assert by_name["web01-eth0"].verdict == "hairpin failure"
+    assert by_name["client-eth0"].verdict == "healthy"
+    assert by_name["broken"].verdict is None and "broken.pcap" in (by_name["broken"].error or "")
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["name"] for r in summary["reports"]] == ["broken", "client-eth0", "web01-eth0"]
+    assert summary["reports"][2]["counts"]["hairpin_self"] == 8
+    index = (out / "index.html").read_text()
+    assert 'href="web01-eth0.html"' in index and "broken.pcap" in index
+    assert (out / "web01-eth0.html").read_text().count('<svg class="ladder"') >= 2
+    csv_lines = (out / "summary.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("name,captures,verdict,findings,ok,")
+    assert len(csv_lines) == 4
+
+
+def test_rerun_skips_up_to_date_reports_and_retries_errors(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run_batch(jobs_in(inputs), out, config=config(), workers=1)
+    assert first.ran == ("broken", "client-eth0", "web01-eth0") and first.skipped == ()
+    index = (out / "index.html").read_bytes()
+    again = run_batch(jobs_in(inputs), out, config=config(), workers=1)
+    assert again.skipped == ("client-eth0", "web01-eth0") and again.ran == ("broken",)
+    assert (out / "index.html").read_bytes() == index
+    shutil.copy(SAMPLE / "web02-eth0.pcap", inputs / "client-eth0.pcap")  # new content
+    changed = run_batch(jobs_in(inputs), out, config=config(), workers=1)
+    assert changed.ran == ("broken", "client-eth0")
+
+
+def test_a_different_config_or_format_makes_reports_stale(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_batch(jobs_in(inputs), out, config=config(), workers=1)
+    assert run_batch(jobs_in(inputs), out, config=None, workers=1).skipped == ()
+    assert run_batch(jobs_in(inputs), out, config=None, formats=("json",), workers=1).skipped == ()
+
+
+def test_an_interrupted_batch_resumes_where_it_stopped(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    jobs = [j for j in jobs_in(inputs) if j.name != "broken"]
+
+    def stop_after_first(outcome: Outcome, skipped: bool) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(jobs, out, config=config(), workers=1, progress=stop_after_first)
+    state = json.loads((out / STATE_FILE).read_text())
+    assert list(state["jobs"]) == ["client-eth0"]
+    resumed = run_batch(jobs, out, config=config(), workers=1)
+    assert resumed.skipped == ("client-eth0",) and resumed.ran == ("web01-eth0",)
+
+
+def test_process_pool_gives_the_same_reports(inputs: Path, tmp_path: Path) -> None:
+    jobs = jobs_in(inputs)
+    run_batch(jobs, tmp_path / "serial", config=config(), workers=1)
+    pooled = run_batch(jobs, tmp_path / "pool", config=config(), workers=2)
+    assert pooled.errors == 1 and pooled.failing == 1
+    for name in ("index.html", "summary.json", "web01-eth0.html", "client-eth0.html"):
+        assert (tmp_path / "pool" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
+
+
+def test_dask_local_cluster_runs_the_same_batch(inputs: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    run_batch(jobs_in(inputs), tmp_path / "local", config=config(), workers=1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        done = run_batch(jobs_in(inputs), tmp_path / "dask", config=config(),
+                         scheduler=cluster.scheduler_address)  # fmt: skip
+    assert done.ran == ("broken", "client-eth0", "web01-eth0")
+    for name in ("summary.json", "web01-eth0.html"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+
+
+def test_manifest_groups_an_incident_into_one_report(inputs: Path, tmp_path: Path) -> None:
+    manifest = inputs / "incidents.csv"
+    manifest.write_text("incident,file\nINC-42,web01-eth0.pcap\nINC-42,client-eth0.pcap\n")
+    groups = read_manifest(str(manifest))
+    assert groups == {"INC-42": [str(inputs / "web01-eth0.pcap"), str(inputs / "client-eth0.pcap")]}
+    jobs = plan_jobs(expand_inputs([str(inputs)]), groups)
+    assert [(j.name, len(j.captures)) for j in jobs] == [("INC-42", 2), ("broken", 1)]
+
+
+def test_yaml_manifest_and_bad_manifest(tmp_path: Path) -> None:
+    good = tmp_path / "m.yaml"
+    good.write_text("INC-7:\n  - a.pcap\n  - /abs/b.pcap\n")
+    assert read_manifest(str(good)) == {"INC-7": [str(tmp_path / "a.pcap"), "/abs/b.pcap"]}
+    bad = tmp_path / "m.csv"
+    bad.write_text("name,path\nx,y\n")
+    from pcapflow.errors import InputError
+
+    with pytest.raises(InputError, match="incident,file"):
+        read_manifest(str(bad))
+
+
+def test_same_file_names_in_two_folders_get_distinct_report_names() -> None:
+    jobs = plan_jobs(["a/x/web01.pcap", "b/x/web01.pcap", "c/web02.pcapng"])
+    assert [j.name for j in jobs] == ["a_x_web01.pcap", "b_x_web01.pcap", "web02"]
+
+
+def test_cli_report_writes_index_and_exits_1_when_a_capture_is_bad(
+    inputs: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "cli"
+    args = ["report", str(inputs / "*.pcap"), "--lb", str(SAMPLE / "lb.yaml"), "--out", str(out),
+            "-j", "1", "--format", "html", "--format", "markdown"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert "[3/3]" in result.output and "could not be analysed" in result.output
+    assert (out / "web01-eth0.md").exists() and (out / "index.html").exists()
+    (inputs / "broken.pcap").unlink()
+    rerun = CliRunner().invoke(main, args)
+    assert rerun.exit_code == 3  # failures found, no errors left
+    assert "2 up to date" in rerun.output
+
+
+def test_cli_report_without_inputs_is_a_one_line_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["report", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "give capture files" in result.output
