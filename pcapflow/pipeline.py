@@ -15,7 +15,7 @@ from pcapflow.errors import InputError
 from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
 from pcapflow.model.lb import LbConfig
-from pcapflow.model.result import SCHEMA_VERSION, AnalysisResult, CaptureSummary, Finding
+from pcapflow.model.result import SCHEMA_VERSION, AnalysisResult, CaptureSummary, Finding, Label
 from pcapflow.reconcile import (
     DEFAULT_WINDOW,
     CaptureView,
@@ -84,7 +84,7 @@ def analyze_flows(
     )
     guest_os = _guest_os(os, cfg, views)
     protos = _finding_protocols(conns)
-    findings = tuple(_with_remediations(f, cfg, guest_os, protos) for f in findings)
+    findings = _remediate(findings, cfg, guest_os, protos)
     return AnalysisResult(
         schema_version=SCHEMA_VERSION,
         captures=tuple(
@@ -217,6 +217,19 @@ def _guest_os(os: str | None, cfg: LbConfig, views: list[CaptureView]) -> str | 
 
 def _finding_protocols(conns: Sequence[Connection]) -> dict[str, str]:
     return {c.representative.id: c.representative.flow.proto for c in conns}
+
+
+def _remediate(
+    findings: Sequence[Finding], cfg: LbConfig, os: str | None, protos: dict[str, str]
+) -> tuple[Finding, ...]:
+    """Attach remediations; a lucky-hairpin finding whose failing twin (same caller, frontend
+    and rule) is also reported defers to it rather than repeating the same fixes."""
+    failing = {(f.caller, f.frontend, f.rule) for f in findings if f.label is Label.HAIRPIN_SELF}
+    out = []
+    for f in findings:
+        twin = f.label is Label.HAIRPIN_OTHER_BACKEND and (f.caller, f.frontend, f.rule) in failing
+        out.append(f if twin else _with_remediations(f, cfg, os, protos))
+    return tuple(out)
 
 
 def _with_remediations(

@@ -1,0 +1,101 @@
+"""``pcapflow analyze``: exit status 0 (no failure), 3 (failures), 2 (bad input); formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pcapflow.cli import main
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_captures" / "hairpin-two-backends"
+needs_sample = pytest.mark.skipif(not SAMPLE.is_dir(), reason="sample captures not generated")
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["analyze", *args])
+    return result.exit_code, result.output
+
+
+@needs_sample
+def test_hairpin_capture_exits_3_and_names_the_hairpin() -> None:
+    code, out = run(str(SAMPLE / "web01-eth0.pcap"), "--lb", str(SAMPLE / "lb.yaml"))
+    assert code == 3
+    assert "hairpin_self" in out and "az network lb rule update" in out
+
+
+@needs_sample
+def test_healthy_capture_exits_0() -> None:
+    code, _out = run(str(SAMPLE / "client-eth0.pcap"), "--lb", str(SAMPLE / "lb.yaml"))
+    assert code == 0
+
+
+@needs_sample
+def test_json_to_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    code, _ = run(
+        str(SAMPLE / "web01-eth0.pcap"),
+        str(SAMPLE / "web02-eth0.pcap"),
+        "--lb",
+        str(SAMPLE / "lb.yaml"),
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        "--point",
+        "web01 eth0",
+        "--point",
+        "web02 eth0",
+        "--os",
+        "linux",
+    )
+    assert code == 3
+    doc = json.loads(out.read_text())
+    assert doc["schema_version"] and doc["captures"][1]["capture_point"] == "web02 eth0"
+    assert doc["captures"][1]["clock_offset_basis"] > 0
+    labels = {f["label"] for f in doc["flows"] if f["role"] == "outbound"}
+    assert labels == {"hairpin_self", "hairpin_other_backend"}
+
+
+@needs_sample
+def test_without_config_a_config_is_suggested() -> None:
+    code, out = run(
+        str(SAMPLE / "web01-eth0.pcap"), str(SAMPLE / "web02-eth0.pcap"), "--format", "json"
+    )
+    assert code == 3
+    doc = json.loads(out)
+    assert "10.2.1.100" in doc["suggested_config"] and "10.2.1.6" in doc["suggested_config"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["/nonexistent/capture.pcap"],
+        ["--os", "beos", "x.pcap"],
+        ["--format", "pdf", "x.pcap"],
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args: list[str]) -> None:
+    code, out = run(*args)
+    assert code == 2
+    assert "Traceback" not in out
+
+
+@needs_sample
+def test_point_count_must_match() -> None:
+    code, out = run(str(SAMPLE / "web01-eth0.pcap"), "--point", "a", "--point", "b")
+    assert code == 2 and "--point" in out
+
+
+def test_bad_lb_config_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "lb.yaml"
+    bad.write_text("version: 1\nload_balancers: [{name: x, frontends: 7}]\n")
+    cap = tmp_path / "empty.pcap"
+    cap.write_bytes(
+        b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + b"\x00" * 8 + b"\xff\xff\x00\x00\x01\x00\x00\x00"
+    )
+    code, out = run(str(cap), "--lb", str(bad))
+    assert code == 2 and "error" in out

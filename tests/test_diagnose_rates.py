@@ -1,0 +1,44 @@
+"""The observed hairpin failure rate against 1/N, with a two-sided binomial test."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcapflow.diagnose.stats import binomial_p, check_rate, expected_rate
+
+
+def test_expected_rate_is_one_over_the_members() -> None:
+    assert expected_rate(2) == 0.5
+    assert expected_rate(4) == 0.25
+    assert expected_rate(0) is None
+
+
+def test_half_of_sixteen_with_two_members_is_consistent() -> None:
+    r = check_rate(8, 16, 2, "default")
+    assert r.consistent and r.p_value == pytest.approx(1.0)
+    assert r.observed_rate == 0.5 and "consistent with 1/2" in r.reason
+
+
+def test_every_attempt_failing_with_two_members_is_not_one_in_n() -> None:
+    r = check_rate(16, 16, 2, "default")
+    assert r.consistent is False and r.p_value is not None and r.p_value < 0.01
+
+
+def test_single_member_always_fails() -> None:
+    assert check_rate(4, 4, 1, "default").consistent
+
+
+def test_binomial_p_is_two_sided() -> None:
+    assert binomial_p(0, 20, 0.5) == pytest.approx(binomial_p(20, 20, 0.5))
+    assert binomial_p(0, 20, 0.5) == pytest.approx(2 * 0.5**20)
+
+
+def test_source_ip_affinity_expects_all_or_nothing() -> None:
+    assert check_rate(10, 10, 2, "source_ip").consistent
+    assert check_rate(0, 10, 2, "source_ip").consistent
+    mixed = check_rate(5, 10, 2, "source_ip")
+    assert mixed.consistent is False and mixed.p_value is None and "affinity" in mixed.reason
+
+
+def test_no_attempts_nothing_to_compare() -> None:
+    assert check_rate(0, 0, 2, "default").consistent is None
