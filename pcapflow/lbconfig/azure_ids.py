@@ -98,10 +98,15 @@ class IdIndex:
         self._tail: dict[str, list[Any]] = {}
 
     def put(self, resource_id: str, value: Any) -> None:
+        """Store ``value``; a value replaced under its key is replaced under its tail too."""
         key = id_key(resource_id)
-        if key not in self._full:
-            self._tail.setdefault(id_tail(resource_id), []).append(value)
+        old = self._full.get(key)
         self._full[key] = value
+        bucket = self._tail.setdefault(id_tail(resource_id), [])
+        if old is not None:
+            bucket[:] = [value if v is old else v for v in bucket]
+        if not any(v is value for v in bucket):
+            bucket.append(value)
 
     def find(self, resource_id: str) -> Any:
         hit = self._full.get(id_key(resource_id))

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pcapflow.lbconfig.azure_ids import IdIndex, flat, get, id_name, ref_id
+from pcapflow.lbconfig.azure_ids import IdIndex, flat, get, id_name, id_segments, ref_id
 from pcapflow.lbconfig.problems import Document, Origin, Severity, pointer_join
 from pcapflow.lbconfig.vocab import (
     IMAGE_PUBLISHER_OS,
@@ -80,6 +80,20 @@ class Inventory:
         self.vm_by_nic = IdIndex()  # nic id -> vm id
         self.public_ips = IdIndex()  # public IP id -> address
         self.subnets = IdIndex()  # subnet id -> CIDR
+        self.template_parameters: dict[str, Any] = {}  # ARM parameters-file values
+
+    def add_template_parameters(self, data: Mapping[str, Any], doc: Document) -> None:
+        """An ARM parameters file (``{"parameters": {"x": {"value": ...}}}``)."""
+        params = data.get("parameters")
+        if not isinstance(params, Mapping):
+            doc.report("/parameters", "a parameters file needs a 'parameters' object")
+            return
+        for name, entry in params.items():
+            if isinstance(entry, Mapping) and "value" in entry:
+                self.template_parameters[name] = entry["value"]
+            else:
+                at = pointer_join("/parameters", name)
+                doc.report(at, "only literal 'value' parameters are read", Severity.WARNING)
 
     # ---- filling ---------------------------------------------------------------------------
 
@@ -100,14 +114,22 @@ class Inventory:
             for sub in get(obj, "subnets", default=[]) or []:
                 self.add_subnet(flat(sub))
         elif kind == NIC_TYPE or "ipconfigurations" in obj:
-            self.add_nic(obj, doc, pointer)
+            self.add_nic(data, doc, pointer)
         else:
             doc.report(pointer, "not a NIC, VM, public IP or subnet resource", Severity.WARNING)
 
     def add_nic(
-        self, nic: Mapping[str, Any], doc: Document, pointer: str, nic_id: str | None = None
+        self, raw: Mapping[str, Any], doc: Document, pointer: str, nic_id: str | None = None
     ) -> None:
-        """Index a flattened NIC resource (``nic_id`` when the document has no ``id``)."""
+        """Index a NIC resource, any shape (``nic_id`` when the document has no ``id``)."""
+        nic = flat(raw)
+        nested = any(
+            str(k).casefold() == "properties"
+            and isinstance(v, Mapping)
+            and any(str(x).casefold() == "ipconfigurations" for x in v)
+            for k, v in raw.items()
+        )
+        base = pointer_join(pointer, "properties") if nested else pointer
         nic_id = nic_id or get(nic, "id")
         name = get(nic, "name")
         if not isinstance(nic_id, str) or not isinstance(name, str):
@@ -123,9 +145,8 @@ class Inventory:
             if not isinstance(ipc_id, str) or not isinstance(ipc_name, str):
                 continue
             address = get(ipc, "privateIPAddress")
-            at = pointer_join(pointer, "ipConfigurations", j)
-            self.ipconfigs.put(
-                ipc_id,
+            at = pointer_join(base, "ipConfigurations", j)
+            self._put_ipconfig(
                 IpConfig(
                     id=ipc_id,
                     address=canonical_ip(address) if isinstance(address, str) else None,
@@ -139,6 +160,28 @@ class Inventory:
                     origin=doc.origin(at),
                 ),
             )
+
+    def _put_ipconfig(self, new: IpConfig) -> None:
+        """Index an ipconfig; one already known (a template's NIC and the deployed NIC from
+        ``--nic``) is merged: known values win, pool memberships add up."""
+        old = self.ipconfig(new.id)
+        if old is None:
+            self.ipconfigs.put(new.id, new)
+            return
+        merged = IpConfig(
+            id=old.id if old.id.startswith("/subscriptions/") else new.id,
+            address=old.address or new.address,
+            nic=old.nic,
+            nic_id=old.nic_id,
+            mac=old.mac or new.mac,
+            vm_id=old.vm_id or new.vm_id,
+            subnet_id=old.subnet_id or new.subnet_id,
+            pool_ids=tuple(dict.fromkeys(old.pool_ids + new.pool_ids)),
+            nat_rule_ids=tuple(dict.fromkeys(old.nat_rule_ids + new.nat_rule_ids)),
+            origin=old.origin if old.address else new.origin,
+        )
+        self.ipconfigs.put(old.id, merged)
+        self.ipconfigs.put(new.id, merged)
 
     def add_vm(self, vm: Mapping[str, Any], vm_id: str | None = None) -> None:
         vm_id = vm_id or get(vm, "id")
@@ -183,7 +226,7 @@ class Inventory:
         vm_id = ipc.vm_id or self.vm_by_nic.find(ipc.nic_id)
         return Member(
             address=ipc.address,
-            vm=id_name(vm_id) if isinstance(vm_id, str) else None,
+            vm=vm_name(vm_id) if isinstance(vm_id, str) else None,
             nic=ipc.nic,
             ip_config=ipc.id,
             mac=ipc.mac,
@@ -197,6 +240,15 @@ class Inventory:
         for ipc in self.ipconfigs.values():
             if any(probe.find(pid) for pid in ipc.pool_ids):
                 yield ipc
+
+
+def vm_name(vm_id: str) -> str:
+    """A VM's name from its ID; scale-set instances are called ``<scale set>_<instance id>``."""
+    segments = id_segments(vm_id)
+    scale_set = segments.get("virtualmachinescalesets")
+    if scale_set is not None and "virtualmachines" in segments:
+        return f"{scale_set}_{segments['virtualmachines']}"
+    return id_name(vm_id)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -32,7 +32,7 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 class Parsed:
     doc: Document
     data: Any
-    fmt: str  # one of FORMATS, or "inventory"
+    fmt: str  # one of FORMATS, "inventory" (NIC/VM/... JSON) or "parameters" (ARM)
 
 
 Loader = Callable[[Any, Document, Inventory], Loaded]
@@ -108,8 +108,8 @@ def parse_text(text: str, name: str, fmt: str | None) -> Parsed:
         if detected is None:
             raise ConfigError(f"{name}: {_unknown(data)}")
         return Parsed(doc, data, detected)
-    if detected == "inventory" and fmt != "yaml":
-        return Parsed(doc, data, "inventory")
+    if detected in ("inventory", "parameters") and fmt != "yaml":
+        return Parsed(doc, data, detected)
     return Parsed(doc, data, fmt)
 
 
@@ -156,6 +156,8 @@ def detect(data: Any) -> str | None:
         keys = _keys(data)
         if "load_balancers" in keys:
             return "yaml"
+        if "deploymentparameters" in str(data.get("$schema", "")).casefold():
+            return "parameters"
         if "deploymenttemplate" in str(data.get("$schema", "")).casefold():
             return "arm"
         if "resources" in keys and "$schema" in keys:
@@ -183,6 +185,9 @@ def detect(data: Any) -> str | None:
 def load_parsed(parsed: Sequence[Parsed], nic_parsed: Sequence[Parsed] = ()) -> Loaded:
     """Load parsed documents: inventory documents first, then every configuration."""
     inventory = Inventory()
+    for item in parsed:
+        if item.fmt == "parameters":
+            inventory.add_template_parameters(item.data, item.doc)
     for item in [*nic_parsed, *[p for p in parsed if p.fmt == "inventory"]]:
         if item.fmt != "inventory" and detect(item.data) != "inventory":
             raise ConfigError(
@@ -190,12 +195,15 @@ def load_parsed(parsed: Sequence[Parsed], nic_parsed: Sequence[Parsed] = ()) -> 
                 "or `az network nic list` output)"
             )
         inventory.add_document(item.data, item.doc)
-    configs = [p for p in parsed if p.fmt != "inventory"]
+    configs = [p for p in parsed if p.fmt not in ("inventory", "parameters")]
     if not configs:
         names = ", ".join(p.doc.name for p in parsed)
         raise ConfigError(f"{names}: only NIC/VM documents given, no load-balancer configuration")
     parts = [loader_for(p.fmt)(p.data, p.doc, inventory) for p in configs]
-    return merge(parts)
+    loaded = merge(parts)
+    helpers = [*nic_parsed, *[p for p in parsed if p.fmt in ("inventory", "parameters")]]
+    extra = tuple(problem for item in helpers for problem in item.doc.problems)
+    return Loaded(loaded.config, loaded.origins, extra + loaded.problems)
 
 
 def load_documents(
