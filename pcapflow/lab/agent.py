@@ -90,16 +90,16 @@ def tcp_attempt(plan: dict[str, Any]) -> dict[str, Any]:
         try:
             sock.connect((plan["dst"], plan["dport"]))
         except ConnectionRefusedError:
-            return {"start": start, "outcome": "refused", "elapsed": time.time() - start}
+            return _result(sock, start, "refused")
         except TimeoutError:
-            return {"start": start, "outcome": "timeout", "elapsed": time.time() - start}
-        elapsed = time.time() - start
-        return {
-            "start": start,
-            "outcome": "connected",
-            "elapsed": elapsed,
-            "body": _get(sock, plan),
-        }
+            return _result(sock, start, "timeout")
+        return {**_result(sock, start, "connected"), "body": _get(sock, plan)}
+
+
+def _result(sock: socket.socket, start: float, outcome: str) -> dict[str, Any]:
+    """The outcome, with the local address the kernel chose (the client may bind only a port)."""
+    local = sock.getsockname()[0]
+    return {"start": start, "outcome": outcome, "elapsed": time.time() - start, "local": local}
 
 
 def _get(sock: socket.socket, plan: dict[str, Any]) -> str:
@@ -121,9 +121,8 @@ def udp_attempt(plan: dict[str, Any]) -> dict[str, Any]:
         try:
             data, _ = sock.recvfrom(2048)
         except TimeoutError:
-            return {"start": start, "outcome": "no_reply", "elapsed": time.time() - start}
-        body = data.decode(errors="replace").strip()
-        return {"start": start, "outcome": "reply", "elapsed": time.time() - start, "body": body}
+            return _result(sock, start, "no_reply")
+        return {**_result(sock, start, "reply"), "body": data.decode(errors="replace").strip()}
 
 
 def _run_one(plan: dict[str, Any], results: dict[int, dict[str, Any]]) -> None:

@@ -42,7 +42,7 @@ def _canon(address: str) -> str:
 def parse_line(line: str) -> CtEntry | None:
     """One conntrack entry, or None for lines that are not TCP/UDP entries."""
     tokens = line.split()
-    proto = next((t for t in tokens[:4] if t in PROTOCOLS), None)
+    proto = next((t for t in tokens[:5] if t in PROTOCOLS), None)
     if proto is None:
         return None
     pairs = [t.split("=", 1) for t in tokens if "=" in t]

@@ -40,14 +40,15 @@ def attempt_record(
     result: Mapping[str, Any],
     table: Mapping[tuple[str, str, int, str, int], conntrack.CtEntry],
 ) -> dict[str, Any]:
-    key = (plan.proto, _canon(plan.source), plan.sport, _canon(plan.frontend), plan.dport)
+    client = _canon(str(result.get("local") or plan.source))
+    key = (plan.proto, client, plan.sport, _canon(plan.frontend), plan.dport)
     member = conntrack.chosen_member(table.get(key), member_marks(scenario))
     case = case_of(scenario, plan.caller, member)
     expect = expectation(plan.step, case)
     return {
         "id": plan.id,
         "proto": plan.proto,
-        "client": plan.source,
+        "client": client,
         "client_port": plan.sport,
         "frontend": plan.frontend,
         "frontend_port": plan.dport,

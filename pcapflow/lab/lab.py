@@ -43,7 +43,6 @@ TOOLS = {  # program -> Debian package
     "nft": "nftables",
     "conntrack": "conntrack",
     "tcpdump": "tcpdump",
-    "editcap": "tshark",
     "timeout": "coreutils",
 }
 CMD_TIMEOUT_S = 10.0
@@ -181,6 +180,7 @@ class Lab:
         self._procs: list[Proc] = []
         self._captures: list[tuple[CapturePoint, Proc, Path]] = []
         self._probe: Proc | None = None
+        self._ct_events: Proc | None = None
         self._old_handlers: dict[int, Any] = {}
 
     # ---- naming and running ---------------------------------------------------------------------
@@ -280,6 +280,9 @@ class Lab:
         for name in reversed(self._created):
             _delete_namespace(name)
         self._created.clear()
+        for vm in self.scenario.vms:
+            if vm.role == "nva":
+                shutil.rmtree(self._nginx_dir(vm.name), ignore_errors=True)
         for sig, handler in self._old_handlers.items():
             signal.signal(sig, handler)
         self._old_handlers.clear()
@@ -378,9 +381,19 @@ class Lab:
             raise LabError(f"traffic agent gave no result for attempts {missing}")
         return results
 
+    def watch_conntrack(self) -> None:
+        """Start recording conntrack NEW events in the host (decisions of flows that end early)."""
+        argv = ["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW", "-o", "extended"]
+        self._ct_events = self.spawn(topology.HOST, argv)
+        time.sleep(0.3)
+
     def conntrack(self) -> list[conntrack.CtEntry]:
-        """The host's conntrack table (both families): the balancer's decisions."""
+        """The balancer's decisions: recorded NEW events, then the host's conntrack table."""
         entries: list[conntrack.CtEntry] = []
+        if self._ct_events is not None:
+            self._ct_events.stop()
+            entries.extend(conntrack.parse("\n".join(self._ct_events.stdout)))
+            self._ct_events = None
         for family in ("ipv4", "ipv6"):
             argv = ["conntrack", "-L", "-f", family, "-o", "extended"]
             done = self.exec(topology.HOST, argv, check=False)

@@ -107,11 +107,17 @@ def _chain(name: str, hook: str | None, rules: Sequence[str]) -> Iterator[str]:
 
 
 def _antispoof(scenario: Scenario) -> list[str]:
-    """Each port accepts only the sources its NIC owns (plus IPv6 link-local for NDP)."""
+    """Each port accepts only the sources its NIC owns (plus IPv6 link-local for NDP).
+
+    With Floating IP a member answers from the VIP (direct server return): its port allows it.
+    """
     rules: list[str] = []
     for port in ports(scenario):
-        v4 = [port.nic.address] if port.nic.address else []
-        v6 = [port.nic.address6] if port.nic.address6 else []
+        owned = [a for a in (port.nic.address, port.nic.address6) if a]
+        if scenario.floating_ip and any(a in scenario.lb.members for a in owned):
+            owned.append(scenario.lb.vip)
+        v4 = [a for a in owned if not _is6(a)]
+        v6 = [a for a in owned if _is6(a)]
         iif = f'iifname "{port.name}"'
         rules.append(
             f"{iif} ip saddr != {_set(v4)} drop" if v4 else f"{iif} meta nfproto ipv4 drop"

@@ -11,7 +11,8 @@ from typing import Any
 
 from pcapflow.errors import LabError
 from pcapflow.lab import groundtruth, lbfiles
-from pcapflow.lab.lab import Lab, Log, _quiet, _run
+from pcapflow.lab.lab import Lab, Log, _quiet
+from pcapflow.lab.pcapng import pcap_to_pcapng
 from pcapflow.lab.plan import attempts, traffic_duration
 from pcapflow.lab.scenarios import Scenario
 
@@ -36,6 +37,7 @@ def run_scenario(
     with Lab(scenario, prefix=prefix, services=False, lifetime_s=lifetime, log=log) as lab:
         lab.start_captures(out_dir)
         lab.start_services()
+        lab.watch_conntrack()
         log(f"{scenario.name}: {len(plans)} attempts")
         results = lab.run_attempts(plans)
         time.sleep(0.3)
@@ -43,8 +45,10 @@ def run_scenario(
         rounds = lab.probe_rounds()
         captured = lab.stop_captures()
         netns = {name: lab.netns(name) for name in ("host", *(vm.name for vm in scenario.vms))}
-    for _, path in captured:
-        _run(["editcap", "-F", "pcapng", str(path), str(path.with_suffix(".pcapng"))])
+    for point, path in captured:
+        pcap_to_pcapng(
+            path, path.with_suffix(".pcapng"), if_name=point.iface, description=point.point
+        )
     truth = groundtruth.build(
         scenario,
         plans,

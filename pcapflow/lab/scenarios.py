@@ -128,7 +128,7 @@ class Step:
     """A burst of connection attempts from one VM to a frontend, one per client port."""
 
     caller: str  # VM name
-    source: str  # address the client binds to
+    source: str  # address the client binds to; "" = only the port, the kernel picks the address
     proto: str  # "tcp" | "udp"
     port: int  # frontend port
     first_port: int  # client port of the first attempt; the next use +1, +2, ...
@@ -330,7 +330,7 @@ PROBE_ASYMMETRIC = Scenario(
     signature="S7",
     vms=(web("web01", WEB01, nic2=WEB01_NIC2), WEB02_VM, client()),
     lb=LbSpec(VIP, (_PROBE_ASYM_MEMBER, WEB02), (HTTP,)),
-    steps=(_client_step(6),),
+    steps=(dataclasses.replace(_client_step(8), gap_s=1.0),),  # long enough for two probe rounds
     probe_expect={_PROBE_ASYM_MEMBER: "probe_asymmetric_route", WEB02: "ok"},
 )
 
@@ -525,6 +525,10 @@ LOOPBACK_FLOATING = dataclasses.replace(
         "they are served over lo (10.2.1.100:p -> 10.2.1.100:80), nothing on eth0."
     ),
     signature="S3",
+    steps=tuple(
+        dataclasses.replace(step, source="") if step.caller == "web01" else step
+        for step in apply_remediation(HAIRPIN_TWO, LOOPBACK_VIP).steps
+    ),
 )
 
 SCENARIOS: dict[str, Scenario] = {
