@@ -1,0 +1,149 @@
+"""The Python API of flow assembly: packet batches or capture files -> flows.
+
+* :func:`assemble` -- packet batches -> ``list[Flow]`` sorted by (ts, uid);
+* :func:`read_capture` -- a capture file -> (CaptureInfo, flows);
+* :func:`iter_flows` -- a capture file -> flows as they end (streaming, bounded memory);
+* :func:`read_flows` -- a capture file -> ``pandas.DataFrame`` (Zeek column names + additions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from pcapflow.capture import get_backend
+from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS, FlowAssembler, FlowBlock, Params
+from pcapflow.flows.records import _AddrCache, block_flows, blocks_frame
+from pcapflow.model.capture import CaptureInfo
+from pcapflow.model.flow import Flow
+from pcapflow.model.packet import PacketArray
+
+
+def _params(
+    packets_per_flow: int, ignore_checksums: bool, max_flows: int = DEFAULT_MAX_FLOWS
+) -> Params:
+    return Params(
+        packets_per_flow=packets_per_flow, ignore_checksums=ignore_checksums, max_flows=max_flows
+    )
+
+
+def _sorted(flows: Iterable[Flow]) -> list[Flow]:
+    return sorted(flows, key=lambda f: (f.ts, f.uid))
+
+
+def assemble(
+    batches: Iterable[PacketArray],
+    *,
+    file_idx: int,
+    packets_per_flow: int = 64,
+    ignore_checksums: bool = True,
+    max_flows: int = DEFAULT_MAX_FLOWS,
+) -> list[Flow]:
+    """Zeek-conformant flows of packet batches (one capture file), sorted by (ts, uid)."""
+    asm = FlowAssembler(
+        file_idx=file_idx, params=_params(packets_per_flow, ignore_checksums, max_flows)
+    )
+    addrs = _AddrCache()
+    flows: list[Flow] = []
+    for batch in batches:
+        for block in asm.feed(batch):
+            flows.extend(block_flows(block, addrs))
+    for block in asm.close():
+        flows.extend(block_flows(block, addrs))
+    return _sorted(flows)
+
+
+def capture_blocks(
+    path: str | Path,
+    *,
+    engine: str = "fast",
+    file_idx: int = 0,
+    packets_per_flow: int = 64,
+    ignore_checksums: bool = True,
+    max_flows: int = DEFAULT_MAX_FLOWS,
+    params: Params | None = None,
+) -> tuple[Iterator[FlowBlock], FlowAssembler, list[CaptureInfo]]:
+    """Blocks of finished flows of a capture, streamed; ``info`` is filled at the end.
+
+    ``params`` (when given) replaces the three assembly options before it.
+    """
+    reader = get_backend(engine).open(str(path), file_idx)
+    asm = FlowAssembler(
+        file_idx=file_idx,
+        params=params or _params(packets_per_flow, ignore_checksums, max_flows),
+    )
+    info: list[CaptureInfo] = []
+
+    def blocks() -> Iterator[FlowBlock]:
+        for batch in reader.batches():
+            yield from asm.feed(batch)
+        yield from asm.close()
+        info.append(reader.info())
+
+    return blocks(), asm, info
+
+
+def read_capture(
+    path: str | Path,
+    *,
+    engine: str = "fast",
+    file_idx: int = 0,
+    packets_per_flow: int = 64,
+    ignore_checksums: bool = True,
+) -> tuple[CaptureInfo, list[Flow]]:
+    """Read a capture file and assemble its flows: (what was read, flows sorted by ts, uid)."""
+    blocks, _asm, info = capture_blocks(
+        path,
+        engine=engine,
+        file_idx=file_idx,
+        packets_per_flow=packets_per_flow,
+        ignore_checksums=ignore_checksums,
+    )
+    addrs = _AddrCache()
+    flows = [flow for block in blocks for flow in block_flows(block, addrs)]
+    return info[0], _sorted(flows)
+
+
+def iter_flows(
+    path: str | Path,
+    *,
+    engine: str = "fast",
+    file_idx: int = 0,
+    packets_per_flow: int = 64,
+    ignore_checksums: bool = True,
+    max_flows: int = DEFAULT_MAX_FLOWS,
+) -> Iterator[Flow]:
+    """Flows of a capture file in the order they end (memory bounded by the live table)."""
+    blocks, _asm, _info = capture_blocks(
+        path,
+        engine=engine,
+        file_idx=file_idx,
+        packets_per_flow=packets_per_flow,
+        ignore_checksums=ignore_checksums,
+        max_flows=max_flows,
+    )
+    addrs = _AddrCache()
+    for block in blocks:
+        yield from block_flows(block, addrs)
+
+
+def read_flows(
+    path: str | Path,
+    *,
+    engine: str = "fast",
+    file_idx: int = 0,
+    ignore_checksums: bool = True,
+    max_flows: int = DEFAULT_MAX_FLOWS,
+) -> pd.DataFrame:
+    """Flows of a capture file as a DataFrame (see ``pcapflow.flows.records.FRAME_DTYPES``)."""
+    blocks, _asm, _info = capture_blocks(
+        path,
+        engine=engine,
+        file_idx=file_idx,
+        packets_per_flow=0,
+        ignore_checksums=ignore_checksums,
+        max_flows=max_flows,
+    )
+    return blocks_frame(list(blocks))

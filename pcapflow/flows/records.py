@@ -1,0 +1,257 @@
+"""Finished-flow blocks -> typed :class:`~pcapflow.model.flow.Flow` records or pandas columns.
+
+Also the deterministic flow uid: ``"C"`` + 17 base62 digits of a 64-bit x2 hash of
+(file index, first packet time in ns, orig/resp address and port, protocol), computed with
+numpy's wrapping uint64 arithmetic, hence equal on every run and machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from pcapflow.flows.assembler import FlowBlock
+from pcapflow.flows.layout import CONN_STATES, END_REASONS
+from pcapflow.model.flow import Flow
+from pcapflow.model.packet import PROTO_NAMES, packet_ref
+
+_BASE62 = np.frombuffer(
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8
+)
+_U = np.uint64
+
+
+def _mix(h: npt.NDArray[np.uint64], v: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    with np.errstate(over="ignore"):
+        h = h ^ (v + _U(0x9E3779B97F4A7C15) + (h << _U(6)) + (h >> _U(2)))
+        h = h ^ (h >> _U(33))
+        h = h * _U(0xFF51AFD7ED558CCD)
+        h = h ^ (h >> _U(33))
+        h = h * _U(0xC4CEB9FE1A85EC53)
+        return h ^ (h >> _U(33))
+
+
+def _digits(word: npt.NDArray[np.uint64], count: int) -> npt.NDArray[np.uint8]:
+    out = np.empty((word.shape[0], count), dtype=np.uint8)
+    w = word.copy()
+    for j in range(count - 1, -1, -1):
+        out[:, j] = _BASE62[(w % _U(62)).astype(np.intp)]
+        w //= _U(62)
+    return out
+
+
+def flow_uids(cols: dict[str, npt.NDArray[Any]]) -> list[str]:
+    """Deterministic Zeek-style uids for the flows of a block."""
+    n = cols["start_ns"].shape[0]
+    if n == 0:
+        return []
+    ports: npt.NDArray[np.uint64] = np.bitwise_or(
+        np.left_shift(cols["orig_p"].astype(np.uint64), _U(32)),
+        np.left_shift(cols["resp_p"].astype(np.uint64), _U(8)),
+    )
+    ports = np.bitwise_or(ports, cols["proto"].astype(np.uint64))
+    fields: list[npt.NDArray[np.uint64]] = [
+        cols["file_idx"].astype(np.uint64),
+        cols["start_ns"].astype(np.int64).view(np.uint64),
+        cols["orig_hi"].astype(np.uint64),
+        cols["orig_lo"].astype(np.uint64),
+        cols["resp_hi"].astype(np.uint64),
+        cols["resp_lo"].astype(np.uint64),
+        ports,
+    ]
+    h1 = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    h2 = np.full(n, 0x13198A2E03707344, dtype=np.uint64)
+    for f in fields:
+        h1 = _mix(h1, f)
+        h2 = _mix(h2, f ^ _U(0xA4093822299F31D0))
+    chars = np.concatenate(
+        [
+            np.full((n, 1), ord("C"), dtype=np.uint8),
+            _digits(h1 % _U(62**10), 10),
+            _digits(h2 % _U(62**7), 7),
+        ],
+        axis=1,
+    )
+    return chars.view("S18").ravel().astype(str).tolist()
+
+
+class _AddrCache:
+    """Text forms of (version, hi, lo) addresses, memoised (captures repeat addresses a lot)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, int, int], str] = {}
+
+    def text(self, ver: int, hi: int, lo: int) -> str:
+        key = (ver, hi, lo)
+        found = self._cache.get(key)
+        if found is None:
+            if ver == 4:
+                found = socket.inet_ntoa((lo & 0xFFFFFFFF).to_bytes(4, "big"))
+            else:
+                found = str(ipaddress.IPv6Address((hi << 64) | lo))
+            self._cache[key] = found
+        return found
+
+    def column(
+        self,
+        ver: npt.NDArray[Any],
+        hi: npt.NDArray[Any],
+        lo: npt.NDArray[Any],
+    ) -> list[str]:
+        return [
+            self.text(v, h, lo_)
+            for v, h, lo_ in zip(ver.tolist(), hi.tolist(), lo.tolist(), strict=True)
+        ]
+
+
+def proto_name(proto: int) -> str:
+    """Zeek's transport name: tcp, udp, icmp (v4 and v6), else unknown_transport."""
+    return PROTO_NAMES.get(proto, "unknown_transport")
+
+
+def _opt(value: int) -> int | None:
+    return None if value < 0 else value
+
+
+def block_flows(block: FlowBlock, addrs: _AddrCache | None = None) -> Iterator[Flow]:
+    """The :class:`Flow` records of one finished-flow block."""
+    c = block.cols
+    addrs = addrs or _AddrCache()
+    uids = flow_uids(c)
+    orig_h = addrs.column(c["ver"], c["orig_hi"], c["orig_lo"])
+    resp_h = addrs.column(c["ver"], c["resp_hi"], c["resp_lo"])
+    lists = {k: v.tolist() for k, v in c.items()}
+    has_syn = c["proto"] == 6
+    for j in range(len(block)):
+        syn = bool(has_syn[j]) and lists["isn"][j] >= 0
+        rows = block.packets[j] if block.packets else None
+        refs = tuple(packet_ref(r) for r in rows) if rows is not None else ()
+        ifaces_mask = lists["ifaces"][j]
+        yield Flow(
+            uid=uids[j],
+            ts=lists["start_ns"][j] / 1e9,
+            orig_h=orig_h[j],
+            orig_p=lists["orig_p"][j],
+            resp_h=resp_h[j],
+            resp_p=lists["resp_p"][j],
+            proto=proto_name(lists["proto"][j]),
+            duration=(lists["last_ns"][j] - lists["start_ns"][j]) / 1e9,
+            orig_bytes=lists["orig_bytes"][j],
+            resp_bytes=lists["resp_bytes"][j],
+            conn_state=CONN_STATES[lists["state"][j]],
+            missed_bytes=lists["missed_bytes"][j],
+            history=block.history[j],
+            orig_pkts=lists["orig_pkts"][j],
+            orig_ip_bytes=lists["orig_ip_bytes"][j],
+            resp_pkts=lists["resp_pkts"][j],
+            resp_ip_bytes=lists["resp_ip_bytes"][j],
+            file_idx=lists["file_idx"][j],
+            first_frame=lists["first_frame"][j],
+            last_frame=lists["last_frame"][j],
+            ifaces=tuple(b for b in range(64) if ifaces_mask >> b & 1),
+            isn=lists["isn"][j] if syn else None,
+            resp_isn=_opt(lists["resp_isn"][j]) if has_syn[j] else None,
+            syn_ip_id=lists["syn_ip_id"][j] if syn else None,
+            syn_ttl=lists["syn_ttl"][j] if syn else None,
+            syn_opts_hash=lists["syn_opts_hash"][j] if syn else None,
+            syn_tsval=_opt(lists["syn_tsval"][j]) if syn else None,
+            syn_retransmits=lists["syn_retransmits"][j],
+            duplicates=lists["duplicates"][j],
+            last_ts=lists["lastpkt_ns"][j] / 1e9,
+            packets=refs,
+            packets_truncated=bool(refs) and lists["npkts"][j] > len(refs),
+        )
+
+
+# DataFrame columns: Zeek's conn.log names (without the unfilled ones) + pcapflow additions.
+FRAME_DTYPES: dict[str, str] = {
+    "ts": "float64",
+    "uid": "object",
+    "id.orig_h": "object",
+    "id.orig_p": "int64",
+    "id.resp_h": "object",
+    "id.resp_p": "int64",
+    "proto": "object",
+    "duration": "float64",
+    "orig_bytes": "int64",
+    "resp_bytes": "int64",
+    "conn_state": "object",
+    "missed_bytes": "int64",
+    "history": "object",
+    "orig_pkts": "int64",
+    "orig_ip_bytes": "int64",
+    "resp_pkts": "int64",
+    "resp_ip_bytes": "int64",
+    "file_idx": "int64",
+    "first_frame": "int64",
+    "last_frame": "int64",
+    "isn": "Int64",
+    "resp_isn": "Int64",
+    "syn_ip_id": "Int64",
+    "syn_ttl": "Int64",
+    "syn_tsval": "Int64",
+    "syn_retransmits": "int64",
+    "duplicates": "int64",
+    "last_ts": "float64",
+    "end_reason": "object",
+}
+
+
+def blocks_frame(blocks: list[FlowBlock]) -> pd.DataFrame:
+    """The flows of ``blocks`` as one DataFrame (:data:`FRAME_DTYPES`), sorted by ts, uid."""
+    addrs = _AddrCache()
+    parts: list[pd.DataFrame] = []
+    for block in blocks:
+        if len(block) == 0:
+            continue
+        c = block.cols
+        is_tcp = c["proto"] == 6
+        syn = is_tcp & (c["isn"] >= 0)
+
+        def masked(values: npt.NDArray[Any], ok: npt.NDArray[np.bool_]) -> pd.Series:
+            return pd.Series(pd.array(np.where(ok, values, 0), dtype="Int64")).where(ok)
+
+        data = {
+            "ts": c["start_ns"] / 1e9,
+            "uid": flow_uids(c),
+            "id.orig_h": addrs.column(c["ver"], c["orig_hi"], c["orig_lo"]),
+            "id.orig_p": c["orig_p"],
+            "id.resp_h": addrs.column(c["ver"], c["resp_hi"], c["resp_lo"]),
+            "id.resp_p": c["resp_p"],
+            "proto": [proto_name(p) for p in c["proto"].tolist()],
+            "duration": (c["last_ns"] - c["start_ns"]) / 1e9,
+            "orig_bytes": c["orig_bytes"],
+            "resp_bytes": c["resp_bytes"],
+            "conn_state": [CONN_STATES[s] for s in c["state"].tolist()],
+            "missed_bytes": c["missed_bytes"],
+            "history": block.history,
+            "orig_pkts": c["orig_pkts"],
+            "orig_ip_bytes": c["orig_ip_bytes"],
+            "resp_pkts": c["resp_pkts"],
+            "resp_ip_bytes": c["resp_ip_bytes"],
+            "file_idx": c["file_idx"],
+            "first_frame": c["first_frame"],
+            "last_frame": c["last_frame"],
+            "isn": masked(c["isn"], syn),
+            "resp_isn": masked(c["resp_isn"], is_tcp & (c["resp_isn"] >= 0)),
+            "syn_ip_id": masked(c["syn_ip_id"], syn),
+            "syn_ttl": masked(c["syn_ttl"], syn),
+            "syn_tsval": masked(c["syn_tsval"], syn & (c["syn_tsval"] >= 0)),
+            "syn_retransmits": c["syn_retransmits"],
+            "duplicates": c["duplicates"],
+            "last_ts": c["lastpkt_ns"] / 1e9,
+            "end_reason": [END_REASONS[e] for e in c["end"].tolist()],
+        }
+        parts.append(
+            pd.DataFrame({k: pd.Series(v).reset_index(drop=True) for k, v in data.items()})
+        )
+    if not parts:
+        return pd.DataFrame({k: pd.Series(dtype=t) for k, t in FRAME_DTYPES.items()})
+    frame = pd.concat(parts, ignore_index=True).astype(FRAME_DTYPES)
+    return frame.sort_values(["ts", "uid"], kind="stable").reset_index(drop=True)
