@@ -27,7 +27,7 @@ log = logging.getLogger("pcapflow.web")
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # "no-referrer" makes Origin "null"
     (b"cache-control", b"no-store"),
 ]
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

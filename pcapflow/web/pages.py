@@ -37,8 +37,9 @@ VERDICT_STYLE = {"healthy": "ok", "hairpin failure": "bad", "failures found": "b
 def page(ctx: WebContext, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     """Render a template with a per-response nonce for its inline script."""
     nonce = secrets.token_urlsafe(16)
+    values.setdefault("show_logout", ctx.guard.enabled)
     html = TEMPLATES.get_template(template).render(
-        nonce=nonce, token_enabled=ctx.guard.enabled, verdict_style=VERDICT_STYLE, **values
+        nonce=nonce, verdict_style=VERDICT_STYLE, **values
     )
     return HTMLResponse(html, status_code, headers={"Content-Security-Policy": page_csp(nonce)})
 
@@ -119,7 +120,7 @@ def delete_submit(job_id: str, ctx: Ctx) -> RedirectResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(ctx: Ctx, next: str = "/") -> HTMLResponse:
-    return page(ctx, "login.html.j2", next=safe_next(next), error=None)
+    return page(ctx, "login.html.j2", next=safe_next(next), error=None, show_logout=False)
 
 
 @router.post("/login", response_model=None)
@@ -127,7 +128,9 @@ def login_submit(
     ctx: Ctx, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/"
 ) -> Response:
     if not ctx.guard.check_token(token):
-        return page(ctx, "login.html.j2", 401, next=safe_next(next), error="Wrong token.")
+        return page(
+            ctx, "login.html.j2", 401, next=safe_next(next), error="Wrong token.", show_logout=False
+        )
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(COOKIE, ctx.guard.session, httponly=True, samesite="strict", path="/")
     return response
