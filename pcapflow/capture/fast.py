@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from pcapflow.capture import kernels
 from pcapflow.capture.base import DEFAULT_BATCH, register
+from pcapflow.capture.dedupe import DUP_WINDOW_NS
 from pcapflow.capture.formats import (
     FormatError,
     InterfaceClock,
@@ -38,7 +39,6 @@ from pcapflow.model.packet import PACKET_DTYPE, PF_DUP_SEEN, PacketArray
 
 CHUNK_BYTES = 4 << 20  # bytes read per refill
 MAX_RECORD = 16 << 20  # a record or block longer than this is corrupt (Wireshark: 256 KiB)
-DUP_WINDOW_NS = 50_000  # duplicates: at most 50 microseconds apart
 DUP_TABLE_SIZE = 1 << 14  # slots of the duplicate table (a power of two)
 
 
@@ -267,7 +267,7 @@ class FastReader:
                 )
             )
             if n:
-                self._bad_iface += int(np.count_nonzero(rec.iface[:n] < 0))
+                self._bad_iface += int(np.count_nonzero(rec.iface[:n] == -1))
                 yield from self._emit(n)
             buf.pos = pos
             if status == kernels.BAD:
@@ -333,9 +333,11 @@ class FastReader:
 
     def _emit(self, n: int) -> Iterator[PacketArray]:
         rec, dups, buf = self._rec, self._dups, self._buf
-        if self._first is None:
-            self._first = int(rec.ts[0])
-        self._last = int(rec.ts[n - 1])
+        stamped = rec.ts[:n][(rec.iface[:n] >= 0) & (rec.ts[:n] != 0)]
+        if len(stamped):
+            if self._first is None:
+                self._first = int(stamped[0])
+            self._last = int(stamped[-1])
         out = np.zeros(n, dtype=PACKET_DTYPE)
         rows, ndup, nmarks = _ints(
             kernels.decode_records(

@@ -10,6 +10,8 @@ import struct
 from dataclasses import dataclass
 
 from pcapflow.capture import kernels
+from pcapflow.capture.stream import Source
+from pcapflow.errors import CaptureError
 from pcapflow.model.capture import Interface
 
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
@@ -132,3 +134,33 @@ def _clock(opts: dict[int, bytes], order: str) -> InterfaceClock:
     if exp <= 9:
         return InterfaceClock(kernels.TS_MUL, 10 ** (9 - exp), offset_ns, 10 ** (9 - exp))
     return InterfaceClock(kernels.TS_DIV, 10 ** min(exp - 9, 18), offset_ns, 1)
+
+
+def interface_bases(path: str) -> list[int]:
+    """Global index of the first interface of each pcapng section (Wireshark numbers
+    interfaces per section; pcapflow numbers them across the file)."""
+    bases: list[int] = []
+    count = 0
+    source = Source(path)
+    try:
+        big_endian = False
+        while len(head := source.read(12)) == 12:
+            if head[:4] == PCAPNG_MAGIC:
+                big_endian = shb_byte_order(head)
+                bases.append(count)
+            length = block_length(head, big_endian)
+            if length < 12 or length % 4:
+                break
+            body = source.read(length - 12)
+            if (
+                head[:4] != PCAPNG_MAGIC
+                and struct.unpack(">I" if big_endian else "<I", head[:4])[0] == 1
+            ):
+                count += 1
+            if len(body) < length - 12:
+                break
+    except (FormatError, CaptureError):
+        pass
+    finally:
+        source.close()
+    return bases or [0]

@@ -168,6 +168,14 @@ def walk_pcap(
         pos += hdr_len + cl
 
 
+@njit(cache=True, inline="always")
+def _counted_record(btype: Int) -> bool | np.bool_:
+    """Non-packet pcapng blocks that Wireshark (4.0) still counts as frames."""
+    if btype == 0x00000BAD or btype == 0x40000BAD or btype == 9:  # custom, systemd journal
+        return True
+    return btype >= 0x200 and btype <= 0x230  # sysdig event blocks
+
+
 @njit(cache=True)
 def walk_pcapng(
     buf: Arr,
@@ -188,8 +196,10 @@ def walk_pcapng(
 ) -> tuple[Int, Int, Int]:
     """Packet blocks (EPB, SPB, obsolete PB) of one pcapng section from ``pos``.
 
-    Other known and unknown blocks are skipped; SHB and IDB return ``CONTROL``.  ``iface`` gets
-    the global interface index, or -1 when the block names an interface the section lacks.
+    Custom, systemd-journal and sysdig blocks are records Wireshark numbers as frames: they get
+    ``iface`` -2 (counted, never decoded).  Other blocks are skipped; SHB and IDB return
+    ``CONTROL``.  ``iface`` gets the global interface index, or -1 when the block names an
+    interface the section lacks.
     """
     n = 0
     cap = off.shape[0]
@@ -235,7 +245,16 @@ def walk_pcapng(
             off[n] = pos + 12
             caplen[n] = cl
             origlen[n] = ol
-        if ifid != -2:
+        elif _counted_record(btype):  # Wireshark numbers these records as frames too
+            ifid = -3
+            off[n] = pos + 8
+            caplen[n] = 0
+            origlen[n] = 0
+        if ifid == -3:
+            iface[n] = -2
+            ts[n] = 0
+            n += 1
+        elif ifid != -2:
             if ifid < n_if:
                 iface[n] = if_base + ifid
                 ts[n] = 0
@@ -250,7 +269,7 @@ def walk_pcapng(
 
 @njit(cache=True, inline="always")
 def _ether_chain(b: Arr, q: Int, stop: Int, etype: Int) -> tuple[Int, Int, Int]:
-    """Follow VLAN tags, MPLS labels, PPPoE and LLC/SNAP: (ip offset, ethertype, outer vlan)."""
+    """Follow VLAN/VN tags, PBB, FabricPath, MPLS, PPPoE, LLC/SNAP: (ip offset, ethertype, vlan)."""
     vlan = 0
     tagged = False
     for _ in range(16):
@@ -281,6 +300,17 @@ def _ether_chain(b: Arr, q: Int, stop: Int, etype: Int) -> tuple[Int, Int, Int]:
             q += 8
             etype = 0x0800 if proto == 0x0021 else (0x86DD if proto == 0x0057 else -1)
             return q, etype, vlan
+        elif etype == 0x8926:  # VN-Tag: 4-byte tag, then the ethertype
+            if q + 6 > stop:
+                return q, -1, vlan
+            etype = _u16(b, q + 4)
+            q += 6
+        elif etype == 0x88E7 or etype == 0x8903:  # PBB I-TAG / FabricPath: inner MACs follow
+            skip = 4 if etype == 0x88E7 else 2
+            if q + skip + 14 > stop:
+                return q, -1, vlan
+            etype = _u16(b, q + skip + 12)
+            q += skip + 14
         elif etype < 0x0600:  # 802.3 length field: LLC/SNAP carries an ethertype
             if q + 8 > stop or b[q] != 0xAA or b[q + 1] != 0xAA or b[q + 2] != 0x03:
                 return q, -1, vlan
@@ -534,6 +564,8 @@ def decode_records(
             continue
         if ip_end > stop:
             pflags |= _PF_TRUNCATED
+        # A packet shorter on the wire than its IP length says: use what was there.
+        ip_end = min(ip_end, q + max(wire_left, 0))
         cap_end = min(stop, ip_end)
         if frag_off != 0:
             pflags |= _PF_FRAGMENT
@@ -551,9 +583,11 @@ def decode_records(
         csum_field = 0
         payload_len = max(ip_end - l4, 0)
         avail = cap_end - l4
-        transport = hdr_ok and frag_off == 0
+        transport = hdr_ok and frag_off == 0 and avail > 0
         if not hdr_ok:
             pflags |= _PF_TRUNCATED
+        if not hdr_ok or avail <= 0:  # nothing after the IP headers was captured
+            payload_len = 0
         if transport and proto == 6:
             if avail >= 4:
                 sport = _u16(buf, l4)

@@ -32,8 +32,8 @@ LINK_TYPES: Final[dict[int, tuple[int, str]]] = {
     101: (KIND_RAW, "RAW"),
     108: (KIND_NULL, "LOOP"),
     113: (KIND_SLL, "LINUX_SLL"),
-    228: (KIND_IPV4, "IPV4"),
-    229: (KIND_IPV6, "IPV6"),
+    228: (KIND_RAW, "IPV4"),  # the version nibble decides, as in Wireshark
+    229: (KIND_RAW, "IPV6"),
     239: (KIND_NFLOG, "NFLOG"),
     276: (KIND_SLL2, "LINUX_SLL2"),
 }
