@@ -18,12 +18,14 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,16 +36,21 @@ MEMBERS = {"w1": "10.2.1.4", "w2": "10.2.1.6"}
 CALLER = MEMBERS["w1"]
 REPO = Path(__file__).resolve().parents[1]
 LISTENER = """
-import socket, sys, time
-server = socket.create_server(("0.0.0.0", 80), backlog=64)
-server.settimeout(0.5)
+import selectors, socket, sys, time
+tcp = socket.create_server(("0.0.0.0", 80), backlog=64)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("0.0.0.0", 53))
+sel = selectors.DefaultSelector()
+sel.register(tcp, selectors.EVENT_READ)
+sel.register(udp, selectors.EVENT_READ)
 end = time.time() + float(sys.argv[1])
 while time.time() < end:
-    try:
-        conn, _ = server.accept()
-    except OSError:
-        continue
-    conn.close()
+    for key, _ in sel.select(0.5):
+        if key.fileobj is tcp:
+            tcp.accept()[0].close()
+        else:
+            data, peer = udp.recvfrom(2048)
+            udp.sendto(data, peer)
 """
 CLI = "import sys; from pcapflow.cli import main; sys.exit(main())"
 
@@ -98,6 +105,8 @@ load_balancers:
 {members}
     rules:
       - {{name: http, frontend: fe-web, protocol: tcp, frontend_port: 80, backend_port: 80,
+          pool: be-web}}
+      - {{name: dns, frontend: fe-web, protocol: udp, frontend_port: 53, backend_port: 53,
           pool: be-web}}
 """,
             encoding="utf-8",
@@ -159,6 +168,7 @@ table ip pflive {{
   chain prerouting {{
     type nat hook prerouting priority dstnat; policy accept;
     ip daddr {VIP} tcp dport 80 dnat to numgen random mod {len(members)} map {{ {pool} }}
+    ip daddr {VIP} udp dport 53 dnat to numgen random mod {len(members)} map {{ {pool} }}
   }}
 }}
 """
@@ -218,12 +228,15 @@ def _pcapflow(topo: Topology, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=90, env=env, cwd=REPO)
 
 
-def _probe(topo: Topology, tmp_path: Path, count: int) -> tuple[int, dict[str, object]]:
+def _probe(
+    topo: Topology, tmp_path: Path, count: int, *extra: str, port: int = 80
+) -> tuple[int, dict[str, Any]]:
     cfg = topo.pool_config(tmp_path)
     done = _pcapflow(
         topo,
         "probe",
-        f"{VIP}:80",
+        f"{VIP}:{port}",
+        *extra,
         "--count",
         str(count),
         "--timeout",
@@ -274,6 +287,26 @@ def test_probe_two_members_labels_follow_conntrack(pair: Topology, tmp_path: Pat
         assert probe["expected_rate"] == pytest.approx(0.5)
 
 
+def test_probe_udp_single_member_hairpins_silently(single: Topology, tmp_path: Path) -> None:
+    status, out = _probe(single, tmp_path, 3, "--proto", "udp", port=53)
+    probe = out["probe"]
+    assert status == 3
+    assert {a["outcome"] for a in probe["attempts"]} == {"no_reply"}
+    assert {a["label"] for a in probe["attempts"]} == {"hairpin_self"}
+    assert probe["hairpin_signature"] is True
+
+
+def test_probe_without_a_pool_does_not_guess_one_in_n(pair: Topology, tmp_path: Path) -> None:
+    done = _pcapflow(pair, "probe", f"{VIP}:80", "--count", "4", "--timeout", "1.2", "--json")
+    assert done.returncode in (0, 3), done.stderr
+    probe = json.loads(done.stdout)["probe"]
+    assert probe["pool_declared"] is False
+    assert probe["expected_rate"] is None and probe["rate_fits"] is None
+    chosen = pair.chosen_members()
+    for a in probe["attempts"]:
+        assert (a["label"] == "hairpin_self") == (chosen[a["client_port"]] == CALLER)
+
+
 # ---- watch ------------------------------------------------------------------------------------
 ATTEMPTS = """
 import socket, sys, time
@@ -291,7 +324,7 @@ for port in ports:
 """
 
 
-def test_watch_live_capture_counts_each_attempt_once(pair: Topology, tmp_path: Path) -> None:
+def test_watch_live_capture_ctrl_c_counts_each_attempt_once(pair: Topology, tmp_path: Path) -> None:
     cfg = pair.pool_config(tmp_path)
     base, count = 52000 + os.getpid() % 1000, 8
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
@@ -312,7 +345,7 @@ def test_watch_live_capture_counts_each_attempt_once(pair: Topology, tmp_path: P
             "--interval",
             "1",
             "--duration",
-            "12",
+            "40",
             "--json",
             "--write",
             str(tmp_path / "session.pcapng"),
@@ -326,6 +359,8 @@ def test_watch_live_capture_counts_each_attempt_once(pair: Topology, tmp_path: P
     assert watch.stderr is not None
     assert "following" in watch.stderr.readline()  # the capture runs
     _run(sys.executable, "-c", ATTEMPTS, str(base), str(count), "0.5", ns=pair.ns("w1"))
+    time.sleep(1.0)
+    watch.send_signal(signal.SIGINT)  # Ctrl-C: the final diagnosis
     out, err = watch.communicate(timeout=60)
     assert watch.returncode in (0, 3), err
     report = json.loads(out)
