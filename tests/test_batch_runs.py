@@ -117,10 +117,12 @@ def test_process_pool_gives_the_same_reports(inputs: Path, tmp_path: Path) -> No
 def test_dask_local_cluster_runs_the_same_batch(inputs: Path, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     run_batch(jobs_in(inputs), tmp_path / "local", config=config(), workers=1)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:  # fmt: skip
-        done = run_batch(jobs_in(inputs), tmp_path / "dask", config=config(),
-                         scheduler=cluster.scheduler_address)  # fmt: skip
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        done = run_batch(
+            jobs_in(inputs), tmp_path / "dask", config=config(), scheduler=cluster.scheduler_address
+        )
     assert done.ran == ("broken", "client-eth0", "web01-eth0")
     for name in ("summary.json", "web01-eth0.html"):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
@@ -156,8 +158,20 @@ def test_cli_report_writes_index_and_exits_1_when_a_capture_is_bad(
     inputs: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "cli"
-    args = ["report", str(inputs / "*.pcap"), "--lb", str(SAMPLE / "lb.yaml"), "--out", str(out),
-            "-j", "1", "--format", "html", "--format", "markdown"]  # fmt: skip
+    args = [
+        "report",
+        str(inputs / "*.pcap"),
+        "--lb",
+        str(SAMPLE / "lb.yaml"),
+        "--out",
+        str(out),
+        "-j",
+        "1",
+        "--format",
+        "html",
+        "--format",
+        "markdown",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1, result.output
     assert "[3/3]" in result.output and "could not be analysed" in result.output

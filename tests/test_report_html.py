@@ -36,8 +36,11 @@ def test_failing_ladder_crosses_the_balancer_twice_and_back_to_the_caller() -> N
     head = pick_failing(result, result.findings[0].flow_ids)
     assert head is not None and head.role == "outbound"
     drawn = ladder(result, head, "t")
-    assert drawn.columns == ("caller 10.2.1.4", "load balancer 10.2.1.100:80",
-                             "member 10.2.1.4 = the caller")  # fmt: skip
+    assert drawn.columns == (
+        "caller 10.2.1.4",
+        "load balancer 10.2.1.100:80",
+        "member 10.2.1.4 = the caller",
+    )
     assert [(a.src, a.dst, a.frame) for a in drawn.arrows[:2]] == [
         (CALLER, LB, 9),
         (LB, MEMBER, 10),

@@ -20,10 +20,22 @@ MAC_A, MAC_B = b"\x00\x0d\x3a\x00\x00\x04", b"\x12\x34\x56\x78\x9a\xbc"
 
 
 def frame_bytes(p: PacketRef) -> bytes:
-    tcp = dpkt.tcp.TCP(sport=p.sport, dport=p.dport, seq=p.seq, ack=p.ack, flags=p.tcp_flags,
-                       data=b"x" * p.payload_len)  # fmt: skip
-    ip = dpkt.ip.IP(src=socket.inet_aton(p.src), dst=socket.inet_aton(p.dst), id=p.ip_id,
-                    ttl=p.ttl, p=dpkt.ip.IP_PROTO_TCP, data=tcp)  # fmt: skip
+    tcp = dpkt.tcp.TCP(
+        sport=p.sport,
+        dport=p.dport,
+        seq=p.seq,
+        ack=p.ack,
+        flags=p.tcp_flags,
+        data=b"x" * p.payload_len,
+    )
+    ip = dpkt.ip.IP(
+        src=socket.inet_aton(p.src),
+        dst=socket.inet_aton(p.dst),
+        id=p.ip_id,
+        ttl=p.ttl,
+        p=dpkt.ip.IP_PROTO_TCP,
+        data=tcp,
+    )
     ip.len = len(bytes(ip))
     return bytes(dpkt.ethernet.Ethernet(src=MAC_A, dst=MAC_B, data=ip))
 
@@ -83,8 +95,9 @@ def test_tshark_reads_the_slice(
     out = tmp_path / "one.pcap"
     slice_flows(hairpin_example(), [str(path)], "Co05hairpinExamplx", out)
     fields = ["-T", "fields", "-e", "ip.dst", "-e", "tcp.flags.syn", "-e", "frame.time_epoch"]
-    lines = subprocess.run(["tshark", "-r", str(out), *fields], check=True, capture_output=True,
-                           text=True, timeout=60).stdout.split("\n")  # fmt: skip
+    lines = subprocess.run(
+        ["tshark", "-r", str(out), *fields], check=True, capture_output=True, text=True, timeout=60
+    ).stdout.split("\n")
     rows = [line.split("\t") for line in lines if line]
     assert [r[0] for r in rows] == ["10.2.1.100", "10.2.1.4"] * 3
     assert rows[1][2].startswith("1764312357.500031")

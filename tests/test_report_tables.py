@@ -45,8 +45,15 @@ def test_zeek_rows_have_zeeks_unset_and_formats() -> None:
     rows = [line.split("\t") for line in log.splitlines() if not line.startswith("#")]
     assert len(rows) == len(hairpin_example().flows)
     first = rows[0]
-    assert first[:7] == ["1764312347.500000", "Co01hairpinExamplx", "10.2.1.4", "40001",
-                         "10.2.1.100", "80", "tcp"]  # fmt: skip
+    assert first[:7] == [
+        "1764312347.500000",
+        "Co01hairpinExamplx",
+        "10.2.1.4",
+        "40001",
+        "10.2.1.100",
+        "80",
+        "tcp",
+    ]
     assert first[7] == "-" and first[12:14] == ["-", "-"] and first[-1] == "6"
     assert log.splitlines()[5] == "#open\t2025-11-28-06-45-47"
 
@@ -62,8 +69,15 @@ def test_zeek_header_matches_a_real_zeek_conn_log() -> None:
         pytest.skip(f"public corpus not found at {ZEEK_BASELINE}")
     zeek = [ln for ln in ZEEK_BASELINE.read_text().splitlines() if ln.startswith("#")]
     ours = [ln for ln in render(hairpin_example(), "zeek").splitlines() if ln.startswith("#")]
-    wanted = ("#separator", "#set_separator", "#empty_field", "#unset_field", "#path", "#fields",
-              "#types")  # fmt: skip
+    wanted = (
+        "#separator",
+        "#set_separator",
+        "#empty_field",
+        "#unset_field",
+        "#path",
+        "#fields",
+        "#types",
+    )
     assert [ln for ln in ours if _key(ln) in wanted] == [ln for ln in zeek if _key(ln) in wanted]
 
 
