@@ -29,7 +29,7 @@ from pcapflow.reconcile import (
     suggest_config,
     to_leg,
 )
-from pcapflow.reconcile.hosts import INITIAL_TTLS
+from pcapflow.reconcile.hosts import INITIAL_TTLS, sending_addresses
 from pcapflow.remediation import remediations_for
 
 OS_CHOICES = ("linux", "windows", "auto")
@@ -190,8 +190,9 @@ def _capture_ends(read: Sequence[tuple[CaptureInfo, list[Flow]]]) -> dict[int, f
 
 
 def _captured_members(views: list[CaptureView], cfg: LbConfig) -> frozenset[str]:
-    """Pool members that some capture in this analysis was taken on."""
-    return frozenset(a for v in views for a in v.local if cfg.is_member(a))
+    """Pool members whose own traffic some capture in this analysis shows (a capture on one
+    NIC of a VM does not cover the member address on its other NIC)."""
+    return frozenset(a for v in views for a in sending_addresses(v.flows, cfg) if cfg.is_member(a))
 
 
 def _guest_os(os: str | None, cfg: LbConfig, views: list[CaptureView]) -> str | None:

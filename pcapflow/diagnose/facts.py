@@ -92,7 +92,7 @@ def facts_for(
         caller_refused=any(refused(f) for f in caller_side),
         member_answered=any(answered(f) for f in translated),
         member_refused=any(refused(f) for f in translated),
-        at_member=any(leg.role == TRANSLATED and leg.flow is rep for leg in conn.legs),
+        at_member=conn.rep_member is not None,
         members_captured=bool(captured_members & (set(addresses) - {rep.orig_h})),
         syn_seen=bool(opening),
         requests=len(opening),

@@ -58,6 +58,7 @@ class Connection:
     undeclared: bool = False  # a translation was seen that no declared rule explains
     pairs: tuple[PacketPair, ...] = ()
     caller_local: bool = False  # the representative leg was captured on the caller's own host
+    rep_member: str | None = None  # floating IP: the representative was captured on this member
     notes: tuple[str, ...] = field(default=())
 
     @property

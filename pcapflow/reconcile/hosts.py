@@ -55,5 +55,11 @@ def local_addresses(flows: Sequence[Flow], lb: LbConfig, point: str | None) -> f
     return frozenset(found)
 
 
+def sending_addresses(flows: Sequence[Flow], lb: LbConfig) -> frozenset[str]:
+    """Addresses seen sending from this host (initial TTL): what the capture really covers."""
+    sent = {p.src for f in flows for p in f.packets if p.ttl in INITIAL_TTLS}
+    return frozenset(a for a in sent if not (lb.is_frontend(a) or lb.is_probe_source(a)))
+
+
 def _endpoints(flows: Sequence[Flow]) -> set[str]:
     return {a for f in flows for a in (f.orig_h, f.resp_h)}

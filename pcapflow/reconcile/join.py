@@ -135,6 +135,7 @@ def _complete(ctx: _Ctx, key: ConnKey | None, rep: Flow, legs: tuple[LegFlow, ..
     member = rep.orig_h if echoes else (translated_members[0] if translated_members else None)
     if self_mapped and echoes:
         member = _self_member(ctx, rep) or rep.orig_h
+    rep_member = _receiving_member(ctx, rep, rep)
     notes: tuple[str, ...] = ()
     if undeclared:
         dsts = sorted(
@@ -149,11 +150,12 @@ def _complete(ctx: _Ctx, key: ConnKey | None, rep: Flow, legs: tuple[LegFlow, ..
         legs=legs,
         frontend=(vip, port),
         rule=rule,
-        member=member,
+        member=member or rep_member,
         self_mapped=self_mapped,
         undeclared=undeclared,
         pairs=pairs,
         caller_local=rep.orig_h in ctx.local(rep),
+        rep_member=rep_member,
         notes=notes,
     )
 
