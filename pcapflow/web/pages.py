@@ -10,6 +10,7 @@ import jinja2
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from pcapflow.lbconfig.loader import FORMATS as CONFIG_FORMATS
 from pcapflow.web import jobs
 from pcapflow.web.api import find_job
 from pcapflow.web.auth import COOKIE
@@ -68,6 +69,7 @@ def upload_form(ctx: WebContext, error: str | None = None, status: int = 200) ->
         error=error,
         max_upload=ctx.settings.max_upload,
         max_captures=MAX_CAPTURES,
+        config_formats=CONFIG_FORMATS,
         recent=[job_view(j, ctx.store) for j in ctx.store.recent(limit=5)],
     )
 

@@ -27,6 +27,7 @@ from typing import BinaryIO
 
 import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
+from starlette.requests import ClientDisconnect
 from python_multipart.multipart import (
     MultipartParser,
     MultipartState,
@@ -252,6 +253,8 @@ async def _parse(chunks: AsyncIterator[bytes], parser: MultipartParser, max_uplo
         await anyio.to_thread.run_sync(parser.write, bytes(pending))
     except MultipartParseError as exc:
         raise WebError(400, "bad_request", f"malformed multipart body: {exc}") from None
+    except ClientDisconnect:
+        raise WebError(400, "bad_request", "the client went away during the upload") from None
     if parser.state not in (MultipartState.END, MultipartState.BOUNDARY_PADDING):
         raise WebError(400, "bad_request", "the multipart body ends before its closing boundary")
 
