@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import threading
 import time
@@ -14,7 +15,9 @@ from click.testing import CliRunner
 
 from pcapflow.cli import main
 from pcapflow.live.pcapstream import StreamParser
-from pcapflow.live.watch import WatchLimits, WatchState, attempt_key, renumber
+from pcapflow.live.present import LiveDisplay
+from pcapflow.live.watch import WatchLimits, WatchSession, WatchState, attempt_key, renumber
+from pcapflow.model.lb import LbConfig
 from pcapflow.model.result import AnalysisResult, Label
 from pcapflow.report.example import hairpin_example
 
@@ -117,3 +120,41 @@ def test_watch_follows_a_growing_file_and_agrees_with_ground_truth(tmp_path: Pat
     assert done.exit_code == (3 if mine["hairpin_self"] else 0)
     frames = StreamParser().feed(source.read_bytes())
     assert len(StreamParser().feed(written.read_bytes())) == len(frames)
+
+
+# ---- the view -----------------------------------------------------------------------------------
+class _Screen(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def _session(result: AnalysisResult) -> WatchSession:
+    session = WatchSession(LbConfig(), lambda paths, lb: result, source_label="eth0")
+    session.state.absorb(result, _end(result), final=True)
+    return session
+
+
+def test_a_terminal_is_redrawn_in_place(result: AnalysisResult) -> None:
+    screen = _Screen(tty=True)
+    display = LiveDisplay(colour=False, stream=screen)
+    display.refresh(_session(result))
+    first = screen.getvalue()
+    display.refresh(_session(result))
+    second = screen.getvalue()[len(first) :]
+    assert "\x1b[" not in first and second.startswith(f"\x1b[{first.count(chr(10))}F\x1b[J")
+    assert "10.2.1.100:80" in first and "hairpin_self 3" in first
+    assert "newest finding F1 hairpin_self" in first
+
+
+def test_a_pipe_gets_one_line_per_change(result: AnalysisResult) -> None:
+    screen = _Screen(tty=False)
+    display = LiveDisplay(colour=True, stream=screen)
+    session = _session(result)
+    display.refresh(session)
+    display.refresh(session)
+    (line,) = screen.getvalue().splitlines()
+    assert line.startswith("packets=0 attempts=8 failed=3") and "\x1b[" not in line
