@@ -27,12 +27,12 @@ from typing import BinaryIO
 
 import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
-from starlette.requests import ClientDisconnect
 from python_multipart.multipart import (
     MultipartParser,
     MultipartState,
     parse_options_header,
 )
+from starlette.requests import ClientDisconnect
 
 from pcapflow.web.errors import WebError
 from pcapflow.web.settings import format_size
