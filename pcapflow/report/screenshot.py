@@ -1,12 +1,14 @@
 """Take the README screenshot of a report: ``python -m pcapflow.report.screenshot OUT.png``.
 
 By default the report is made by ``analyze()`` on the lab's hairpin sample capture
-(``sample_captures/hairpin-two-backends``); ``--html FILE`` shoots an existing report instead.
+(``sample_captures/hairpin-two-backends/web01-eth0.pcap``, the first case of
+:mod:`pcapflow.report.golden`); ``--html FILE`` shoots an existing report instead.
 The shot is the top of the page (verdict, summary and the first ladder diagram), as a small PNG.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -14,22 +16,23 @@ from pathlib import Path
 import click
 
 from pcapflow.report.browser import chromium_context
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "sample_captures" / "hairpin-two-backends"
+from pcapflow.report.golden import case_result
 
 
 def sample_report() -> str:
-    """The HTML report of the hairpin sample capture."""
-    from pcapflow.lbconfig import load
-    from pcapflow.pipeline import analyze
+    """The HTML report of the first golden case (the lab's hairpin capture), paths relative."""
     from pcapflow.report import render
+    from pcapflow.report.golden import CASES, REPO
 
-    result = analyze([SAMPLE / "web01-eth0.pcap"], load([str(SAMPLE / "lb.yaml")]))
-    return render(result, "html")
+    here = Path.cwd()
+    os.chdir(REPO)
+    try:
+        return render(case_result(CASES[0]), "html")
+    finally:
+        os.chdir(here)
 
 
-def shoot(html_file: Path, out: Path, width: int = 1000, height: int = 1250) -> None:
+def shoot(html_file: Path, out: Path, width: int = 960, height: int = 1200) -> None:
     with chromium_context(width, height) as context:
         page = context.new_page()
         page.goto(html_file.resolve().as_uri())
