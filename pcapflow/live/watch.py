@@ -42,7 +42,7 @@ class WatchLimits:
     window_s: float = 300.0
     keep_bytes: int = 256  # per packet kept in the window: all headers, first payload bytes
     settle_s: float = 3.0  # an attempt is counted once its first packet is this old
-    max_tracked: int = 200_000  # keys of counted attempts remembered (to count each once)
+    max_tracked: int = 50_000  # keys of counted attempts remembered (to count each once)
 
 
 # ---- the window -------------------------------------------------------------------------------
