@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pcapflow.lbconfig.azure_ids import IdIndex, flat, get, id_name, id_segments, ref_id
+from pcapflow.lbconfig.node import SOURCE_POINTER
 from pcapflow.lbconfig.problems import Document, Origin, Severity, pointer_join
 from pcapflow.lbconfig.vocab import (
     IMAGE_PUBLISHER_OS,
@@ -145,7 +146,8 @@ class Inventory:
             if not isinstance(ipc_id, str) or not isinstance(ipc_name, str):
                 continue
             address = get(ipc, "privateIPAddress")
-            at = pointer_join(base, "ipConfigurations", j)
+            source = get(ipc, SOURCE_POINTER)
+            at = source if isinstance(source, str) else pointer_join(base, "ipConfigurations", j)
             self._put_ipconfig(
                 IpConfig(
                     id=ipc_id,

@@ -29,6 +29,8 @@ class Unresolved:
 
 
 _MISSING = object()
+SOURCE_POINTER = "__pointer__"  # in a synthesized object: the JSON pointer of its source
+SOURCE_FIELDS = "__fields__"  # ... and of each of its keys: {"frontendPort": "/.../frontend_port"}
 
 
 class Node:
@@ -36,11 +38,18 @@ class Node:
 
     def __init__(self, raw: Any, pointer: str, doc: Document) -> None:
         self.raw: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-        self.pointer = pointer
+        # objects built from another format (Terraform) carry their source pointers
+        source = self.raw.get(SOURCE_POINTER)
+        self.pointer = source if isinstance(source, str) else pointer
+        fields = self.raw.get(SOURCE_FIELDS)
+        fields = fields if isinstance(fields, Mapping) else {}
         self.doc = doc
         self._keys: dict[str, tuple[str, Any]] = {}
         for key, value in self.raw.items():
-            self._keys.setdefault(str(key).casefold(), (pointer_join(pointer, key), value))
+            if key in (SOURCE_POINTER, SOURCE_FIELDS):
+                continue
+            at = fields.get(key) or pointer_join(self.pointer, key)
+            self._keys.setdefault(str(key).casefold(), (at, value))
         props = self._keys.get("properties")
         if props is not None and isinstance(props[1], Mapping):
             for key, value in props[1].items():
