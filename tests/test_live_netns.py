@@ -375,3 +375,43 @@ def test_watch_live_capture_ctrl_c_counts_each_attempt_once(pair: Topology, tmp_
     assert tally["labels"].get("hairpin_other_backend", 0) == count - to_self
     assert watch.returncode == (3 if to_self else 0)
     assert (tmp_path / "session.pcapng").stat().st_size > 0
+
+
+# ---- no privilege -------------------------------------------------------------------------------
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv to drop capabilities")
+def test_probe_without_capture_privileges_says_how_to_fix() -> None:
+    """In an isolated namespace (only lo): nothing could leave even if the capture started."""
+    ns = f"pflive-{os.getpid() % 100000}np"
+    _run("ip", "netns", "add", ns)
+    try:
+        _run("ip", "-n", ns, "link", "set", "lo", "up")
+        drop = [
+            "setpriv",
+            "--bounding-set",
+            "-net_raw,-net_admin",
+            "--inh-caps",
+            "-net_raw,-net_admin",
+        ]
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            *drop,
+            sys.executable,
+            "-c",
+            CLI,
+            "probe",
+            f"{VIP}:80",
+            "--count",
+            "2",
+            "--timeout",
+            "1",
+        ]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=REPO)
+    finally:
+        subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("pcapflow: error:") and "permission denied" in done.stderr
+    assert "CAP_NET_RAW" in done.stderr and "Traceback" not in done.stderr
