@@ -1,0 +1,114 @@
+"""The lab on a real kernel (root + `ip netns`): a short hairpin run, the Python API, cleanup.
+
+Skipped with a reason where namespaces cannot be created.  About 25 s in all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pcapflow.lab import Lab
+from pcapflow.lab.lab import list_namespaces
+from pcapflow.lab.runner import run_scenario
+from pcapflow.lab.scenarios import SCENARIOS
+
+
+def _unavailable() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return "the lab needs Linux"
+    if os.geteuid() != 0:
+        return "the lab needs root"
+    for tool in ("ip", "nft", "tcpdump", "conntrack", "timeout", "stdbuf"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed"
+    done = subprocess.run(["ip", "netns", "list"], capture_output=True, timeout=5, check=False)
+    return None if done.returncode == 0 else "`ip netns` does not work here"
+
+
+REASON = _unavailable()
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
+
+
+def _prefix(tag: str) -> str:
+    return f"pfl-{tag}{os.getpid() % 100000}"
+
+
+def _leftovers(prefix: str) -> list[str]:
+    return [n for n in list_namespaces() if n.startswith(prefix + "-")]
+
+
+def test_hairpin_attempts_mapped_to_the_caller_time_out_and_the_others_connect(
+    tmp_path: Path,
+) -> None:
+    base = SCENARIOS["hairpin-two-backends"]
+    client, web01 = base.steps
+    scenario = dataclasses.replace(
+        base,
+        steps=(
+            dataclasses.replace(client, count=2),
+            dataclasses.replace(web01, count=10, gap_s=0.2),
+        ),
+    )
+    prefix = _prefix("h")
+    truth = run_scenario(scenario, tmp_path, prefix=prefix)
+    assert not _leftovers(prefix)
+    for a in truth["attempts"]:
+        if a["caller"] == "client":
+            assert (a["outcome"], a["expected_label"]) == ("connected", "ok")
+        elif a["member"] == "10.2.1.4":
+            assert (a["outcome"], a["expected_label"]) == ("timeout", "hairpin_self")
+        else:
+            assert a["member"] == "10.2.1.6"
+            assert (a["outcome"], a["served_by"]) == ("connected", "web02")
+    assert truth["design_ok"]
+    for c in truth["captures"]:
+        assert (tmp_path / c["file"]).stat().st_size > 0
+        assert (tmp_path / c["pcapng"]).is_file()
+    assert (tmp_path / "lb.yaml").is_file() and (tmp_path / "lb.az.json").is_file()
+
+
+def test_the_python_api_runs_commands_in_a_live_topology_and_cleans_up() -> None:
+    prefix = _prefix("a")
+    with Lab("single-backend", prefix=prefix) as lab:
+        assert lab.netns("web01") == f"{prefix}-web01"
+        shown = lab.exec("web01", ["ip", "-br", "-4", "addr", "show", "eth0"]).stdout
+        assert "10.2.1.4/24" in shown
+        results = lab.run_attempts()
+        assert {r["outcome"] for r in results.values()} == {"connected", "timeout"}
+        assert lab.probe_rounds()[0]["up"] == {"10.2.1.4": True}
+        assert len(_leftovers(prefix)) == 3
+    assert not _leftovers(prefix)
+
+
+def test_sigterm_deletes_the_labs_namespaces() -> None:
+    prefix = _prefix("s")
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pcapflow.lab import Lab
+        with Lab("single-backend", prefix="{prefix}", services=False):
+            print("up", flush=True)
+            time.sleep(30)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "up"
+        assert len(_leftovers(prefix)) == 3
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert not _leftovers(prefix)
