@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pcapflow.lbconfig import load
+from pcapflow.lbconfig import load, load_text
 from pcapflow.model.result import AnalysisResult, Label
 from pcapflow.pipeline import analyze
 
@@ -117,3 +117,37 @@ def test_failure_findings_exactly_when_the_truth_has_failures(scenario: str) -> 
         Label(p["expected_label"]).is_failure for p in truth.get("probes", [])
     )
     assert bool(result.failures) == failing, [f.title for f in result.failures]
+
+
+@cache
+def run_without_config(scenario: str) -> tuple[dict[str, Any], AnalysisResult]:
+    base = samples_dir() / scenario
+    truth = json.loads((base / "ground_truth.json").read_text())
+    files = [str(base / c["file"]) for c in truth["captures"]]
+    return truth, analyze(files, None, capture_points=[c.get("point") for c in truth["captures"]])
+
+
+@needs_samples
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_without_config_discovered_translations_give_the_same_labels(scenario: str) -> None:
+    declared = load([str(samples_dir() / scenario / "lb.yaml")])
+    if any(r.floating_ip for lb in declared.load_balancers for r in lb.rules):
+        pytest.skip("floating IP keeps the 5-tuple: nothing to discover")
+    truth, result = run_without_config(scenario)
+    if result.suggested_config is None:
+        pytest.skip("no translation in these captures")
+    suggested = load_text(result.suggested_config)
+    vips = {f.address for lb in suggested.load_balancers for f in lb.frontends}
+    assert vips <= {f.address for lb in declared.load_balancers for f in lb.frontends}
+    judged = [
+        a
+        for a in truth["attempts"]
+        if suggested.rules_for(a["frontend"], a["frontend_port"], a["proto"])
+    ]
+    assert judged, "no attempt to a discovered frontend"
+    wrong = [
+        (a["client_port"], [str(r.label) for r in attempt_flows(result, a)], a["expected_label"])
+        for a in judged
+        if [str(r.label) for r in attempt_flows(result, a)] != [a["expected_label"]]
+    ]
+    assert not wrong, wrong

@@ -53,7 +53,7 @@ def _decide(
     facts = facts_for(conn, lb, capture_end=dict(capture_end), captured_members=captured_members)
     rep = conn.representative
     frontend = f"{_host(conn.frontend[0])}:{conn.frontend[1]}" if conn.frontend else None
-    if facts.kind == "probe":
+    if not conn.is_attempt:  # probes and direct flows: grouped by the address they target
         frontend = f"{_host(rep.flow.resp_h)}:{rep.flow.resp_p}"
     return Decided(
         conn=conn,

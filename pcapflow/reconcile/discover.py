@@ -51,26 +51,47 @@ def discover_translations(
             key = conn_key(flow)
             if key is not None and initiating_packets(flow):
                 groups[key].append(flow)
+    multi = [flows for flows in groups.values() if len({_dst(f) for f in flows}) > 1]
+    partners = _partners(multi)
     found: set[Translation] = set()
-    for flows in groups.values():
-        found.update(_translations(flows, offsets, window))
+    for flows in multi:
+        found.update(_translations(flows, partners, offsets, window))
     return tuple(sorted(found, key=lambda t: (t.vip, t.frontend_port, t.proto, t.member)))
 
 
+Endpoint = tuple[str, int]
+
+
+def _dst(flow: Flow) -> Endpoint:
+    return (flow.resp_h, flow.resp_p)
+
+
+def _partners(groups: list[list[Flow]]) -> dict[Endpoint, set[Endpoint]]:
+    """For each destination, the other destinations the same connections were seen with.  A
+    frontend is seen with every member; a member only with its frontend."""
+    partners: dict[Endpoint, set[Endpoint]] = defaultdict(set)
+    for flows in groups:
+        dsts = {_dst(f) for f in flows}
+        for d in dsts:
+            partners[d] |= dsts - {d}
+    return partners
+
+
 def _translations(
-    flows: list[Flow], offsets: dict[int, float], window: PairingWindow
+    flows: list[Flow],
+    partners: dict[Endpoint, set[Endpoint]],
+    offsets: dict[int, float],
+    window: PairingWindow,
 ) -> list[Translation]:
-    dsts = {(f.resp_h, f.resp_p) for f in flows}
-    if len(dsts) < 2:
-        return []
+    def rank(f: Flow) -> tuple[bool, int, float]:
+        # a copy addressed to its own source is never the frontend; then the destination seen
+        # with most partners; then the first captured (uncorrected: the copy follows it)
+        return (f.resp_h == f.orig_h, -len(partners[_dst(f)]), initiating_packets(f)[0].ts)
 
-    def start(f: Flow) -> tuple[bool, float]:
-        return (f.resp_h == f.orig_h, initiating_packets(f)[0].ts + offsets[f.file_idx])
-
-    pre = min(flows, key=start)
+    pre = min(flows, key=rank)
     out: list[Translation] = []
     for flow in flows:
-        if (flow.resp_h, flow.resp_p) == (pre.resp_h, pre.resp_p):
+        if _dst(flow) == _dst(pre):
             continue
         if _copies(pre, flow, offsets, window):
             out.append(

@@ -131,7 +131,11 @@ def _complete(ctx: _Ctx, key: ConnKey | None, rep: Flow, legs: tuple[LegFlow, ..
     echoes = _echo_pairs(ctx, rep)
     pairs = echoes + _leg_pairs(ctx, rep, legs)
     translated_members = [leg.member for leg in legs if leg.role == TRANSLATED and leg.member]
-    self_mapped = bool(echoes) or any(_is_caller(ctx, rep, m) for m in translated_members)
+    self_mapped = bool(echoes) or any(
+        _is_caller(ctx, rep, leg.member) or _same_vm(ctx, rep, leg)
+        for leg in legs
+        if leg.role == TRANSLATED and leg.member
+    )
     member = rep.orig_h if echoes else (translated_members[0] if translated_members else None)
     if self_mapped and echoes:
         member = _self_member(ctx, rep) or rep.orig_h
@@ -189,6 +193,14 @@ def _is_caller(ctx: _Ctx, rep: Flow, member: str) -> bool:
         point_vm(ctx.views[rep.file_idx].point) if rep.orig_h in ctx.local(rep) else None
     )
     return bool(chosen and chosen.vm and caller_vm and chosen.vm.lower() == caller_vm.lower())
+
+
+def _same_vm(ctx: _Ctx, rep: Flow, leg: LegFlow) -> bool:
+    """The copy arrived, at an address of that capture's host, on another NIC of the caller's
+    VM (both capture points name the same VM, e.g. ``web01 eth1`` and ``web01 eth0``)."""
+    vm = point_vm(ctx.views[rep.file_idx].point)
+    other = point_vm(ctx.views[leg.flow.file_idx].point)
+    return bool(vm) and vm == other and leg.member in ctx.local(leg.flow)
 
 
 def _self_member(ctx: _Ctx, rep: Flow) -> str | None:
