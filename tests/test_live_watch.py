@@ -157,4 +157,5 @@ def test_a_pipe_gets_one_line_per_change(result: AnalysisResult) -> None:
     display.refresh(session)
     display.refresh(session)
     (line,) = screen.getvalue().splitlines()
-    assert line.startswith("packets=0 attempts=8 failed=3") and "\x1b[" not in line
+    assert "packets=0 attempts=8 failed=3; 10.2.1.100:80 8 attempts 3 failed (38%)" in line
+    assert "newest F1 hairpin_self" in line and "\x1b[" not in line

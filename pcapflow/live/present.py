@@ -197,11 +197,15 @@ def _newest_lines(finding: Finding, style: Style) -> list[str]:
 def status_line(session: WatchSession) -> str:
     """One plain line per refresh when the output is not a terminal."""
     state = session.state
-    parts = [f"{t.frontend} {t.attempts}/{t.failed}" for t in state.tallies.values()]
-    newest = f" newest {state.newest.id} {state.newest.label.value}" if state.newest else ""
+    when = datetime.fromtimestamp(session.window.latest_ns / 1e9, UTC).strftime("%H:%M:%S")
+    parts = [
+        f"{t.frontend} {t.attempts} attempts {t.failed} failed ({100 * t.failure_rate:.0f}%)"
+        for t in sorted(state.tallies.values(), key=_tally_order)
+    ]
+    newest = f"; newest {state.newest.id} {state.newest.label.value}" if state.newest else ""
     return (
-        f"packets={session.packets} attempts={state.attempts} failed={state.failed} "
-        f"[{' '.join(parts)}]{newest}"
+        f"{when} packets={session.packets} attempts={state.attempts} failed={state.failed}"
+        f"{'; ' if parts else ''}{'; '.join(parts)}{newest}"
     )
 
 
