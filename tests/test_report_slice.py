@@ -101,3 +101,39 @@ def test_tshark_reads_the_slice(
     rows = [line.split("\t") for line in lines if line]
     assert [r[0] for r in rows] == ["10.2.1.100", "10.2.1.4"] * 3
     assert rows[1][2].startswith("1764312357.500031")
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_captures" / "hairpin-two-backends"
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"sample captures missing: {SAMPLE}")
+def test_cli_slices_a_real_finding_with_both_legs(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+    from pcapflow.lbconfig import load
+    from pcapflow.pipeline import analyze
+
+    capture, lb = str(SAMPLE / "web01-eth0.pcap"), str(SAMPLE / "lb.yaml")
+    out = tmp_path / "f1.pcap"
+    run = CliRunner().invoke(main, ["slice", capture, "--lb", lb, "--flow", "F1", "-o", str(out)])
+    assert run.exit_code == 0, run.output
+    flows = select_flows(analyze([capture], load([lb])), "F1")
+    assert {f.role for f in flows} == {"outbound", "translated"}
+    frames = {p.frame for f in flows for p in f.flow.packets}
+    with open(capture, "rb") as handle:
+        original = [bytes(buf) for _, buf in dpkt.pcap.Reader(handle)]
+    assert [data for _, data in read_back(out)] == [original[n - 1] for n in sorted(frames)]
+    assert f"wrote {len(frames)} packet(s) of {len(flows)} flow(s)" in run.output
+
+
+def test_cli_slice_of_an_unknown_flow_is_a_one_line_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+
+    if not SAMPLE.is_dir():
+        pytest.skip(f"sample captures missing: {SAMPLE}")
+    args = ["slice", str(SAMPLE / "web01-eth0.pcap"), "--flow", "F99", "-o", str(tmp_path / "x")]
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 2 and "no finding or flow 'F99'" in run.output
