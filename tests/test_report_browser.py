@@ -20,11 +20,34 @@ pytestmark = [
 ]
 
 
+REAL = Path(__file__).resolve().parent / "golden" / "hairpin-two-backends-web01" / "report.html"
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("html") / "report.html"
     path.write_text(render(hairpin_example(), "html"), encoding="utf-8")
     return path
+
+
+@pytest.mark.skipif(not REAL.exists(), reason=f"golden report missing: {REAL}")
+def test_report_of_a_real_capture_renders_offline_and_prints(tmp_path: Path) -> None:
+    page_file = tmp_path / "real.html"
+    page_file.write_bytes(REAL.read_bytes())
+    with chromium_context() as context:
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(page_file.as_uri())
+        page.wait_for_load_state("networkidle")
+        assert requests == [page_file.as_uri()]
+        assert page.locator(".verdict .big").inner_text().lower() == "hairpin failure"
+        assert page.locator("#F1 svg.ladder g.arrow").count() >= 2
+        assert "sudo ip addr add 10.2.1.100/32 dev lo" in page.locator("#F1").inner_text()
+        page.emulate_media(media="print")
+        assert not page.locator("button.copy").first.is_visible()
+        assert page.locator("#F1 svg.ladder").first.is_visible()
+        assert page.pdf()[:4] == b"%PDF"
 
 
 @pytest.fixture(scope="module")
