@@ -64,4 +64,6 @@ def test_clean_without_root_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch)
 
 def test_a_bad_prefix_is_refused() -> None:
     with pytest.raises(LabError, match="must look like"):
-        lab_module.Lab("single-backend", prefix="pflive-x")
+        lab_module.Lab("single-backend", prefix="web01")
+    with pytest.raises(LabError, match="must look like"):
+        lab_module.Lab("single-backend", prefix="pfl-../x")

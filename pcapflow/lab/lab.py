@@ -36,7 +36,8 @@ from pcapflow.lab import conntrack, nft, topology
 from pcapflow.lab.plan import AttemptPlan, CapturePoint, attempts, capture_points, traffic_duration
 from pcapflow.lab.scenarios import Scenario, get_scenario
 
-PREFIX = "pfl-"
+PREFIX = "pfl-"  # the lab's own namespaces; `pcapflow lab clean` removes only these
+PREFIXES = (PREFIX, "pflive-")  # a Lab may also run under the live helper's prefix
 AGENT = str(Path(__file__).with_name("agent.py"))
 TOOLS = {  # program -> Debian package
     "ip": "iproute2",
@@ -75,8 +76,10 @@ def new_prefix() -> str:
 
 
 def _check_prefix(prefix: str) -> str:
-    if not re.fullmatch(r"pfl-[a-z0-9]{1,12}", prefix):
-        raise LabError(f"lab prefix {prefix!r} must look like 'pfl-' + 1..12 of [a-z0-9]")
+    if not re.fullmatch(r"(pfl|pflive)-[a-z0-9]{1,12}", prefix):
+        raise LabError(
+            f"lab prefix {prefix!r} must look like 'pfl-' (or 'pflive-') + 1..12 of [a-z0-9]"
+        )
     return prefix
 
 
@@ -418,7 +421,7 @@ def list_namespaces() -> list[str]:
 
 
 def _delete_namespace(name: str) -> None:
-    if not name.startswith(PREFIX):  # never touch a namespace the lab does not own
+    if not name.startswith(PREFIXES):  # never touch a namespace the lab does not own
         return
     for pid in _run(["ip", "netns", "pids", name], check=False).stdout.split():
         with contextlib.suppress(ProcessLookupError, ValueError):

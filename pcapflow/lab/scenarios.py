@@ -298,6 +298,7 @@ FLOATING_NO_VIP = Scenario(
         }),
     ),
     probe_expect={WEB01: "ok", WEB02: "ok"},
+    require_cases=("self", "member"),
 )  # fmt: skip
 
 NVA_NGINX = Scenario(
