@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from pcapflow.cli import main
-from pcapflow.live.pcapstream import StreamParser
+from pcapflow.live.pcapstream import Record, StreamInterface, StreamParser
 from pcapflow.live.present import LiveDisplay
 from pcapflow.live.watch import WatchLimits, WatchSession, WatchState, attempt_key, renumber
 from pcapflow.model.lb import LbConfig
@@ -148,6 +148,8 @@ def test_a_terminal_is_redrawn_in_place(result: AnalysisResult) -> None:
     assert "\x1b[" not in first and second.startswith(f"\x1b[{first.count(chr(10))}F\x1b[J")
     assert "10.2.1.100:80" in first and "hairpin_self 3" in first
     assert "newest finding F1 hairpin_self" in first
+    display.clear()
+    assert screen.getvalue().endswith(f"\x1b[{second.count(chr(10))}F\x1b[J")
 
 
 def test_a_pipe_gets_one_line_per_change(result: AnalysisResult) -> None:
@@ -159,3 +161,14 @@ def test_a_pipe_gets_one_line_per_change(result: AnalysisResult) -> None:
     (line,) = screen.getvalue().splitlines()
     assert "packets=0 attempts=8 failed=3; 10.2.1.100:80 8 attempts 3 failed (38%)" in line
     assert "newest F1 hairpin_self" in line and "\x1b[" not in line
+
+
+def test_a_quiet_link_still_lets_attempts_settle(result: AnalysisResult) -> None:
+    wall = [100.0]
+    session = WatchSession(LbConfig(), lambda paths, lb: result, clock=lambda: wall[0])
+    parser = StreamParser()
+    parser.interfaces.append(StreamInterface(1, "eth0"))
+    session.ingest(0, parser, [Record(1, 5_000_000_000, 0, 60, b"x" * 60)])
+    assert session.now() == pytest.approx(5.0)
+    wall[0] = 104.0  # four seconds without a packet
+    assert session.now() == pytest.approx(9.0)

@@ -234,7 +234,10 @@ def _run_watch(cfg: LbConfig, limits: Any, ifaces: tuple[str, ...], growing: Pat
     watch_session = WatchSession(cfg, analyzer, limits, out, source.label)
     display = LiveDisplay(use_colour(), silent)
     click.echo(f"pcapflow watch: following {source.label}; Ctrl-C to stop", err=True)
-    return run(watch_session, source, display.refresh)
+    try:
+        return run(watch_session, source, display.refresh)
+    finally:
+        display.clear()
 
 
 def _watch_report(session: Any, as_json: bool, quiet: bool) -> None:

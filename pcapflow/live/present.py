@@ -191,7 +191,8 @@ def _tally_line(t: FrontendTally, style: Style) -> str:
 
 def _newest_lines(finding: Finding, style: Style) -> list[str]:
     head = f"newest finding {finding.id} {finding.label.value}: {finding.title}"
-    return [style(head, "bad"), *evidence_lines(finding.evidence[:3])]
+    recent = sorted(finding.evidence, key=lambda ev: (ev.ts, ev.frame))[-3:]
+    return [style(head, "bad"), *evidence_lines(recent)]
 
 
 def status_line(session: WatchSession) -> str:
@@ -237,3 +238,10 @@ class LiveDisplay:
         self.stream.write(prefix + "\n".join(lines) + "\n")
         self.stream.flush()
         self._shown = len(lines)
+
+    def clear(self) -> None:
+        """Remove the live view from a terminal (the final diagnosis takes its place)."""
+        if self.terminal and self._shown and not self.silent:
+            self.stream.write(self.CLEAR_UP.format(n=self._shown))
+            self.stream.flush()
+        self._shown = 0

@@ -304,6 +304,8 @@ class WatchSession:
     _iface_map: dict[tuple[int, int], int] = field(default_factory=dict)
     _writer: PcapngAppender | None = None
     _frames: list[int] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic
+    _last_ingest: float = 0.0
 
     def __post_init__(self) -> None:
         self.state = WatchState(self.limits)
@@ -323,6 +325,8 @@ class WatchSession:
             if self._writer is not None:
                 self._writer.write(rec)
             self.window.add(rec)
+        if records:
+            self._last_ingest = self.clock()
 
     # analysis
     def analyse(self, scratch: Path, final: bool = False) -> AnalysisResult | None:
@@ -335,10 +339,16 @@ class WatchSession:
                 appender.write(rec)
         self._frames = [r.frame for r in records]
         result = self.analyzer([scratch], self.lb)
-        self.state.absorb(result, self.window.latest_ns / 1e9, final)
+        self.state.absorb(result, self.now(), final)
         if self.state.newest is not None and self.state.newest in result.findings:
             self.state.newest = renumber(self.state.newest, self._frames, self.source_label)
         return result
+
+    def now(self) -> float:
+        """Capture time, moved on by the wall time since the last packet arrived (so the last
+        attempts settle on a quiet link, and a replayed file is judged by its own clock)."""
+        idle = self.clock() - self._last_ingest if self._last_ingest else 0.0
+        return self.window.latest_ns / 1e9 + idle
 
     @property
     def packets(self) -> int:
