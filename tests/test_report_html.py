@@ -83,3 +83,14 @@ def test_text_from_the_capture_is_escaped() -> None:
 
 def test_html_is_byte_identical_across_runs() -> None:
     assert render(hairpin_example(), "html") == render(hairpin_example(), "html")
+
+
+def test_flow_table_is_capped_keeping_labelled_flows() -> None:
+    from pcapflow.report.html import shown_flows
+
+    result = hairpin_example()
+    unlabelled = tuple(replace(f, label=None, id=f"9:{n}") for n, f in enumerate(result.flows))
+    big = replace(result, flows=unlabelled + result.flows)
+    rows = shown_flows(big, limit=len(result.flows) + 2)
+    assert len(rows) == len(result.flows) + 2
+    assert {f.id for f in result.flows} <= {f.id for f in rows}

@@ -43,6 +43,7 @@ LABEL_COLOURS: dict[Label, str] = {
     Label.IDLE_TIMEOUT: "#1565c0",
     Label.UNKNOWN: "#616161",
 }
+MAX_FLOW_ROWS = 5000  # rows of the flow table; the rest are in --format csv
 EVIDENCE_SHOWN = 12  # evidence rows shown before "show more"
 LABEL_ORDER_KEY = {label.value: n for n, label in enumerate(Label)}
 LINK_TYPES = {0: "NULL", 1: "Ethernet", 101: "raw IP", 113: "Linux SLL", 276: "Linux SLL2"}
@@ -124,6 +125,16 @@ def finding_view(result: AnalysisResult, finding: Finding) -> FindingView:
     )
 
 
+def shown_flows(result: AnalysisResult, limit: int = MAX_FLOW_ROWS) -> list[FlowResult]:
+    """The flow table's rows: labelled flows and flows of findings first, then others, capped."""
+    in_findings = {fid for f in result.findings for fid in f.flow_ids}
+    keep = [f for f in result.flows if f.label is not None or f.id in in_findings][:limit]
+    kept = {f.id for f in keep}
+    keep += [f for f in result.flows if f.id not in kept][: max(0, limit - len(keep))]
+    order = {f.id: n for n, f in enumerate(result.flows)}
+    return sorted(keep, key=lambda f: order[f.id])
+
+
 def headline(summary: Summary, result: AnalysisResult) -> str:
     """The one sentence a non-specialist reads first."""
     failures = result.failures
@@ -163,7 +174,8 @@ def context(result: AnalysisResult) -> dict[str, object]:
         "label_words": {label.value: words for label, words in LABEL_WORDS.items()},
         "label_colours": {label.value: colour for label, colour in LABEL_COLOURS.items()},
         "findings": [finding_view(result, f) for f in result.findings],
-        "flows": result.flows,
+        "flows": shown_flows(result),
+        "all_flows": len(result.flows),
         "heads": heads,
         "labels": [label.value for label in Label],
         "link_types": LINK_TYPES,

@@ -25,6 +25,10 @@
     });
   });
 
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  });
+
   function cellValue(row, index) {
     var cell = row.cells[index];
     return cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent.trim();
