@@ -57,6 +57,7 @@ class _Buffer:
 
     def fill(self) -> None:
         """Move unread bytes to the front and read more (growing when one record needs it)."""
+        self.source.settle()  # the background hash must be done with the bytes we move
         keep = self.end - self.pos
         if self.pos > 0:
             self.data[:keep] = self.data[self.pos : self.end]
@@ -68,11 +69,10 @@ class _Buffer:
             bigger[: self.end] = self.data[: self.end]
             self.data = bigger
             self.generation += 1
-        chunk = self.source.read(self.data.shape[0] - self.end)
-        if not chunk:
+        got = self.source.readinto(memoryview(self.data)[self.end :])  # type: ignore[arg-type]
+        if not got:
             self.eof = True
-        self.data[self.end : self.end + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
-        self.end += len(chunk)
+        self.end += got
 
     def ensure(self, size: int) -> bool:
         """At least ``size`` unread bytes available? (reads until so, or the end)."""
@@ -342,6 +342,7 @@ class FastReader:
         rows, ndup, nmarks = _ints(
             kernels.decode_records(
                 buf.data,
+                buf.data.view(np.uint64),
                 rec.off,
                 rec.caplen,
                 rec.origlen,

@@ -131,7 +131,7 @@ def _ts_ns(units: Int, mode: Int, factor: Int, offset_ns: Int) -> Int:
     return sec * 1_000_000_000 + np.int64(frac / 2.0**factor * 1e9) + offset_ns
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def walk_pcap(
     buf: Arr,
     pos: Int,
@@ -176,7 +176,7 @@ def _counted_record(btype: Int) -> bool | np.bool_:
     return btype >= 0x200 and btype <= 0x230  # sysdig event blocks
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def walk_pcapng(
     buf: Arr,
     pos: Int,
@@ -415,6 +415,39 @@ def _csum_add(b: Arr, start: Int, stop: Int, acc: Int) -> Int:
     return acc
 
 
+@njit(cache=True)
+def _csum_words(b: Arr, b64: Arr, start: Int, stop: Int) -> Int:
+    """Ones'-complement sum of bytes [start, stop) as 16-bit big-endian words from ``start``,
+    folded to 16 bits.  The middle is summed 8 bytes at a time through ``b64`` (the same buffer
+    viewed as native little-endian uint64), then byte-swapped when ``start`` is even."""
+    acc = np.uint64(0)
+    i = start
+    while i < stop and (i & 7) != 0:
+        acc += np.uint64(b[i]) << np.uint64(8 * (i & 1))
+        i += 1
+    j = i >> 3
+    j_end = stop >> 3
+    if j < j_end:
+        lo = np.uint64(0xFFFFFFFF)
+        sh = np.uint64(32)
+        while j < j_end:
+            w = b64[j]
+            acc += (w & lo) + (w >> sh)
+            j += 1
+        i = j_end << 3
+    while i < stop:
+        acc += np.uint64(b[i]) << np.uint64(8 * (i & 1))
+        i += 1
+    m16 = np.uint64(0xFFFF)
+    s16 = np.uint64(16)
+    while acc > m16:
+        acc = (acc & m16) + (acc >> s16)
+    folded = np.int64(acc)
+    if (start & 1) == 0:  # even start: the little-endian sum has the bytes the wrong way round
+        folded = ((folded & 0xFF) << 8) | (folded >> 8)
+    return folded
+
+
 @njit(cache=True, inline="always")
 def _csum_fold(acc: Int) -> Int:
     while acc > 0xFFFF:
@@ -428,9 +461,10 @@ def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     return h ^ (h >> np.uint64(29))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_records(
     buf: Arr,
+    buf64: Arr,
     off: Arr,
     caplen: Arr,
     origlen: Arr,
@@ -660,7 +694,7 @@ def decode_records(
                 pflags |= _PF_CSUM_UNKNOWN
             else:
                 seg = ip_end - l4
-                acc = _csum_add(buf, l4, ip_end, 0)
+                acc = _csum_words(buf, buf64, l4, ip_end)
                 if proto != 1:
                     if ver == 4:
                         acc = _csum_add(buf, q + 12, q + 20, acc)

@@ -2,8 +2,9 @@
 
 Compression is recognised by magic bytes, never by file name: gzip (``1f 8b``), bzip2 (``BZh``)
 and xz (``fd 37 7a 58 5a 00``).  Decompression is streamed; the file is never loaded whole.
-Every byte handed to the parser also feeds a SHA-256, so :attr:`Source.sha256` is the hash of the
-decompressed content once the source has been read to its end (:meth:`Source.drain`).
+Every byte handed to the parser also feeds a SHA-256 (on a worker thread, overlapping the
+parsing), so :attr:`Source.sha256` is the hash of the decompressed content once the source has
+been read to its end (:meth:`Source.drain`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import lzma
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 from pcapflow.errors import CaptureError
@@ -60,6 +62,14 @@ class _Prefixed:
             return data
         return self._raw.read(size)
 
+    def readinto(self, view: memoryview) -> int:
+        if self._head:
+            size = min(len(view), len(self._head))
+            view[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        return int(self._raw.readinto(view))  # type: ignore[attr-defined]
+
     def readable(self) -> bool:
         return True
 
@@ -85,6 +95,8 @@ class Source:
                 break
         self._stream = stream
         self._raw = raw
+        self._hasher: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
 
     def _open_raw(self, path: str) -> BinaryIO:
         if path == "-":
@@ -100,9 +112,35 @@ class Source:
             data = _read_exactly(self._stream, size)
         except DECOMPRESS_ERRORS as exc:
             raise CaptureError(f"{self.label}: corrupt {self.compression} data: {exc}") from None
+        self.settle()
         self._hash.update(data)
         self.offset += len(data)
         return data
+
+    def readinto(self, view: memoryview) -> int:
+        """Fill ``view`` as far as the content goes (0 at the end); hashing of those bytes is
+        started in the background: call :meth:`settle` before the bytes in ``view`` change."""
+        got = 0
+        try:
+            while got < len(view):
+                n = self._stream.readinto(view[got:])  # type: ignore[attr-defined]
+                if not n:
+                    break
+                got += n
+        except DECOMPRESS_ERRORS as exc:
+            raise CaptureError(f"{self.label}: corrupt {self.compression} data: {exc}") from None
+        if got:
+            self.offset += got
+            if self._hasher is None:
+                self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+            self._pending.append(self._hasher.submit(self._hash.update, view[:got]))
+        return got
+
+    def settle(self) -> None:
+        """Wait until every byte handed out so far has been hashed."""
+        for job in self._pending:
+            job.result()
+        self._pending.clear()
 
     def drain(self) -> str | None:
         """Read (and hash) whatever is left; a problem met on the way, or None."""
@@ -115,9 +153,14 @@ class Source:
 
     @property
     def sha256(self) -> str:
+        self.settle()
         return self._hash.hexdigest()
 
     def close(self) -> None:
+        self.settle()
+        if self._hasher is not None:
+            self._hasher.shutdown()
+            self._hasher = None
         if self._raw is not sys.stdin.buffer:
             self._raw.close()
 
