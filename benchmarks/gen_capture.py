@@ -110,11 +110,12 @@ def _layout(
         cs = isn_c[i]
         ss = isn_s[i]
         k = kind[i]
+        flow_no = i
 
         def emit(j: int, t: float, d: int, fl: int, seq: int, ack: int, ln: int) -> int:
             out_ts[j] = t
             out_dir[j] = d
-            out_flow[j] = i
+            out_flow[j] = flow_no  # noqa: B023 - called within this iteration only
             out_flags[j] = fl
             out_seq[j] = seq & 0xFFFFFFFF
             out_ack[j] = ack & 0xFFFFFFFF
