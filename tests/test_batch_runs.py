@@ -185,3 +185,21 @@ def test_cli_report_writes_index_and_exits_1_when_a_capture_is_bad(
 def test_cli_report_without_inputs_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["report", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "give capture files" in result.output
+
+
+def test_cli_report_runs_on_a_dask_scheduler(inputs: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    (inputs / "broken.pcap").unlink()
+    out = tmp_path / "dask-cli"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        args = ["report", str(inputs), "--lb", str(SAMPLE / "lb.yaml"), "--out", str(out),
+                "--scheduler", cluster.scheduler_address, "--format", "json"]  # fmt: skip
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 3, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(r["name"], r["verdict"]) for r in summary["reports"]] == [
+        ("client-eth0", "healthy"),
+        ("web01-eth0", "hairpin failure"),
+    ]
