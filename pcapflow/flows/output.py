@@ -1,0 +1,140 @@
+"""Presentation of a flow DataFrame: terminal table, CSV, JSON lines and Zeek ``conn.log``.
+
+The ``zeek`` format is a real Zeek ASCII log: ``#separator \\x09`` and the other header lines,
+``#fields``/``#types`` of Zeek's 22 standard conn.log columns (``ip_proto`` last), ``-`` for unset
+fields, ``ts``/``duration`` with 6 decimals, ``duration``/``orig_bytes``/``resp_bytes`` unset for
+zero-length connections and ``history`` unset when empty, as Zeek writes them.  ``#open`` and
+``#close`` carry the first and last flow times (UTC) instead of the wall clock, so output is
+deterministic; ``zeek-cut`` ignores both lines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from pcapflow.model.flow import ZEEK_FIELDS
+
+CONN_FIELDS: tuple[str, ...] = (*ZEEK_FIELDS, "ip_proto")
+CONN_TYPES: dict[str, str] = {
+    "ts": "time", "uid": "string", "id.orig_h": "addr", "id.orig_p": "port",
+    "id.resp_h": "addr", "id.resp_p": "port", "proto": "enum", "service": "string",
+    "duration": "interval", "orig_bytes": "count", "resp_bytes": "count",
+    "conn_state": "string", "local_orig": "bool", "local_resp": "bool",
+    "missed_bytes": "count", "history": "string", "orig_pkts": "count",
+    "orig_ip_bytes": "count", "resp_pkts": "count", "resp_ip_bytes": "count",
+    "tunnel_parents": "set[string]", "ip_proto": "count",
+}  # fmt: skip
+UNSET = "-"
+
+
+def _stamp(ts: float) -> str:
+    return time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(ts))
+
+
+def zeek_conn_log(frame: pd.DataFrame) -> str:
+    """The flows as a Zeek conn.log (TSV with Zeek's header lines)."""
+    instant = (frame["duration"] <= 0).to_numpy()
+    cols: dict[str, list[str] | pd.Series] = {}
+    cols["ts"] = frame["ts"].map("{:.6f}".format)
+    cols["uid"] = frame["uid"]
+    for name in ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto"):
+        cols[name] = frame[name].astype(str)
+    cols["service"] = [UNSET] * len(frame)
+    cols["duration"] = pd.Series(
+        np.where(instant, UNSET, frame["duration"].map("{:.6f}".format)), index=frame.index
+    )
+    for name in ("orig_bytes", "resp_bytes"):
+        cols[name] = pd.Series(np.where(instant, UNSET, frame[name].astype(str)), index=frame.index)
+    cols["conn_state"] = frame["conn_state"]
+    cols["local_orig"] = [UNSET] * len(frame)
+    cols["local_resp"] = [UNSET] * len(frame)
+    cols["missed_bytes"] = frame["missed_bytes"].astype(str)
+    cols["history"] = frame["history"].replace("", UNSET)
+    for name in ("orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes"):
+        cols[name] = frame[name].astype(str)
+    cols["tunnel_parents"] = [UNSET] * len(frame)
+    cols["ip_proto"] = frame["ip_proto"].astype(str)
+    body = pd.DataFrame({name: cols[name] for name in CONN_FIELDS})
+    first = float(frame["ts"].min()) if len(frame) else 0.0
+    last = float(frame["last_ts"].max()) if len(frame) else 0.0
+    lines = [
+        "#separator \\x09",
+        "#set_separator\t,",
+        "#empty_field\t(empty)",
+        "#unset_field\t-",
+        "#path\tconn",
+        f"#open\t{_stamp(first)}",
+        "#fields\t" + "\t".join(CONN_FIELDS),
+        "#types\t" + "\t".join(CONN_TYPES[f] for f in CONN_FIELDS),
+    ]
+    text = "\n".join(lines) + "\n"
+    if len(body):
+        text += body.to_csv(sep="\t", header=False, index=False, lineterminator="\n")
+    return text + f"#close\t{_stamp(last)}\n"
+
+
+def flows_csv(frame: pd.DataFrame) -> str:
+    """All DataFrame columns as CSV (Zeek names first, pcapflow's additions after)."""
+    return str(frame.to_csv(index=False, lineterminator="\n"))
+
+
+def flows_json(frame: pd.DataFrame) -> str:
+    """One JSON object per flow and line (as Zeek's JSON logs), nulls for unset values."""
+    out = []
+    for record in frame.to_dict("records"):
+        clean = {
+            k: (None if v is pd.NA or (isinstance(v, float) and v != v) else v)
+            for k, v in record.items()
+        }
+        out.append(json.dumps(clean, default=int))
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n = n / 1024  # type: ignore[assignment]
+    return f"{n}B"
+
+
+def flows_table(frame: pd.DataFrame) -> str:
+    """A readable terminal table: one line per flow."""
+    header = ("TIME (UTC)", "UID", "PROTO", "ORIGINATOR", "RESPONDER", "STATE", "HISTORY",
+              "PKTS o/r", "BYTES o/r", "DURATION")  # fmt: skip
+    rows = [header]
+    times = pd.to_datetime(frame["ts"], unit="s", utc=True).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    for t, rec in zip(times.tolist(), frame.to_dict("records"), strict=True):
+        orig = _endpoint(rec["id.orig_h"], rec["id.orig_p"], rec["proto"])
+        resp = _endpoint(rec["id.resp_h"], rec["id.resp_p"], rec["proto"])
+        rows.append((
+            t, rec["uid"], rec["proto"], orig, resp, rec["conn_state"], rec["history"] or "-",
+            f"{rec['orig_pkts']}/{rec['resp_pkts']}",
+            f"{_bytes(rec['orig_bytes'])}/{_bytes(rec['resp_bytes'])}",
+            f"{rec['duration']:.3f}s",
+        ))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    lines.append(f"{len(frame)} flow{'s' if len(frame) != 1 else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def _endpoint(host: str, port: int, proto: str) -> str:
+    if proto in ("tcp", "udp"):
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return host if proto != "icmp" else f"{host} ({port})"
+
+
+FORMATTERS: dict[str, Callable[[pd.DataFrame], str]] = {
+    "table": flows_table,
+    "csv": flows_csv,
+    "json": flows_json,
+    "zeek": zeek_conn_log,
+}
