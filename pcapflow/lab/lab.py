@@ -45,6 +45,8 @@ TOOLS = {  # program -> Debian package
     "conntrack": "conntrack",
     "tcpdump": "tcpdump",
     "timeout": "coreutils",
+    "stdbuf": "coreutils",
+    "ss": "iproute2",
 }
 CMD_TIMEOUT_S = 10.0
 CAPTURE_PACKETS = 20000  # tcpdump -c bound per interface
