@@ -75,3 +75,19 @@ def test_a_working_attempt_exits_0(truth: list[dict[str, Any]], result: Analysis
     fr = next(f for f in result.flows if f.flow.orig_p == attempt["client_port"])
     code, payload = _explain("--flow", fr.flow.uid)
     assert (code, payload["label"]) == (0, "hairpin_other_backend")
+
+
+def test_legs_in_two_captures_share_one_clock(truth: list[dict[str, Any]]) -> None:
+    from pcapflow.pipeline import analyze
+
+    both = analyze([CAPTURE, SCENARIO / "web02-eth0.pcap"], load([str(SCENARIO / "lb.yaml")]))
+    attempt = next(a for a in truth if a["expected_label"] == "hairpin_other_backend")
+    out = next(
+        f for f in both.flows if f.flow.orig_p == attempt["client_port"] and f.role == "outbound"
+    )
+    leg = next(leg for leg in both.legs if leg.outbound_flow == out.id)
+    lines = story(both, out.id)
+    second = next(line for line in lines if line.startswith("Leg 2 of 2"))
+    assert "seen in web02-eth0.pcap" in second
+    start = float(second.rsplit("+", 1)[1].split(" s)")[0])
+    assert start == pytest.approx(leg.delta_s, abs=2e-6)

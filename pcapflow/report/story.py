@@ -120,17 +120,24 @@ def story(result: AnalysisResult, flow_id: str) -> list[str]:
     """Plain-words lines telling what happened to connection ``flow_id``, leg by leg."""
     fr = find_flow(result, flow_id)
     legs = connection(result, fr)
-    t0 = min(leg.flow.ts for leg in legs)
+    offset = _clock_offsets(result)
+    t0 = min(leg.flow.ts + offset.get(leg.flow.file_idx, 0.0) for leg in legs)
     lines = list(_headline(fr, legs, t0))
     for number, leg_fr in enumerate(legs, 1):
         lines.append("")
-        lines += _leg_lines(number, len(legs), leg_fr, t0)
+        # each leg's times are on the first capture's clock (the analysis' offset estimate)
+        base = t0 - offset.get(leg_fr.flow.file_idx, 0.0)
+        lines += _leg_lines(number, len(legs), leg_fr, base)
         if number == 1 and len(legs) > 1:
             lines.append("")
             lines += _nat_lines(legs[0], legs[1:], _leg_for(result, [leg_fr.id]))
     lines.append("")
     lines += _verdict(fr, legs, _finding_for(result, (f.id for f in legs)))
     return lines
+
+
+def _clock_offsets(result: AnalysisResult) -> dict[int, float]:
+    return {c.info.file_idx: c.clock_offset_s for c in result.captures}
 
 
 def _headline(fr: FlowResult, legs: Sequence[FlowResult], t0: float) -> Iterator[str]:
@@ -197,7 +204,8 @@ def _event_sentence(run: Sequence[PacketRef], t0: float) -> str:
     times = ", ".join(f"+{p.ts - t0:.6f}" for p in run)
     if kind == "data":
         size, count = sum(p.payload_len for p in run), len(run)
-        return f"{who}: {count} packet{'s' * (count > 1)}, {size} bytes (frames {frames})."
+        noun = "frames" if count > 1 else "frame"
+        return f"{who}: {count} packet{'s' * (count > 1)}, {size} bytes ({noun} {frames})."
     if len(run) == 1:
         return f"{who} (frame {frames}, +{head.ts - t0:.6f} s)."
     return f"{who} {len(run)} times (frames {frames}; at {times} s)."
