@@ -1,0 +1,139 @@
+"""Time ``pcapflow flows`` against tshark, tcptrace and a plain dpkt loop on one capture.
+
+    python3 benchmarks/bench_flows.py [FILE] [--flows 105000] [--skip dpkt,tshark]
+
+Without FILE a capture is generated with ``benchmarks/gen_capture.py`` (cached under /tmp).
+Each tool runs as a child process, whole-process (start-up included), one after the other in
+the same run; peak memory is the child's maximum resident set size (``os.wait4`` rusage).
+A tool that is missing or fails is reported as such; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+DPKT_LOOP = """
+import sys, dpkt
+n = 0
+with open(sys.argv[1], "rb") as f:
+    for ts, buf in dpkt.pcap.Reader(f):
+        eth = dpkt.ethernet.Ethernet(buf)
+        ip = eth.data
+        if isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, dpkt.tcp.TCP):
+            n += ip.data.sport > 0
+print(n)
+"""
+
+READER_ONLY = """
+import sys
+from pcapflow.capture import get_backend
+reader = get_backend("fast").open(sys.argv[1])
+print(sum(len(batch) for batch in reader.batches()))
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    tool: str
+    seconds: float | None
+    peak_mib: float | None
+    note: str = ""
+
+
+def count_packets(path: Path) -> int:
+    """Records in a pcap (with the fast reader: it counts every frame)."""
+    from pcapflow.capture import get_backend
+
+    reader = get_backend("fast").open(str(path))
+    for _ in reader.batches():
+        pass
+    return reader.info().frames
+
+
+def run(tool: str, argv: list[str]) -> Run:
+    """Run ``argv`` with stdout to /dev/null; wall time and the child's peak RSS."""
+    exe = shutil.which(argv[0])
+    if exe is None:
+        return Run(tool, None, None, f"{argv[0]} not installed")
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as devnull:
+        proc = subprocess.Popen([exe, *argv[1:]], stdout=devnull, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        last = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        return Run(tool, None, None, f"failed (exit {proc.returncode}): {last[0][:80]}")
+    return Run(tool, seconds, usage.ru_maxrss / 1024)
+
+
+def commands(path: Path, skip: set[str]) -> list[tuple[str, list[str]]]:
+    py = sys.executable
+    cmds = [
+        ("pcapflow flows", ["pcapflow", "flows", str(path), "--format", "csv"]),
+        ("pcapflow reader only", [py, "-c", READER_ONLY, str(path)]),
+        ("tshark -z conv,tcp", ["tshark", "-r", str(path), "-q", "-z", "conv,tcp"]),
+        ("tcptrace -n", ["tcptrace", "-n", str(path)]),
+        ("dpkt loop", [py, "-c", DPKT_LOOP, str(path)]),
+    ]
+    return [(name, argv) for name, argv in cmds if name.split()[0] not in skip]
+
+
+def report(runs: list[Run], packets: int) -> str:
+    by_tool = {r.tool.split()[0]: r for r in runs if r.seconds}
+    lines = [
+        f"{packets} packets",
+        f"{'tool':<22} {'seconds':>8} {'Mpkt/s':>7} {'vs tshark':>9} {'vs tcptrace':>11} "
+        f"{'peak MiB':>8}",
+    ]
+    for r in runs:
+        if r.seconds is None:
+            lines.append(f"{r.tool:<22} {'n/a':>8}  {r.note}")
+            continue
+        rate = packets / r.seconds / 1e6
+        ratios = []
+        for ref in ("tshark", "tcptrace"):
+            other = by_tool.get(ref)
+            ratios.append(f"{other.seconds / r.seconds:.2f}x" if other and other.seconds else "-")
+        lines.append(
+            f"{r.tool:<22} {r.seconds:>8.2f} {rate:>7.2f} {ratios[0]:>9} {ratios[1]:>11} "
+            f"{r.peak_mib or 0:>8.0f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="pcapflow flows vs tshark / tcptrace / dpkt")
+    parser.add_argument("file", nargs="?", type=Path)
+    parser.add_argument("--flows", type=int, default=105_000)
+    parser.add_argument("--skip", default="", help="comma-separated tools to skip")
+    args = parser.parse_args(argv)
+    path = args.file
+    if path is None:
+        path = Path(f"/tmp/pcapflow-bench-{args.flows}.pcap")
+        if not path.exists():
+            gen = [sys.executable, str(HERE / "gen_capture.py"), str(path)]
+            subprocess.run([*gen, "--flows", str(args.flows)], check=True)
+    packets = count_packets(path)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    runs = []
+    for name, cmd in commands(path, skip):
+        runs.append(run(name, cmd))
+        print(f"  {name}: {runs[-1].seconds or runs[-1].note}", file=sys.stderr)
+    print(report(runs, packets))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
