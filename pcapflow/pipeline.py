@@ -30,6 +30,7 @@ from pcapflow.reconcile import (
     to_leg,
 )
 from pcapflow.reconcile.hosts import INITIAL_TTLS, sending_addresses
+from pcapflow.reconcile.lbindex import LbIndex
 from pcapflow.remediation import remediations_for
 
 OS_CHOICES = ("linux", "windows", "auto")
@@ -226,17 +227,18 @@ def _remediate(
     """Attach remediations; a lucky-hairpin finding whose failing twin (same caller, frontend
     and rule) is also reported defers to it rather than repeating the same fixes."""
     failing = {(f.caller, f.frontend, f.rule) for f in findings if f.label is Label.HAIRPIN_SELF}
+    index = LbIndex(cfg)
     out = []
     for f in findings:
         twin = f.label is Label.HAIRPIN_OTHER_BACKEND and (f.caller, f.frontend, f.rule) in failing
-        out.append(f if twin else _with_remediations(f, cfg, os, protos))
+        out.append(f if twin else _with_remediations(f, cfg, os, protos, index))
     return tuple(out)
 
 
 def _with_remediations(
-    finding: Finding, cfg: LbConfig, os: str | None, protos: dict[str, str]
+    finding: Finding, cfg: LbConfig, os: str | None, protos: dict[str, str], index: LbIndex
 ) -> Finding:
     from dataclasses import replace
 
     proto = protos.get(finding.flow_ids[0], "tcp") if finding.flow_ids else "tcp"
-    return replace(finding, remediations=remediations_for(finding, cfg, os, proto))
+    return replace(finding, remediations=remediations_for(finding, cfg, os, proto, index))

@@ -17,6 +17,7 @@ from pcapflow.diagnose.verdict import Verdict
 from pcapflow.model.lb import LbConfig
 from pcapflow.model.result import Finding, FlowResult
 from pcapflow.reconcile.connection import Connection
+from pcapflow.reconcile.lbindex import LbIndex
 
 __all__ = [
     "DETECTORS",
@@ -38,7 +39,8 @@ def diagnose(
     captured_members: frozenset[str],
 ) -> tuple[tuple[FlowResult, ...], tuple[Finding, ...]]:
     """Label every connection; return one :class:`FlowResult` per flow and the findings."""
-    decided = [_decide(c, lb, capture_end, captured_members) for c in conns]
+    index = LbIndex(lb)
+    decided = [_decide(c, index, capture_end, captured_members) for c in conns]
     results = [r for d in decided for r in _flow_results(d, paths)]
     results.sort(key=lambda r: (r.flow.file_idx, r.flow.ts, r.flow.uid))
     return tuple(results), build_findings(decided, paths)
@@ -46,7 +48,7 @@ def diagnose(
 
 def _decide(
     conn: Connection,
-    lb: LbConfig,
+    lb: LbIndex,
     capture_end: Mapping[int, float],
     captured_members: frozenset[str],
 ) -> Decided:

@@ -9,6 +9,7 @@ from pcapflow.model.flow import Flow
 from pcapflow.model.lb import Distribution, LbConfig
 from pcapflow.model.packet import ACK, SYN, PacketRef
 from pcapflow.reconcile.connection import COPY, OUTBOUND, PROBE, TRANSLATED, Connection
+from pcapflow.reconcile.lbindex import LbIndex
 from pcapflow.reconcile.packets import (
     answered,
     from_orig,
@@ -62,7 +63,7 @@ class Facts:
 
 def facts_for(
     conn: Connection,
-    lb: LbConfig,
+    lb: LbConfig | LbIndex,
     *,
     capture_end: dict[int, float],
     captured_members: frozenset[str] = frozenset(),
@@ -107,7 +108,7 @@ def facts_for(
     )
 
 
-def _caller_in_pool(conn: Connection, lb: LbConfig) -> bool:
+def _caller_in_pool(conn: Connection, lb: LbConfig | LbIndex) -> bool:
     if conn.rule is None:
         return False
     rep = conn.representative.flow

@@ -13,12 +13,13 @@ Frontends (VIPs) and probe sources are never counted: they are the load balancer
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import Counter
 from collections.abc import Sequence
 
 from pcapflow.model.flow import Flow
-from pcapflow.model.lb import LbConfig
+from pcapflow.model.lb import AZURE_PROBE_SOURCE, LbConfig
 
 INITIAL_TTLS = frozenset({64, 128, 255})
 
@@ -45,7 +46,7 @@ def vm_addresses(lb: LbConfig, vm: str | None) -> frozenset[str]:
 
 def local_addresses(flows: Sequence[Flow], lb: LbConfig, point: str | None) -> frozenset[str]:
     """The addresses of the capture point's host, best effort."""
-    balancer = {a for a in _endpoints(flows) if lb.is_frontend(a) or lb.is_probe_source(a)}
+    balancer = balancer_addresses(lb)
     named = vm_addresses(lb, point_vm(point))
     sent = {p.src for f in flows for p in f.packets if p.ttl in INITIAL_TTLS} - balancer
     found = set(named) | sent
@@ -58,8 +59,20 @@ def local_addresses(flows: Sequence[Flow], lb: LbConfig, point: str | None) -> f
 def sending_addresses(flows: Sequence[Flow], lb: LbConfig) -> frozenset[str]:
     """Addresses seen sending from this host (initial TTL): what the capture really covers."""
     sent = {p.src for f in flows for p in f.packets if p.ttl in INITIAL_TTLS}
-    return frozenset(a for a in sent if not (lb.is_frontend(a) or lb.is_probe_source(a)))
+    return frozenset(sent - balancer_addresses(lb))
 
 
-def _endpoints(flows: Sequence[Flow]) -> set[str]:
-    return {a for f in flows for a in (f.orig_h, f.resp_h)}
+def balancer_addresses(lb: LbConfig) -> frozenset[str]:
+    """Frontends and probe sources, in canonical text form."""
+    found = {AZURE_PROBE_SOURCE}
+    for bal in lb.load_balancers:
+        found.update(f.address for f in bal.frontends)
+        found.update(p.source for p in bal.probes)
+    return frozenset(_canon(a) for a in found)
+
+
+def _canon(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address

@@ -32,6 +32,7 @@ from pcapflow.reconcile.connection import (
 )
 from pcapflow.reconcile.hosts import point_vm
 from pcapflow.reconcile.invariants import DEFAULT_WINDOW, PairingWindow, matched_invariants
+from pcapflow.reconcile.lbindex import LbIndex
 from pcapflow.reconcile.packets import ConnKey, conn_key, initiating_packets
 
 
@@ -49,7 +50,7 @@ class CaptureView:
 
 @dataclass(frozen=True, slots=True)
 class _Ctx:
-    lb: LbConfig
+    lb: LbIndex
     views: dict[int, CaptureView]
     window: PairingWindow
 
@@ -64,7 +65,7 @@ def join_connections(
     views: Sequence[CaptureView], lb: LbConfig, window: PairingWindow = DEFAULT_WINDOW
 ) -> tuple[Connection, ...]:
     """Every flow of every capture, grouped into connections (ordered by first time)."""
-    ctx = _Ctx(lb, {v.file_idx: v for v in views}, window)
+    ctx = _Ctx(LbIndex(lb), {v.file_idx: v for v in views}, window)
     groups: dict[ConnKey | tuple[str], list[Flow]] = defaultdict(list)
     for view in views:
         for flow in view.flows:
@@ -165,7 +166,7 @@ def _complete(ctx: _Ctx, key: ConnKey | None, rep: Flow, legs: tuple[LegFlow, ..
 
 
 def _explaining_rule(
-    lb: LbConfig, rep: Flow, legs: tuple[LegFlow, ...]
+    lb: LbIndex, rep: Flow, legs: tuple[LegFlow, ...]
 ) -> tuple[RuleMatch | None, bool]:
     """The rule that explains the translated legs (or the only candidate), and whether some
     translated leg is explained by no rule."""

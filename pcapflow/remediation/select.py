@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import jinja2
 
 from pcapflow.model.lb import LbConfig, ProbeProtocol, RuleMatch
 from pcapflow.model.result import Finding, Remediation
+from pcapflow.reconcile.lbindex import LbIndex
 from pcapflow.remediation.catalogue import Entry, Situation, load_catalogue
 
 HTTP_PORTS = frozenset({80, 443, 8080, 8443})
@@ -33,20 +35,22 @@ class Target:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def target_for(finding: Finding, lb: LbConfig, proto: str = "tcp") -> Target:
+def target_for(
+    finding: Finding, lb: LbConfig, proto: str = "tcp", index: LbIndex | None = None
+) -> Target:
     host, _, port = (finding.frontend or ":0").rpartition(":")
     vip = host.strip("[]")
     fp = int(port or 0)
-    match = _rule_match(finding, lb, vip, fp, proto)
+    match = _rule_match(finding, index or LbIndex(lb), vip, fp, proto)
     member = vip if finding.label.value == "probe_asymmetric_route" else None
     return Target(
         finding.label.value, finding.caller or "", vip, fp, proto, match, member, fp or None
     )
 
 
-def _rule_match(finding: Finding, lb: LbConfig, vip: str, fp: int, proto: str) -> RuleMatch | None:
+def _rule_match(finding: Finding, lb: LbIndex, vip: str, fp: int, proto: str) -> RuleMatch | None:
     if finding.label.value == "probe_asymmetric_route":
-        return _rule_of_member(lb, vip)
+        return _rule_of_member(lb.lb, vip)
     matches = lb.rules_for(vip, fp, proto) if vip else ()
     named = [m for m in matches if f"{m.lb.name}/{m.rule.name}" == finding.rule]
     found = named or list(matches)
@@ -114,19 +118,28 @@ def _gateway(m: RuleMatch | None) -> str:
 
 
 def remediations_for(
-    finding: Finding, lb: LbConfig, os: str | None, proto: str = "tcp"
+    finding: Finding,
+    lb: LbConfig,
+    os: str | None,
+    proto: str = "tcp",
+    index: LbIndex | None = None,
 ) -> tuple[Remediation, ...]:
     """The catalogue entries that fit the finding, ranked, with real resource names."""
-    t = target_for(finding, lb, proto)
+    t = target_for(finding, lb, proto, index)
     s = situation(t, os)
     ctx = template_context(t)
     entries = sorted((e for e in load_catalogue() if e.applies(s)), key=lambda e: e.rank)
     return tuple(_render(e, s, ctx, i) for i, e in enumerate(entries, start=1))
 
 
+@lru_cache(maxsize=512)
+def _template(text: str) -> jinja2.Template:
+    return _ENV.from_string(text)
+
+
 def _render(e: Entry, s: Situation, ctx: dict[str, Any], rank: int) -> Remediation:
     def fill(text: str) -> str:
-        return _ENV.from_string(text).render(**ctx).strip()
+        return _template(text).render(**ctx).strip()
 
     os_cond = dict(e.conditions).get("os")
     return Remediation(
