@@ -27,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dpkt
 import pytest
+
+from pcapflow.live.pcapstream import StreamParser
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(120)]
 
@@ -340,8 +343,8 @@ def test_watch_live_capture_ctrl_c_counts_each_attempt_once(pair: Topology, tmp_
             "watch",
             "--lb",
             str(cfg),
-            "--iface",
-            "eth0",
+            "--tool",
+            "tcpdump",  # one process and pipe per interface: exercises the merge
             "--interval",
             "1",
             "--duration",
@@ -374,7 +377,15 @@ def test_watch_live_capture_ctrl_c_counts_each_attempt_once(pair: Topology, tmp_
     assert tally["labels"].get("hairpin_self", 0) == to_self
     assert tally["labels"].get("hairpin_other_backend", 0) == count - to_self
     assert watch.returncode == (3 if to_self else 0)
-    assert (tmp_path / "session.pcapng").stat().st_size > 0
+    written = StreamParser().feed((tmp_path / "session.pcapng").read_bytes())
+    for ev in report["newest_finding"]["evidence"] if to_self else []:
+        frame = written[ev["frame"] - 1]  # evidence frames are the --write file's frames
+        assert _tcp_ports(frame.data) == tuple(map(int, re.findall(r":(\d+)", ev["summary"])))
+
+
+def _tcp_ports(frame: bytes) -> tuple[int, int]:
+    ip = dpkt.ethernet.Ethernet(frame).data
+    return ip.data.sport, ip.data.dport
 
 
 # ---- no privilege -------------------------------------------------------------------------------

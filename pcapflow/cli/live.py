@@ -254,7 +254,7 @@ def _watch_report(session: Any, as_json: bool, quiet: bool) -> None:
             "window": {"packets": len(session.window.records),
                        "max_packets": session.limits.window_packets,
                        "max_age_s": session.limits.window_s},
-            "newest_finding": state.newest.id if state.newest else None,
+            "newest_finding": _finding_dict(state.newest),
             "result": _result_dict(state.result),
         })  # fmt: skip
     else:
@@ -266,6 +266,15 @@ def _watch_report(session: Any, as_json: bool, quiet: bool) -> None:
         lines = [verdict] if quiet else [*watch_lines(session, style, final=True), verdict]
         _echo_lines(lines, style.colour)
     sys.exit(EXIT_FAILURES if failures else EXIT_OK)
+
+
+def _finding_dict(finding: Any) -> dict[str, object] | None:
+    if finding is None:
+        return None
+    evidence = [{"file": e.file, "frame": e.frame, "summary": e.summary, "role": e.role}
+                for e in finding.evidence]  # fmt: skip
+    return {"id": finding.id, "label": finding.label.value, "title": finding.title,
+            "evidence": evidence}  # fmt: skip
 
 
 # ---- explain ----------------------------------------------------------------------------------

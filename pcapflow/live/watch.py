@@ -321,7 +321,9 @@ class WatchSession:
             if key not in self._iface_map:
                 self._iface_map[key] = len(self.window.interfaces)
                 self.window.interfaces.append(parser.interfaces[rec.iface])
-            rec = dataclasses.replace(rec, iface=self._iface_map[key])
+            # one frame numbering for all streams: the order of the --write file
+            frame = self.window.total + 1
+            rec = dataclasses.replace(rec, iface=self._iface_map[key], frame=frame)
             if self._writer is not None:
                 self._writer.write(rec)
             self.window.add(rec)
