@@ -24,6 +24,8 @@ def packet_role(leg: LegFlow, pkt: PacketRef) -> str:
         if is_rst(pkt)
         else ("datagram" if pkt.proto == 17 else "packet")
     )
+    if leg.role == "probe":
+        return f"probe {kind} {'from the prober' if outbound else 'from the member'}"
     if leg.role == "translated":
         return f"translated {kind} {'in (after DNAT)' if outbound else 'back from member'}"
     side = {"outbound": "caller", "copy": "caller (other capture)"}
