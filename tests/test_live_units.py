@@ -128,7 +128,8 @@ def test_command_lines_for_each_tool() -> None:
     ("stderr", "expected"),
     [
         ("tcpdump: eth9: You don't have permission to capture on that device", "run as root"),
-        ('dumpcap: There is no device named "eth9".\nNo such device', "no such interface"),
+        ('dumpcap: There is no device named "eth9".', "no such interface"),
+        ("tcpdump: eth9: No such device exists", "no such interface"),
         ("tcpdump: can't parse filter expression: syntax error", "bad capture filter"),
         ("something odd", "failed: something odd"),
     ],

@@ -35,7 +35,7 @@ FAILURE_HINTS: tuple[tuple[str, str], ...] = (
         "permission denied: run as root, or give {tool} the CAP_NET_RAW and CAP_NET_ADMIN "
         "capabilities (e.g. `sudo setcap cap_net_raw,cap_net_admin+eip $(which {tool})`)",
     ),
-    (r"no such device|doesn't exist|not exist|no interface", "no such interface ({detail})"),
+    (r"no such device|no device|not exist|no interface", "no such interface ({detail})"),
     (r"syntax error|can't parse filter|invalid capture filter", "bad capture filter ({detail})"),
 )
 
