@@ -12,12 +12,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from pcapflow.lab import Lab
 from pcapflow.lab.lab import list_namespaces
+from pcapflow.lab.plan import attempts
 from pcapflow.lab.runner import run_scenario
 from pcapflow.lab.scenarios import SCENARIOS
 
@@ -112,3 +114,41 @@ def test_sigterm_deletes_the_labs_namespaces() -> None:
             proc.kill()
     assert proc.returncode != 0
     assert not _leftovers(prefix)
+
+
+def _healthy(lab: Lab) -> str:
+    return lab.exec("host", ["nft", "list", "set", "inet", "pfl_lab", "healthy"]).stdout
+
+
+def _wait_for_round(lab: Lab, after: int, timeout: float = 8.0) -> dict[str, bool]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rounds = lab.probe_rounds()
+        if len(rounds) > after:
+            up: dict[str, bool] = rounds[-1]["up"]
+            return up
+        time.sleep(0.1)
+    raise AssertionError("no probe round")
+
+
+def test_probes_take_a_member_out_of_rotation_and_back() -> None:
+    base = SCENARIOS["hairpin-two-backends"]
+    scenario = dataclasses.replace(base, lb=dataclasses.replace(base.lb, probe_interval_s=1))
+    with Lab(scenario, prefix=_prefix("p")) as lab:
+        assert "10.2.1.4, 10.2.1.6" in _healthy(lab)
+        blackhole = ["blackhole", "168.63.129.16/32"]  # web02 stops answering probes
+        lab.exec("web02", ["ip", "route", "add", *blackhole])
+        up = _wait_for_round(lab, len(lab.probe_rounds()))
+        assert up == {"10.2.1.4": True, "10.2.1.6": False}
+        time.sleep(0.3)  # the nft update follows the round's result
+        assert "10.2.1.6" not in _healthy(lab)
+        client = dataclasses.replace(base.steps[0], count=4, gap_s=0.1)
+        plans = list(attempts(dataclasses.replace(scenario, steps=(client,))))
+        results = lab.run_attempts(plans)
+        assert {r.get("body") for r in results.values()} == {"served-by web01"}
+        lab.exec("web02", ["ip", "route", "del", *blackhole])
+        for _ in range(5):
+            if _wait_for_round(lab, len(lab.probe_rounds()))["10.2.1.6"]:
+                break
+        time.sleep(0.3)
+        assert "10.2.1.4, 10.2.1.6" in _healthy(lab)
