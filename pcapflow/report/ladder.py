@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from pathlib import PurePath
 
 from pcapflow.model.packet import PROTO_TCP, PacketRef, flags_text
 from pcapflow.model.result import AnalysisResult, FlowResult, Label
@@ -148,8 +149,8 @@ def pick_healthy(result: AnalysisResult, frontend: str | None) -> FlowResult | N
 
 
 # ---- SVG ------------------------------------------------------------------------------------
-WIDTH, TOP, ROW, LEFT, BOX = 900, 64, 34, 150, 220
-COLUMN_X = (LEFT + 115, LEFT + 380, LEFT + 635)
+WIDTH, TOP, ROW, LEFT, BOX = 900, 64, 34, 220, 220
+COLUMN_X = (LEFT + 112, LEFT + 345, LEFT + 568)
 LEG_CLASS = {"outbound": "leg-out", "translated": "leg-in"}
 
 
@@ -157,7 +158,7 @@ def _fmt(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _svg_arrow(arrow: Arrow, y: float) -> list[str]:
+def _svg_arrow(arrow: Arrow, y: float, many_files: bool) -> list[str]:
     x1, x2 = COLUMN_X[arrow.src], COLUMN_X[arrow.dst]
     tip = -8 if x2 > x1 else 8
     mid = (x1 + x2) / 2
@@ -165,6 +166,7 @@ def _svg_arrow(arrow: Arrow, y: float) -> list[str]:
     if "RST" in arrow.text:
         cls += " rst"
     title = escape(f"{arrow.file} frame {arrow.frame}: {arrow.addresses} [{arrow.text}]")
+    where = escape(f"{PurePath(arrow.file).stem} ") if many_files else ""
     return [
         f'<g class="arrow {cls}"><title>{title}</title>',
         f'<line x1="{_fmt(x1)}" y1="{_fmt(y)}" x2="{_fmt(x2 + tip)}" y2="{_fmt(y)}"/>',
@@ -172,7 +174,7 @@ def _svg_arrow(arrow: Arrow, y: float) -> list[str]:
         f'{_fmt(x2 + tip)},{_fmt(y + 4)}"/>',
         f'<text class="pkt" x="{_fmt(mid)}" y="{_fmt(y - 5)}">{escape(arrow.text)}</text>',
         f'<text class="when" x="8" y="{_fmt(y + 4)}">+{arrow.t:.6f} s</text>',
-        f'<text class="frame" x="{LEFT - 12}" y="{_fmt(y + 4)}">#{arrow.frame}</text>',
+        f'<text class="frame" x="{LEFT - 12}" y="{_fmt(y + 4)}">{where}#{arrow.frame}</text>',
         "</g>",
     ]
 
@@ -194,8 +196,9 @@ def ladder_svg(diagram: Ladder) -> str:
         )
         out.append(f'<text class="nodename" x="{x}" y="25">{escape(name)}</text>')
         out.append(f'<line class="life" x1="{x}" y1="34" x2="{x}" y2="{height - 6}"/>')
+    many_files = len({a.file for a in diagram.arrows}) > 1
     for n, arrow in enumerate(diagram.arrows):
-        out.extend(_svg_arrow(arrow, TOP + n * ROW + ROW / 2))
+        out.extend(_svg_arrow(arrow, TOP + n * ROW + ROW / 2, many_files))
     if not diagram.arrows:
         out.append(f'<text class="pkt" x="{COLUMN_X[1]}" y="{TOP + 20}">no packets kept</text>')
     out.append("</svg>")
