@@ -43,7 +43,7 @@ COMPARED = (
     "orig_bytes",
     "resp_bytes",
 )
-ID_COLUMNS = ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
+ID_COLUMNS = ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "ip_proto")
 PLAIN_LINKTYPES = {0, 1, 12, 14, 101, 113, 228, 229, 276}
 # Encapsulations inside Ethernet frames that are not "plain Ethernet (with VLAN)".
 ENCAPSULATIONS = ("mpls", "pppoe", "pbb", "vntag", "fabricpath", "802.11")
