@@ -132,6 +132,9 @@ def report(
 
     Re-running skips captures whose reports are up to date (same capture bytes, config and
     pcapflow version), so an interrupted batch resumes where it stopped.
+
+    Exit status: 0 all healthy, 3 failures found, 1 some capture could not be analysed (listed
+    in the index), 2 bad input.
     """
     if not inputs and not manifest:
         raise InputError("give capture files, folders or globs (or --manifest FILE)")
