@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -20,7 +20,10 @@ from pcapflow.cli import main
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import config_from_options, lb_options
 from pcapflow.model.lb import LbConfig
-from pcapflow.model.result import AnalysisResult
+from pcapflow.model.result import AnalysisResult, Finding
+
+if TYPE_CHECKING:  # the live modules are imported when a command runs, not at CLI start
+    from pcapflow.live.watch import WatchLimits, WatchSession
 
 EXIT_OK, EXIT_FAILURES = 0, 3
 
@@ -208,8 +211,8 @@ def watch(ifaces: tuple[str, ...], growing: Path | None, write: Path | None, int
     _watch_report(session, as_json, quiet)
 
 
-def _run_watch(cfg: LbConfig, limits: Any, ifaces: tuple[str, ...], growing: Path | None,
-               tool: str | None, out: BinaryIO | None, silent: bool) -> Any:  # fmt: skip
+def _run_watch(cfg: LbConfig, limits: WatchLimits, ifaces: tuple[str, ...], growing: Path | None,
+               tool: str | None, out: BinaryIO | None, silent: bool) -> WatchSession:  # fmt: skip
     from pcapflow.live.capture import CaptureSession, config_filter, find_capture_tool
     from pcapflow.live.capture import route_interfaces as routes
     from pcapflow.live.hostos import host_os
@@ -240,7 +243,7 @@ def _run_watch(cfg: LbConfig, limits: Any, ifaces: tuple[str, ...], growing: Pat
         display.clear()
 
 
-def _watch_report(session: Any, as_json: bool, quiet: bool) -> None:
+def _watch_report(session: WatchSession, as_json: bool, quiet: bool) -> None:
     from pcapflow.live.present import Style, use_colour, watch_lines
 
     state = session.state
@@ -268,7 +271,7 @@ def _watch_report(session: Any, as_json: bool, quiet: bool) -> None:
     sys.exit(EXIT_FAILURES if failures else EXIT_OK)
 
 
-def _finding_dict(finding: Any) -> dict[str, object] | None:
+def _finding_dict(finding: Finding | None) -> dict[str, object] | None:
     if finding is None:
         return None
     evidence = [{"file": e.file, "frame": e.frame, "summary": e.summary, "role": e.role}
