@@ -176,7 +176,8 @@ def test_a_corrupt_capture_fails_its_job_and_the_service_keeps_serving(
     assert created.status_code == 202
     job = wait_finished(client, created.json()["id"])
     assert job["status"] == "failed"
-    assert "capture-1.pcap" in job["error"] and "\n" not in job["error"]
+    assert job["error"].startswith("capture-1.pcap (broken.pcap): ")
+    assert "\n" not in job["error"]
     answer = client.get(f"/api/v1/analyses/{job['id']}/result/json")
     assert answer.status_code == 409 and answer.json()["error"]["code"] == "analysis_failed"
 

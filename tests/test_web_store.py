@@ -193,7 +193,7 @@ def test_runner_fails_a_job_with_the_engines_one_line_error(
 ) -> None:
     job = run_one(store, files, FakeEngine(CaptureError("capture-1.pcap: truncated header")))
     assert job.status is Status.FAILED
-    assert job.error == "capture-1.pcap: truncated header"
+    assert job.error == "capture-1.pcap (web01-eth0.pcap): truncated header"
 
 
 def test_runner_turns_a_bug_into_a_failed_job(store: JobStore, files: JobFiles) -> None:

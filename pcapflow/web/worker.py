@@ -89,7 +89,7 @@ class JobRunner:
         try:
             self._run(job, claimant)
         except PcapflowError as exc:
-            self.store.fail(job.id, claimant, str(exc))
+            self.store.fail(job.id, claimant, name_captures(str(exc), job))
         except Exception as exc:  # a bug must fail one job, not the worker
             traceback.print_exc(file=sys.stderr)
             message = str(exc).splitlines()[0] if str(exc) else ""
@@ -140,6 +140,14 @@ class JobRunner:
         partial = path.with_name(path.name + ".partial")
         partial.write_text(text, encoding="utf-8")
         partial.replace(path)
+
+
+def name_captures(message: str, job: Job) -> str:
+    """``capture-1.pcap: ...`` -> ``capture-1.pcap (web01-eth0.pcap): ...`` for the user."""
+    for capture in job.captures:
+        if capture.name != capture.file:
+            message = message.replace(capture.file, f"{capture.file} ({capture.name})", 1)
+    return message
 
 
 def capture_points(job: Job) -> list[str]:
