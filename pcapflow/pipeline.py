@@ -84,8 +84,8 @@ def analyze_flows(
         captured_members=_captured_members(views, cfg),
     )
     guest_os = _guest_os(os, cfg, views)
-    protos = _finding_protocols(conns)
-    findings = _remediate(findings, cfg, guest_os, protos)
+    by_rep = _by_representative(conns)
+    findings = _remediate(findings, cfg, guest_os, by_rep)
     return AnalysisResult(
         schema_version=SCHEMA_VERSION,
         captures=tuple(
@@ -217,12 +217,21 @@ def _guest_os(os: str | None, cfg: LbConfig, views: list[CaptureView]) -> str | 
     return None
 
 
-def _finding_protocols(conns: Sequence[Connection]) -> dict[str, str]:
-    return {c.representative.id: c.representative.flow.proto for c in conns}
+def _by_representative(conns: Sequence[Connection]) -> dict[str, Connection]:
+    return {c.representative.id: c for c in conns}
+
+
+def _capture_facts(conn: Connection | None) -> dict[str, str]:
+    """What the captures add to the config for the remediation templates: a caller that is a
+    second address of the member its calls came back to (the second-NIC workaround)."""
+    if conn is None or not conn.self_mapped or not conn.member:
+        return {}
+    caller = conn.representative.flow.orig_h
+    return {"nic2": caller, "primary": conn.member} if conn.member != caller else {}
 
 
 def _remediate(
-    findings: Sequence[Finding], cfg: LbConfig, os: str | None, protos: dict[str, str]
+    findings: Sequence[Finding], cfg: LbConfig, os: str | None, conns: dict[str, Connection]
 ) -> tuple[Finding, ...]:
     """Attach remediations; a lucky-hairpin finding whose failing twin (same caller, frontend
     and rule) is also reported defers to it rather than repeating the same fixes."""
@@ -231,14 +240,16 @@ def _remediate(
     out = []
     for f in findings:
         twin = f.label is Label.HAIRPIN_OTHER_BACKEND and (f.caller, f.frontend, f.rule) in failing
-        out.append(f if twin else _with_remediations(f, cfg, os, protos, index))
+        out.append(f if twin else _with_remediations(f, cfg, os, conns, index))
     return tuple(out)
 
 
 def _with_remediations(
-    finding: Finding, cfg: LbConfig, os: str | None, protos: dict[str, str], index: LbIndex
+    finding: Finding, cfg: LbConfig, os: str | None, conns: dict[str, Connection], index: LbIndex
 ) -> Finding:
     from dataclasses import replace
 
-    proto = protos.get(finding.flow_ids[0], "tcp") if finding.flow_ids else "tcp"
-    return replace(finding, remediations=remediations_for(finding, cfg, os, proto, index))
+    conn = conns.get(finding.flow_ids[0]) if finding.flow_ids else None
+    proto = conn.representative.flow.proto if conn else "tcp"
+    rems = remediations_for(finding, cfg, os, proto, index, _capture_facts(conn))
+    return replace(finding, remediations=rems)

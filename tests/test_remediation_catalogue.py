@@ -117,3 +117,25 @@ def test_conditions_are_tested_against_the_situation() -> None:
     base = dict(label="hairpin_self", os="linux", protocol="tcp", floating_ip=False, cloud="azure")
     assert entry.applies(Situation(http=True, **base))  # type: ignore[arg-type]
     assert not entry.applies(Situation(http=False, **base))  # type: ignore[arg-type]
+
+
+def test_a_second_nic_caller_gets_the_in_place_policy_routing_first() -> None:
+    f = finding(Label.HAIRPIN_SELF)
+    rems = remediations_for(
+        f, seed_config(), "linux", extra={"nic2": "10.2.1.5", "primary": "10.2.1.4"}
+    )
+    assert rems[0].id == "second-nic-policy-routing-linux-in-place"
+    assert (
+        "sudo ip rule add from 10.2.1.4 to 10.2.1.5 iif lo lookup 100 pref 500" in rems[0].commands
+    )
+    assert (
+        "sudo ip route add 10.2.1.5/32 via 10.2.1.1 dev eth0 onlink table 100" in rems[0].commands
+    )
+    assert "second-nic-policy-routing-linux" not in [r.id for r in rems]
+
+
+def test_yaml_merge_keys_share_the_text_of_an_entry() -> None:
+    entries = {e.id: e for e in load_catalogue()}
+    plain = entries["second-nic-policy-routing-linux"]
+    in_place = entries["second-nic-policy-routing-linux-in-place"]
+    assert plain.commands == in_place.commands and in_place.rank < plain.rank

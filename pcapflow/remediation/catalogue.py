@@ -11,7 +11,7 @@ import yaml
 
 from pcapflow.errors import ConfigError
 
-CONDITION_KEYS = ("labels", "os", "protocols", "floating_ip", "http", "clouds")
+CONDITION_KEYS = ("labels", "os", "protocols", "floating_ip", "http", "clouds", "second_nic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,7 @@ class Situation:
     floating_ip: bool | None
     http: bool
     cloud: str
+    second_nic: bool = False  # the caller is a second address of a member's VM
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ class Entry:
                 parts.append("an HTTP service")
             elif key == "clouds":
                 parts.append(s.cloud)
+            elif key == "second_nic" and s.second_nic:
+                parts.append("the caller uses a second NIC of a member VM")
         return "applies to " + ", ".join(parts)
 
 
@@ -70,6 +73,8 @@ def _holds(key: str, value: Any, s: Situation) -> bool:
         return s.http == bool(value)
     if key == "clouds":
         return s.cloud in value
+    if key == "second_nic":
+        return s.second_nic == bool(value)
     raise ConfigError(f"remediation catalogue: unknown condition {key!r}")
 
 
@@ -83,6 +88,7 @@ def load_catalogue(name: str = "catalogue.yaml") -> tuple[Entry, ...]:
 
 def _entry(raw: dict[str, Any]) -> Entry:
     unknown = set(raw) - {"id", "rank", "title", "summary", "commands", "tradeoffs", "files"}
+    unknown -= {"<<"}
     unknown -= set(CONDITION_KEYS)
     if unknown:
         raise ConfigError(f"remediation {raw.get('id')}: unknown keys {sorted(unknown)}")

@@ -36,7 +36,11 @@ class Target:
 
 
 def target_for(
-    finding: Finding, lb: LbConfig, proto: str = "tcp", index: LbIndex | None = None
+    finding: Finding,
+    lb: LbConfig,
+    proto: str = "tcp",
+    index: LbIndex | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Target:
     host, _, port = (finding.frontend or ":0").rpartition(":")
     vip = host.strip("[]")
@@ -44,7 +48,15 @@ def target_for(
     match = _rule_match(finding, index or LbIndex(lb), vip, fp, proto)
     member = vip if finding.label.value == "probe_asymmetric_route" else None
     return Target(
-        finding.label.value, finding.caller or "", vip, fp, proto, match, member, fp or None
+        finding.label.value,
+        finding.caller or "",
+        vip,
+        fp,
+        proto,
+        match,
+        member,
+        fp or None,
+        dict(extra or {}),
     )
 
 
@@ -80,6 +92,7 @@ def situation(t: Target, os: str | None) -> Situation:
         floating_ip=rule.floating_ip if rule else None,
         http=http,
         cloud=t.match.lb.cloud if t.match else "azure",
+        second_nic="nic2" in t.extra,
     )
 
 
@@ -101,6 +114,7 @@ def template_context(t: Target) -> dict[str, Any]:
         "caller": t.caller or "<CALLER-IP>",
         "gateway": _gateway(m),
         "nic2": t.extra.get("nic2", "<NIC2-IP>"),
+        "primary": t.extra.get("primary", t.caller or "<CALLER-IP>"),
         "idle_min": m.rule.idle_timeout_min if m else 4,
         "probe_port": t.probe_port or bp,
         "member": t.member or (members[0] if members else "<MEMBER-IP>"),
@@ -123,9 +137,14 @@ def remediations_for(
     os: str | None,
     proto: str = "tcp",
     index: LbIndex | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[Remediation, ...]:
-    """The catalogue entries that fit the finding, ranked, with real resource names."""
-    t = target_for(finding, lb, proto, index)
+    """The catalogue entries that fit the finding, ranked, with real resource names.
+
+    ``extra`` carries what the captures showed beyond the config, e.g. ``nic2`` and ``primary``
+    when the caller is a second address of a member VM whose calls came back to it.
+    """
+    t = target_for(finding, lb, proto, index, extra)
     s = situation(t, os)
     ctx = template_context(t)
     entries = sorted((e for e in load_catalogue() if e.applies(s)), key=lambda e: e.rank)
