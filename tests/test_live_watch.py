@@ -172,3 +172,26 @@ def test_a_quiet_link_still_lets_attempts_settle(result: AnalysisResult) -> None
     assert session.now() == pytest.approx(5.0)
     wall[0] = 104.0  # four seconds without a packet
     assert session.now() == pytest.approx(9.0)
+
+
+def test_hours_of_attempts_keep_the_remembered_keys_bounded(result: AnalysisResult) -> None:
+    """Two simulated hours, one attempt a second: memory follows the window, not the session."""
+    template = next(f for f in result.flows if f.role == "outbound")
+    limits = WatchLimits(window_s=60.0, settle_s=3.0)
+    state = WatchState(limits)
+    start = template.flow.ts
+    peak = 0
+    for second in range(2 * 3600):
+        flow = dataclasses.replace(
+            template.flow,
+            ts=start + second,
+            last_ts=start + second + 0.1,
+            orig_p=1024 + second % 60000,
+            isn=second,
+        )
+        window = dataclasses.replace(result, flows=(dataclasses.replace(template, flow=flow),))
+        state.absorb(window, start + second + limits.settle_s)
+        peak = max(peak, len(state.counted))
+    (tally,) = state.tallies.values()
+    assert tally.attempts == 2 * 3600
+    assert peak <= limits.window_s + 30 + limits.settle_s + 1
