@@ -22,7 +22,8 @@ FILE_LANGUAGES = {".conf": "nginx", ".yaml": "yaml", ".yml": "yaml", ".ps1": "po
 
 def cell(value: object) -> str:
     text = "" if value is None else str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    text = text.replace("\\", "\\\\").replace("|", "\\|")
+    return " ".join(text.splitlines())
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:

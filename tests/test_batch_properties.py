@@ -1,0 +1,56 @@
+"""Property tests for the batch runner's parsers and naming (hypothesis)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pcapflow.batch import plan_jobs, read_manifest, safe_name
+from pcapflow.report.markdown import cell
+
+names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1,
+                max_size=30).filter(lambda s: s.strip() == s and s.strip())  # fmt: skip
+files = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}\.pcap", fullmatch=True)
+
+
+@given(st.lists(st.tuples(names, files), min_size=1, max_size=12))
+def test_csv_manifest_round_trips(rows: list[tuple[str, str]]) -> None:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["incident", "file"])
+    writer.writerows(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.csv"
+        path.write_text(text.getvalue(), encoding="utf-8")
+        groups = read_manifest(str(path))
+        expected: dict[str, list[str]] = {}
+        for incident, file in rows:
+            expected.setdefault(incident, []).append(str(Path(tmp) / file))
+        assert groups == expected
+
+
+@given(st.text(max_size=60))
+def test_safe_name_is_a_plain_file_name(text: str) -> None:
+    name = safe_name(text)
+    assert name and re.fullmatch(r"[A-Za-z0-9._-]+", name) and not name.startswith(".")
+
+
+@given(st.lists(st.from_regex(r"[a-c]{1,2}/[a-c]{1,2}/[a-c]{1,3}\.pcap(ng)?", fullmatch=True),
+                unique=True, max_size=10))  # fmt: skip
+def test_report_names_are_unique_and_stable(paths: list[str]) -> None:
+    jobs = plan_jobs(paths)
+    assert len({j.name for j in jobs}) == len(paths)
+    assert plan_jobs(list(reversed(paths))) == jobs
+
+
+@given(st.text(max_size=80))
+def test_markdown_cells_never_break_a_table_row(text: str) -> None:
+    out = cell(text)
+    assert len(out.splitlines()) <= 1
+    assert "|" not in out.replace("\\|", "")
