@@ -111,7 +111,8 @@ class _Parser:
                 kind, prop = self.take()
                 if kind != "name":
                     raise ExpressionError(f"expected a property name, found {prop!r}")
-                node = Access(node, prop)
+                for part in prop.split("."):  # "a.b" is tokenised as one name
+                    node = Access(node, part)
             else:
                 index = self.expression()
                 self.take("]")

@@ -58,6 +58,29 @@ def id_tail(resource_id: str) -> str:
     return key[at + 1 :] if at >= 0 else key.lstrip("/")
 
 
+ID_SEGMENT_TYPES = frozenset(
+    {
+        "subscriptions",
+        "resourcegroups",
+        "loadbalancers",
+        "frontendipconfigurations",
+        "backendaddresspools",
+        "loadbalancingrules",
+        "probes",
+        "inboundnatrules",
+        "inboundnatpools",
+        "outboundrules",
+        "networkinterfaces",
+        "ipconfigurations",
+        "virtualmachines",
+        "virtualmachinescalesets",
+        "virtualnetworks",
+        "subnets",
+        "publicipaddresses",
+    }
+)
+
+
 def id_segments(resource_id: str) -> dict[str, str]:
     """``{"resourcegroups": "rg", "loadbalancers": "ilb", "probes": "p", ...}`` (keys case-folded).
 
@@ -67,11 +90,12 @@ def id_segments(resource_id: str) -> dict[str, str]:
     out: dict[str, str] = {}
     i = 0
     while i + 1 < len(parts):
-        if parts[i].casefold() == "providers":
-            i += 2  # skip "providers/<Namespace>"
-            continue
-        out[parts[i].casefold()] = parts[i + 1]
-        i += 2
+        key = parts[i].casefold()
+        if key in ID_SEGMENT_TYPES:
+            out[key] = parts[i + 1]
+            i += 2
+        else:
+            i += 1  # "providers", the namespace, or a malformed part
     return out
 
 

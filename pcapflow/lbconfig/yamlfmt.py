@@ -417,7 +417,16 @@ def _represent_flow(dumper: yaml.SafeDumper, data: _FlowMap) -> yaml.Node:
     return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
 
 
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029")  # line breaks to YAML, not to Python
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = '"' if any(c in data for c in _YAML_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
 _Dumper.add_representer(_FlowMap, _represent_flow)
+_Dumper.add_representer(str, _represent_str)
 
 
 def to_yaml(cfg: LbConfig) -> str:
