@@ -194,3 +194,7 @@ def test_the_openapi_document_is_served(client: httpx.Client) -> None:
     assert doc["openapi"].startswith("3.")
     assert "post" in doc["paths"]["/api/v1/analyses"]
     assert "delete" in doc["paths"]["/api/v1/analyses/{job_id}"]
+    job = doc["components"]["schemas"]["JobOut"]
+    assert {"id", "status", "verdict", "findings", "error", "links"} <= set(job["properties"])
+    listing = doc["paths"]["/api/v1/analyses"]["get"]["responses"]
+    assert "HTTPValidationError" not in json.dumps(listing)  # errors keep one shape

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -27,6 +28,13 @@ def lock_data_dir(data_dir: Path) -> IO[bytes]:
         handle.close()
         raise InputError(f"another pcapflow serve is already using {data_dir}") from None
     return handle
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 @main.command()
@@ -126,6 +134,12 @@ def serve(
         job_timeout_s=job_timeout_s,
     )
     lock = lock_data_dir(settings.data_dir)
+    if not settings.token and not is_loopback(host):
+        click.echo(
+            f"pcapflow: warning: listening on {host} without --token: anyone who can reach "
+            "this port can upload captures and read every analysis",
+            err=True,
+        )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     click.echo(
         f"pcapflow: serving http://{host}:{port}/ (data in {settings.data_dir}, "

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pcapflow.web import jobs
 from pcapflow.web.context import WebContext, context
 from pcapflow.web.errors import WebError, not_found
+from pcapflow.web.schemas import HealthOut, JobListOut, JobOut
 from pcapflow.web.store import Job, Status
 from pcapflow.web.views import API, job_view, report_formats
 
@@ -38,6 +39,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         409: "analysis not finished, or failed",
         413: "upload too large",
         415: "not a packet capture",
+        422: "bad query parameter",
     }.items()
 }
 UPLOAD_BODY: dict[str, Any] = {
@@ -76,7 +78,7 @@ def find_job(ctx: WebContext, job_id: str) -> Job:
     status_code=202,
     summary="Upload captures (and a config) for analysis",
     openapi_extra={"requestBody": UPLOAD_BODY},
-    responses=ERRORS,
+    responses={202: {"model": JobOut, "description": "accepted and queued"}, **ERRORS},
 )
 async def create_analysis(request: Request, ctx: Ctx) -> JSONResponse:
     """The upload is streamed to disk; the job is recorded (queued) before this answers 202."""
@@ -85,7 +87,12 @@ async def create_analysis(request: Request, ctx: Ctx) -> JSONResponse:
     return JSONResponse(view, status_code=202, headers={"Location": view["links"]["self"]})
 
 
-@router.get("/analyses", summary="List analyses, newest first", responses=ERRORS)
+@router.get(
+    "/analyses",
+    summary="List analyses, newest first",
+    response_model=JobListOut,
+    responses=ERRORS,
+)
 def list_analyses(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -100,7 +107,12 @@ def list_analyses(
     }
 
 
-@router.get("/analyses/{job_id}", summary="Status (and findings) of one analysis", responses=ERRORS)
+@router.get(
+    "/analyses/{job_id}",
+    summary="Status (and findings) of one analysis",
+    response_model=JobOut,
+    responses=ERRORS,
+)
 def get_analysis(job_id: str, ctx: Ctx) -> dict[str, Any]:
     return job_view(find_job(ctx, job_id), ctx.store)
 
@@ -146,7 +158,9 @@ def delete_analysis(job_id: str, ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/health", summary="Liveness: workers running and jobs per status")
+@router.get(
+    "/health", summary="Liveness: workers running and jobs per status", response_model=HealthOut
+)
 def health(ctx: Ctx) -> dict[str, Any]:
     return {"status": "ok", "workers": ctx.pool.alive, "jobs": ctx.store.counts()}
 

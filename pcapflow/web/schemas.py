@@ -1,0 +1,71 @@
+"""Response shapes of the JSON API, for the OpenAPI document (and checked on the way out)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class CaptureOut(BaseModel):
+    name: str = Field(description="the uploaded file name (display only)")
+    file: str = Field(description="the generated name it was stored and analysed under")
+    size: int
+    format: str = Field(description="from the magic bytes: pcap, pcap-ns, pcapng, gzip+pcap, ...")
+
+
+class ConfigOut(BaseModel):
+    name: str = Field(description="the config file name, or <pasted>")
+    format: str | None = Field(description="the format asked for; null = detected")
+
+
+class RemediationOut(BaseModel):
+    id: str
+    title: str
+
+
+class FindingOut(BaseModel):
+    id: str
+    label: str
+    failure: bool
+    title: str
+    count: int
+    caller: str | None
+    frontend: str | None
+    remediations: list[RemediationOut]
+
+
+class LinksOut(BaseModel):
+    self: str
+    page: str
+    results: dict[str, str] = Field(description="format -> URL of the report (when done)")
+
+
+class JobOut(BaseModel):
+    id: str
+    status: str = Field(description="queued, running, done or failed")
+    stage: str
+    created: str | None
+    started: str | None
+    finished: str | None
+    queue_position: int | None = Field(description="1 = next to run; null unless queued")
+    attempts: int
+    os: str | None
+    lb: ConfigOut | None
+    captures: list[CaptureOut]
+    verdict: str | None = Field(description="healthy, hairpin failure, failures found")
+    findings: list[FindingOut]
+    labels: dict[str, int] = Field(description="flows per label")
+    error: str | None
+    links: LinksOut
+
+
+class JobListOut(BaseModel):
+    analyses: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class HealthOut(BaseModel):
+    status: str
+    workers: int = Field(description="analysis worker processes alive")
+    jobs: dict[str, int] = Field(description="jobs per status")
