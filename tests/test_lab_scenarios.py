@@ -226,3 +226,9 @@ def test_an_unbound_client_source_is_replaced_by_the_address_the_kernel_chose() 
 def test_replacing_a_step_keeps_the_scenario_valid() -> None:
     short = dataclasses.replace(HAIRPIN, steps=HAIRPIN.steps[:1])
     assert len(plan.attempts(short)) == HAIRPIN.steps[0].count
+
+
+def test_a_remediation_that_does_not_work_keeps_the_failing_expectations() -> None:
+    tried = get_scenario("second-nic-plain", "accept-local")
+    assert "sysctl -qw net.ipv4.conf.eth0.accept_local=1" in tried.vm("web01").setup
+    assert tried.steps[1].expect["self"].label == "hairpin_self"

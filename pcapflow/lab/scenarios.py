@@ -441,6 +441,24 @@ POLICY_ROUTING = Remediation(
     },
 )
 
+ACCEPT_LOCAL = Remediation(
+    name="accept-local",
+    description=(
+        "A tempting fix that does NOT work: accept_local=1 on web01 lets the DNAT'd SYN from "
+        "10.2.1.5 in, but the SYN-ACK to 10.2.1.5 is a local destination: it goes over lo, never "
+        "passes the balancer's reverse NAT, and the client socket answers it with a RST (only a lo "
+        "capture shows it). The attempts still time out."
+    ),
+    applies_to=("second-nic-plain",),
+    guest_setup={
+        "web01": (
+            "sysctl -qw net.ipv4.conf.all.accept_local=1",
+            "sysctl -qw net.ipv4.conf.eth0.accept_local=1",
+        )
+    },
+    healthy=False,
+)
+
 PROBE_POLICY_ROUTING = Remediation(
     name="probe-policy-routing",
     description=(
@@ -459,7 +477,7 @@ PROBE_POLICY_ROUTING = Remediation(
 )
 
 REMEDIATIONS: dict[str, Remediation] = {
-    r.name: r for r in (LOOPBACK_VIP, POLICY_ROUTING, PROBE_POLICY_ROUTING)
+    r.name: r for r in (LOOPBACK_VIP, POLICY_ROUTING, ACCEPT_LOCAL, PROBE_POLICY_ROUTING)
 }
 
 
