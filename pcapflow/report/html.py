@@ -102,18 +102,18 @@ def _story(result: AnalysisResult, head: FlowResult | None) -> list[str]:
 
 def finding_view(result: AnalysisResult, finding: Finding) -> FindingView:
     lb, rule = lb_and_rule(finding)
-    failing = pick_failing(result, finding.flow_ids)
-    healthy = pick_healthy(result, finding.frontend)
+    failed = finding.label.is_failure
+    sample = pick_failing(result, finding.flow_ids)
+    healthy = pick_healthy(result, finding.frontend) if failed else None
     attempts = attempts_to(result, finding.frontend)
     where = finding.frontend or "the frontend"
+    kind = "a failing connection" if failed else "one connection"
     return FindingView(
         finding=finding,
         lb=lb,
         rule=rule,
         rate=rate_text(finding),
-        failing=_diagram(
-            result, failing, f"{finding.id}: a failing connection ({failing and failing.id})"
-        ),
+        failing=_diagram(result, sample, f"{finding.id}: {kind} ({sample and sample.id})"),
         healthy=_diagram(
             result, healthy, f"{finding.id}: a connection that worked ({healthy and healthy.id})"
         ),
@@ -121,7 +121,7 @@ def finding_view(result: AnalysisResult, finding: Finding) -> FindingView:
         timeline_labels=sorted({str(a.label) for a in attempts}, key=LABEL_ORDER_KEY.__getitem__),
         attempts=len(attempts),
         remediations=ranked(finding),
-        story=_story(result, failing),
+        story=_story(result, sample),
     )
 
 
