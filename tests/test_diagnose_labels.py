@@ -64,7 +64,7 @@ def test_outside_caller_that_got_an_answer_is_ok() -> None:
 def test_silence_without_a_translated_copy_is_filtered_and_says_what_would_settle_it() -> None:
     v = decide(attempt())
     assert v.label is Label.FILTERED and v.confidence is Confidence.MEDIUM
-    assert v.ambiguity and "pool members" in v.ambiguity
+    assert v.ambiguity and "the pool members would settle it" in v.ambiguity
 
 
 def test_silence_with_members_captured_is_filtered_with_confidence() -> None:
@@ -142,3 +142,8 @@ def test_hairpin_copy_is_asked_before_filtered() -> None:
     names = [name for name, _ in DETECTORS]
     assert names.index("hairpin_self") < names.index("filtered") < names.index("unknown")
     assert names[-1] == "unknown"
+
+
+def test_ambiguity_names_the_members_to_capture() -> None:
+    v = decide(attempt(other_members=("web02 (10.2.1.6)",)))
+    assert v.ambiguity and "web02 (10.2.1.6)" in v.ambiguity

@@ -54,6 +54,7 @@ class Facts:
     reply_iface_differs: bool = False  # probe: SYN-ACK left on another interface / capture
     reply_unacked: bool = False  # probe: SYN-ACK(s) sent, never acknowledged
     reply_without_request: bool = False  # probe: SYN-ACK captured where the SYN was not
+    other_members: tuple[str, ...] = ()  # the pool members besides the caller, as "vm (ip)"
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -105,6 +106,11 @@ def facts_for(
         reply_iface_differs=differs,
         reply_unacked=unacked,
         reply_without_request=orphan,
+        other_members=tuple(
+            f"{m.vm} ({m.address})" if m.vm else m.address
+            for m in members
+            if m.address != rep.orig_h
+        ),
     )
 
 

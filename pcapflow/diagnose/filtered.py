@@ -51,13 +51,14 @@ def _unseen(f: Facts) -> Verdict:
         if f.floating_ip
         else "a member that silently dropped it"
     )
+    where = ", ".join(f.other_members) if f.other_members else "the pool members"
     return Verdict(
         Label.FILTERED,
         reason + " and no translated copy was seen",
         Confidence.MEDIUM,
         "only the caller's side was captured",
-        f"cannot tell a filter (NSG, firewall) from {alt}; a capture on the pool members' "
-        "NICs would settle it",
+        f"cannot tell a filter (NSG, firewall) from {alt}; a capture on the NIC of {where} "
+        "would settle it",
     )
 
 
