@@ -17,6 +17,7 @@ from typing import TextIO
 import click
 
 from pcapflow.live.probe import AttemptView, ProbeSummary
+from pcapflow.live.target import endpoint
 from pcapflow.live.watch import FrontendTally, WatchSession
 from pcapflow.model.result import Evidence, Finding, Label, Remediation
 
@@ -76,7 +77,7 @@ def _attempt_line(a: AttemptView, style: Style) -> str:
     member = f"  member {a.member}" if a.member else ""
     outcome = style(f"{at.outcome:<10}", "good" if at.ok else "bad")
     return (
-        f"  #{at.id:<3} {at.client or '?'}:{at.client_port:<6} {outcome} {elapsed:>9}  "
+        f"  #{at.id:<3} {endpoint(at.client, at.client_port):<21} {outcome} {elapsed:>9}  "
         f"{style.label(a.label)}{member}"
     )
 

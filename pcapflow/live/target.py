@@ -23,8 +23,13 @@ class Target:
         return ipaddress.ip_address(self.address).version
 
     def __str__(self) -> str:
-        host = f"[{self.address}]" if self.version == 6 else self.address
-        return f"{host}:{self.port}"
+        return endpoint(self.address, self.port)
+
+
+def endpoint(host: str | None, port: int) -> str:
+    """``host:port``, with IPv6 addresses in brackets; ``?`` for an unknown host."""
+    host = host or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def parse_target(text: str, proto: str = "tcp") -> Target:
