@@ -84,3 +84,34 @@ def test_outside_client_attempts_are_ok_and_not_failures() -> None:
     result = analyze_flows([(info(0, "client.pcap"), flows)], ["client.pcap"], seed_config())
     assert [(f.label, f.count) for f in result.findings] == [(Label.OK, 3)]
     assert not result.failures and result.verdict == "healthy"
+
+
+def test_an_established_flow_dying_after_the_idle_timeout_is_idle_timeout() -> None:
+    from analysis_factory import pkt
+
+    from pcapflow.model.packet import ACK, PSH
+
+    opened = handshake(C, 40001, VIP, 80, seq=10, t=0.0)
+    data = pkt(C, 40001, VIP, 80, PSH | ACK, t=0.01, seq=11, ack=778, payload_len=10, frame=4)
+    acked = pkt(VIP, 80, C, 40001, ACK, t=0.011, seq=778, ack=21, ip_id=0, ttl=63, frame=5)
+    retries = [
+        pkt(
+            C,
+            40001,
+            VIP,
+            80,
+            PSH | ACK,
+            t=300.0 + 2**i,
+            seq=21,
+            ack=778,
+            payload_len=10,
+            frame=6 + i,
+        )
+        for i in range(3)
+    ]
+    f = flow([*opened, data, acked, *retries])
+    result = analyze_flows([(info(0, "client.pcap"), [f])], ["client.pcap"], seed_config())
+    (finding,) = result.findings
+    assert finding.label is Label.IDLE_TIMEOUT
+    assert [r.id for r in finding.remediations] == ["keepalive-below-idle", "raise-idle-timeout"]
+    assert "--idle-timeout 30 --enable-tcp-reset true" in finding.remediations[1].commands[0]
