@@ -33,6 +33,7 @@ from typing import Any
 
 from pcapflow.errors import LabError
 from pcapflow.lab import conntrack, nft, topology
+from pcapflow.lab.nginx import nginx_conf
 from pcapflow.lab.plan import AttemptPlan, CapturePoint, attempts, capture_points, traffic_duration
 from pcapflow.lab.scenarios import Scenario, get_scenario
 
@@ -279,6 +280,7 @@ class Lab:
         """End every process this lab started (by pid) and delete its namespaces (by name)."""
         for _, proc, _ in self._captures:
             proc.stop(signal.SIGINT)
+        self._captures.clear()
         for proc in reversed(self._procs):
             proc.stop()
         self._procs.clear()
@@ -304,8 +306,6 @@ class Lab:
         return Path("/tmp") / f"{self.netns(vm)}-nginx"
 
     def _write_nginx_conf(self, vm: str, upstreams: Sequence[str]) -> None:
-        from pcapflow.lab.nginx import nginx_conf
-
         root = self._nginx_dir(vm)
         root.mkdir(mode=0o700, exist_ok=True)
         (root / "nginx.conf").write_text(nginx_conf(upstreams, root))
