@@ -31,35 +31,41 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.skipif(not REAL.exists(), reason=f"golden report missing: {REAL}")
-def test_report_of_a_real_capture_renders_offline_and_prints(tmp_path: Path) -> None:
+def test_report_of_a_real_capture_renders_offline_and_prints(browser: Any, tmp_path: Path) -> None:
     page_file = tmp_path / "real.html"
     page_file.write_bytes(REAL.read_bytes())
-    with chromium_context() as context:
-        page = context.new_page()
-        requests: list[str] = []
-        page.on("request", lambda request: requests.append(request.url))
-        page.goto(page_file.as_uri())
-        page.wait_for_load_state("networkidle")
-        assert requests == [page_file.as_uri()]
-        assert page.locator(".verdict .big").inner_text().lower() == "hairpin failure"
-        assert page.locator("#F1 svg.ladder g.arrow").count() >= 2
-        assert "sudo ip addr add 10.2.1.100/32 dev lo" in page.locator("#F1").inner_text()
-        page.emulate_media(media="print")
-        assert not page.locator("button.copy").first.is_visible()
-        assert page.locator("#F1 svg.ladder").first.is_visible()
-        assert page.pdf()[:4] == b"%PDF"
+    page, requests = load(browser, page_file)
+    assert requests == [page_file.as_uri()]
+    assert page.locator(".verdict .big").inner_text().lower() == "hairpin failure"
+    assert page.locator("#F1 svg.ladder g.arrow").count() >= 2
+    assert "sudo ip addr add 10.2.1.100/32 dev lo" in page.locator("#F1").inner_text()
+    page.emulate_media(media="print")
+    assert not page.locator("button.copy").first.is_visible()
+    assert page.locator("#F1 svg.ladder").first.is_visible()
+    assert page.pdf()[:4] == b"%PDF"
 
 
 @pytest.fixture(scope="module")
-def opened(report: Path) -> Iterator[tuple[Any, list[str]]]:
-    """The loaded page and every URL it requested."""
+def browser() -> Iterator[Any]:
+    """One headless Chromium (fresh temporary profile) for the whole module."""
     with chromium_context() as context:
-        page = context.new_page()
-        requests: list[str] = []
-        page.on("request", lambda request: requests.append(request.url))
-        page.goto(report.as_uri())
-        page.wait_for_load_state("networkidle")
-        yield page, requests
+        yield context
+
+
+def load(browser: Any, path: Path) -> tuple[Any, list[str]]:
+    """A new page showing ``path``, and every URL it requested."""
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("networkidle")
+    return page, requests
+
+
+@pytest.fixture(scope="module")
+def opened(browser: Any, report: Path) -> tuple[Any, list[str]]:
+    """The example report, loaded once."""
+    return load(browser, report)
 
 
 def test_page_requests_nothing_but_itself(opened: tuple[Any, list[str]], report: Path) -> None:
@@ -102,3 +108,19 @@ def test_copy_button_copies_the_commands(opened: tuple[Any, list[str]]) -> None:
     expect(button).to_have_text("Copied")
     copied = page.evaluate("() => navigator.clipboard.readText()")
     assert copied.startswith("az network lb rule update")
+
+
+def test_batch_index_loads_offline_and_filters_by_verdict(browser: Any, tmp_path: Path) -> None:
+    from pcapflow.batch import Outcome, write_index
+
+    write_index(tmp_path, [
+        Outcome("a", ("a.pcap",), "hairpin failure", {"hairpin_self": 3}, 1, ("a.html",)),
+        Outcome("b", ("b.pcap",), "healthy", {"ok": 4}, 0, ("b.html",)),
+        Outcome("c", ("c.pcap",), None, error="c.pcap: not a capture file"),
+    ])  # fmt: skip
+    index = tmp_path / "index.html"
+    page, requests = load(browser, index)
+    assert requests == [index.as_uri()]
+    assert page.locator("a[href='a.html']").count() == 1
+    page.select_option("#flow-label", "error")
+    assert page.locator("#flows tbody tr:visible").inner_text().count("not a capture file") == 1
