@@ -244,7 +244,7 @@ class Lab:
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # even where SIGINT is ignored
             self._old_handlers[sig] = signal.signal(sig, _raise_interrupt)
 
     def create(self) -> None:
