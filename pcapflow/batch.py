@@ -272,9 +272,9 @@ def run_local(work: Sequence[Work], jobs: int) -> Iterator[JobResult]:
         yield from (run_job(*w) for w in work)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures: list[Future[JobResult]] = [pool.submit(run_job, *w) for w in work]
+        futures: dict[Future[JobResult], Job] = {pool.submit(run_job, *w): w[0] for w in work}
         for future in as_completed(futures):
-            yield future.result()
+            yield _collect(future.result, futures[future])
 
 
 def run_dask(work: Sequence[Work], scheduler: str) -> Iterator[JobResult]:
@@ -287,11 +287,20 @@ def run_dask(work: Sequence[Work], scheduler: str) -> Iterator[JobResult]:
     except (OSError, TimeoutError) as exc:
         raise InputError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
     try:
-        futures = [client.submit(run_job, *w, pure=False) for w in work]
-        for future in dask_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
-            yield future.result()
+        futures = {client.submit(run_job, *w, pure=False): w[0] for w in work}
+        for future in dask_completed(list(futures), loop=client.loop):  # type: ignore[no-untyped-call]
+            yield _collect(future.result, futures[future])
     finally:
         client.close()  # type: ignore[no-untyped-call]
+
+
+def _collect(result: Callable[[], JobResult], job: Job) -> JobResult:
+    """The job's result; a worker that died or could not run it becomes that job's error."""
+    try:
+        return result()
+    except Exception as exc:  # BrokenProcessPool, KilledWorker, lost connection, ...
+        error = f"worker failed: {type(exc).__name__}: {exc}"
+        return JobResult(_failed(job, error, time.perf_counter()), {})
 
 
 # ---- the batch -----------------------------------------------------------------------------------

@@ -54,3 +54,18 @@ def test_markdown_cells_never_break_a_table_row(text: str) -> None:
     out = cell(text)
     assert len(out.splitlines()) <= 1
     assert "|" not in out.replace("\\|", "")
+
+
+def test_a_worker_that_dies_becomes_that_jobs_error() -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pcapflow.batch import Job, JobResult, _collect
+
+    def died() -> JobResult:
+        raise BrokenProcessPool("A child process terminated abruptly")
+
+    done = _collect(died, Job("web01", ("web01.pcap",)))
+    assert done.outcome.verdict is None and done.rendered == {}
+    assert done.outcome.error == (
+        "worker failed: BrokenProcessPool: A child process terminated abruptly"
+    )
