@@ -134,3 +134,24 @@ def test_the_caller_capture_stands_for_the_attempt() -> None:
     views = [view(0, [at_lb], frozenset({"10.9.9.9"})), view(1, [at_client], frozenset({C}))]
     (conn,) = attempts(join_connections(views, seed_config()))
     assert conn.representative.flow.file_idx == 1 and conn.legs[1].role == "copy"
+
+
+def test_a_copy_at_another_capture_is_not_self_just_because_its_address_looks_local() -> None:
+    # on Azure TTLs are not decremented: a peer VM's address may look local to the caller's
+    # capture; only a copy captured on the caller's own capture (or same VM) is "self".
+    caller = flow([pkt(B, 41001, VIP, 80, SYN, t=0, seq=5)])
+    at_t = flow([pkt(B, 41001, T, 80, SYN, t=2e-5, seq=5, ttl=63, file_idx=1)])
+    views = [view(0, [caller], frozenset({B, T})), view(1, [at_t], frozenset({T}))]
+    (conn,) = attempts(join_connections(views, seed_config(vms=("web01", "web02"))))
+    assert not conn.self_mapped and conn.member == T
+
+
+def test_a_copy_on_another_nic_of_the_callers_vm_is_self() -> None:
+    out = flow([pkt("10.2.1.5", 41001, VIP, 80, SYN, t=0, seq=5)])
+    back = flow([pkt("10.2.1.5", 41001, B, 80, SYN, t=3e-5, seq=5, ttl=63, file_idx=1)])
+    views = [
+        CaptureView(0, "a.pcap", "web01 eth1", (out,), frozenset({"10.2.1.5"})),
+        CaptureView(1, "b.pcap", "web01 eth0", (back,), frozenset({B})),
+    ]
+    (conn,) = attempts(join_connections(views, seed_config(members=(B,), vms=("vm-x",))))
+    assert conn.self_mapped and conn.member == B

@@ -133,7 +133,7 @@ def _complete(ctx: _Ctx, key: ConnKey | None, rep: Flow, legs: tuple[LegFlow, ..
     pairs = echoes + _leg_pairs(ctx, rep, legs)
     translated_members = [leg.member for leg in legs if leg.role == TRANSLATED and leg.member]
     self_mapped = bool(echoes) or any(
-        _is_caller(ctx, rep, leg.member) or _same_vm(ctx, rep, leg)
+        _is_caller(ctx, rep, leg) or _same_vm(ctx, rep, leg)
         for leg in legs
         if leg.role == TRANSLATED and leg.member
     )
@@ -184,9 +184,14 @@ def _explaining_rule(
     return explained or (candidates[0] if candidates else None), undeclared
 
 
-def _is_caller(ctx: _Ctx, rep: Flow, member: str) -> bool:
-    """The member the balancer chose is the caller's own machine."""
-    if member == rep.orig_h or member in ctx.local(rep):
+def _is_caller(ctx: _Ctx, rep: Flow, leg: LegFlow) -> bool:
+    """The member the balancer chose is the caller's own machine: the same address, a copy
+    that arrived on the capture the caller sent from (a host capture only sees what arrives
+    for it), or the same VM by the config."""
+    member = leg.member or ""
+    if member == rep.orig_h:
+        return True
+    if leg.flow.file_idx == rep.file_idx and member in ctx.local(rep):
         return True
     caller = ctx.lb.member(rep.orig_h)
     chosen = ctx.lb.member(member)
