@@ -271,10 +271,13 @@ def run_local(work: Sequence[Work], jobs: int) -> Iterator[JobResult]:
     if jobs <= 1 or len(work) <= 1:
         yield from (run_job(*w) for w in work)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    try:
         futures: dict[Future[JobResult], Job] = {pool.submit(run_job, *w): w[0] for w in work}
         for future in as_completed(futures):
             yield _collect(future.result, futures[future])
+    finally:  # on Ctrl-C or an early stop, drop the queued jobs instead of finishing them
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_dask(work: Sequence[Work], scheduler: str) -> Iterator[JobResult]:
