@@ -115,3 +115,18 @@ def test_an_established_flow_dying_after_the_idle_timeout_is_idle_timeout() -> N
     assert finding.label is Label.IDLE_TIMEOUT
     assert [r.id for r in finding.remediations] == ["keepalive-below-idle", "raise-idle-timeout"]
     assert "--idle-timeout 30 --enable-tcp-reset true" in finding.remediations[1].commands[0]
+
+
+def test_guest_os_is_inferred_from_the_ttl_when_not_declared() -> None:
+    from dataclasses import replace
+
+    out, back = hairpin_self_packets(41001, seq=1)
+    out = [replace(p, ttl=128) for p in out]
+    back = [replace(p, ttl=127) for p in back]
+    result = analyze_flows(
+        [(info(0, "web01.pcapng"), [flow(out), flow(back)])],
+        ["web01.pcapng"],
+        seed_config(os=None),
+    )
+    assert result.os == "windows"
+    assert result.findings[0].remediations[0].id == "loopback-vip-floating-ip-windows"
