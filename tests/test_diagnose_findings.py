@@ -130,3 +130,32 @@ def test_guest_os_is_inferred_from_the_ttl_when_not_declared() -> None:
     )
     assert result.os == "windows"
     assert result.findings[0].remediations[0].id == "loopback-vip-floating-ip-windows"
+
+
+def test_floating_ip_copy_back_to_the_caller_is_guest_unconfigured_end_to_end() -> None:
+    from dataclasses import replace
+
+    from analysis_factory import pkt
+
+    from pcapflow.model.packet import SYN
+
+    packets = []
+    for n in range(3):
+        syn = pkt(
+            B, 41001, VIP, 80, SYN, t=float(n), seq=9, ip_id=50 + n, tsval=7 + n, frame=2 * n + 1
+        )
+        packets += [syn, replace(syn, frame=2 * n + 2, ttl=63, ts_ns=syn.ts_ns + 25_000)]
+    result = analyze_flows(
+        [(info(0, "web01-eth0.pcap"), [flow(packets)])],
+        ["web01-eth0.pcap"],
+        seed_config(floating_ip=True),
+        capture_points=["web01 eth0"],
+    )
+    (finding,) = result.findings
+    assert finding.label is Label.FLOATING_IP_GUEST_UNCONFIGURED
+    assert [r.id for r in finding.remediations][:2] == [
+        "vip-on-loopback-linux",
+        "disable-floating-ip",
+    ]
+    (leg,) = result.legs
+    assert leg.inbound_flows == (leg.outbound_flow,) and leg.member == B
