@@ -127,6 +127,17 @@ def test_probe_without_a_capture_tool_says_so(tmp_path: Path) -> None:
     assert "no capture tool: install dumpcap" in err
 
 
+def test_without_a_declared_pool_one_in_n_is_not_guessed() -> None:
+    """Without a pool the caller sees only itself as a member: N would wrongly be 1."""
+    result = hairpin_example()
+    summary = summarize(_attempts(result), result, TARGET, LINUX, pool_declared=False)
+    assert summary.hairpin_signature
+    assert summary.expected_rate is None and summary.rate_fits is None
+    assert summary.to_dict()["p_value"] is None
+    (rate,) = diagnosis_lines(summary, Style(False))[1:]
+    assert "declare the backend pool (--lb or --backend)" in rate
+
+
 # ---- colour -------------------------------------------------------------------------------------
 class _Tty:
     def isatty(self) -> bool:
