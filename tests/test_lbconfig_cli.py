@@ -165,3 +165,13 @@ def test_bad_documents_of_each_format_exit_2(tmp_path: Path) -> None:
 def test_missing_argument_is_a_usage_error() -> None:
     code, _, _ = run("show")
     assert code == 2
+
+
+def test_utf16_from_powershell_and_binary_files(tmp_path: Path) -> None:
+    text = (FIX / "az-rest-nested-haports.json").read_text()
+    (tmp_path / "u16.json").write_bytes(text.encode("utf-16"))
+    code, out, _ = run("show", str(tmp_path / "u16.json"))
+    assert code == 0 and "ilb-nva" in out
+    (tmp_path / "blob.bin").write_bytes(bytes(range(200, 256)) * 3)
+    code, _, err = run("show", str(tmp_path / "blob.bin"))
+    assert code == 2 and "not a text file" in err

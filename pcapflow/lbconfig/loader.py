@@ -77,13 +77,10 @@ def read_text(path: str) -> str:
         raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return raw.decode("utf-8-sig")
+    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    try:  # PowerShell's `az ... > file.json` writes UTF-16 with a BOM
+        return raw.decode(encoding)
     except UnicodeDecodeError:
-        try:
-            return raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        except UnicodeDecodeError:
-            pass
         raise ConfigError(f"{path}: not a text file (expected YAML or JSON)") from None
 
 
