@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import os
 import shutil
 import sys
@@ -64,6 +65,8 @@ TSHARK_PREFS = {
 _Net = tuple[int, int, int, int, int, int, int, int, bool]
 # (sport, dport, flags, seq, ack, win, payload_len, tsval, opts_hash, payload_hash, pflags)
 _L4 = tuple[int, int, int, int, int, int, int, int, int, int, int]
+
+HARMLESS_STDERR = ("Running as user",)  # tshark start-up notices, not errors
 
 TRANSPORTS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}
 
@@ -154,12 +157,14 @@ def _close(cap: Any) -> str | None:
     return None
 
 
-def _problem(exc: BaseException) -> str:
+def _problem(exc: BaseException) -> str | None:
     """tshark's own last error line when pyshark reports one, else the exception's first line."""
     text = str(exc)
     for line in text.splitlines():
         if line.startswith("Last error line:"):
-            return line.removeprefix("Last error line:").strip().removeprefix("tshark: ")
+            last = line.removeprefix("Last error line:").strip().removeprefix("tshark: ")
+            # tshark's start-up notice is no error: asyncio's child watcher lost the exit code.
+            return None if not last or last.startswith(HARMLESS_STDERR) else last
     return f"tshark stopped: {text.splitlines()[0] if text else repr(exc)}"
 
 
@@ -239,6 +244,11 @@ class TsharkReader:
         for key, value in TSHARK_PREFS.items():
             prefs += ["-o", f"{key}:{value}"]
         loop = asyncio.new_event_loop()
+        # asyncio's child watcher logs "Unknown child process pid ..." when tshark exits
+        # before it looks; that says nothing about the capture.
+        asyncio_log = logging.getLogger("asyncio")
+        old_level = asyncio_log.level
+        asyncio_log.setLevel(logging.ERROR)
         cap = pyshark.FileCapture(
             self._file,
             use_json=True,
@@ -267,6 +277,7 @@ class TsharkReader:
         finally:
             problem = _close(cap) or problem
             loop.close()
+            asyncio_log.setLevel(old_level)
             self._source.drain()
             self._cleanup()
         if problem:
