@@ -152,3 +152,21 @@ def test_probes_take_a_member_out_of_rotation_and_back() -> None:
                 break
         time.sleep(0.3)
         assert "10.2.1.4, 10.2.1.6" in _healthy(lab)
+
+
+def test_lab_run_writes_a_scenario_directory_and_prints_each_attempt(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+
+    prefix = _prefix("c")
+    args = ["lab", "run", "single-backend", "--out", str(tmp_path), "--prefix", prefix]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "single-backend"
+    assert {"ground_truth.json", "lb.yaml", "lb.az.json", "web01-eth0.pcap"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert result.output.count("expected hairpin_self") == 4
+    assert f"pcapflow analyze {out / 'web01-eth0.pcap'} --lb {out / 'lb.yaml'}" in result.output
+    assert not _leftovers(prefix)

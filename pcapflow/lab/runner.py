@@ -11,10 +11,11 @@ from typing import Any
 
 from pcapflow.errors import LabError
 from pcapflow.lab import groundtruth, lbfiles
-from pcapflow.lab.lab import Lab, Log, _quiet
+from pcapflow.lab.lab import Lab
 from pcapflow.lab.pcapng import pcap_to_pcapng
 from pcapflow.lab.plan import attempts, traffic_duration
 from pcapflow.lab.scenarios import Scenario
+from pcapflow.lab.shell import Log, quiet
 
 OUTPUTS = ("*.pcap", "*.pcapng", "ground_truth.json", "lb.yaml", "lb.az.json")
 
@@ -27,7 +28,7 @@ def _clear(out_dir: Path) -> None:
 
 
 def run_scenario(
-    scenario: Scenario, out_dir: Path, *, prefix: str | None = None, log: Log = _quiet
+    scenario: Scenario, out_dir: Path, *, prefix: str | None = None, log: Log = quiet
 ) -> dict[str, Any]:
     """Run ``scenario`` and write its captures, configs and ``ground_truth.json`` to ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,7 @@ def run_until_complete(
     *,
     tries: int = 4,
     prefix: str | None = None,
-    log: Log = _quiet,
+    log: Log = quiet,
 ) -> dict[str, Any]:
     """Run again (at most ``tries`` times) until the run shows every case the scenario requires.
 
