@@ -62,7 +62,7 @@ def _lb_config(
 
 
 # ---- probe ------------------------------------------------------------------------------------
-@main.command()
+@main.command(short_help="Capture, make N attempts on VIP:PORT, diagnose them (live).")
 @click.argument("frontend", metavar="VIP:PORT")
 @click.option("--count", "-n", default=12, show_default=True, help="Connection attempts (1-1000).")
 @click.option("--proto", type=click.Choice(["tcp", "udp"]), default="tcp", show_default=True)
@@ -127,7 +127,7 @@ def probe(frontend: str, count: int, proto: str, ifaces: tuple[str, ...], keep: 
 
 
 # ---- watch ------------------------------------------------------------------------------------
-@main.command()
+@main.command(short_help="Live view of attempts to the declared frontends (Ctrl-C ends).")
 @click.option(
     "--iface",
     "-i",
@@ -281,7 +281,7 @@ def _finding_dict(finding: Finding | None) -> dict[str, object] | None:
 
 
 # ---- explain ----------------------------------------------------------------------------------
-@main.command()
+@main.command(short_help="The story of one connection, leg by leg, with its frames.")
 @click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
 @click.option("--flow", "flow_id", metavar="ID", help="Flow id (0:C... as in reports) or uid.")
 @click.option(
