@@ -4,8 +4,9 @@ The shape is "gather inputs, decide, apply":
 
 * :func:`expand_inputs` and :func:`plan_jobs` turn files, folders, globs and an optional manifest
   into :class:`Job` values (pure, sorted, deterministic names);
-* :func:`job_key` fingerprints a job (content hashes of its captures + the config + the pcapflow
-  version + the formats) so :func:`run_batch` skips jobs whose reports are up to date;
+* :func:`job_key` fingerprints a job (content hashes of its captures + the :class:`Settings`,
+  i.e. config, formats, guest OS and engine + the pcapflow version) so :func:`run_batch` skips
+  jobs whose reports are up to date;
 * :func:`run_job` is the unit of work (``analyze()`` + renderers, no file writes) that runs in a
   local process pool or on a Dask cluster; the caller writes the reports, the state file and the
   index.  A capture that cannot be analysed becomes an :class:`Outcome` with its error.
@@ -51,6 +52,16 @@ class Job:
 
     name: str
     captures: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How every job of a batch is analysed and rendered (part of each job's fingerprint)."""
+
+    config: LbConfig | None = None
+    formats: tuple[str, ...] = ("html",)
+    os: str | None = None  # guest OS for the fix commands; None = inferred
+    engine: str = "fast"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,15 +194,15 @@ def file_sha256(path: str) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def config_fingerprint(config: LbConfig | None) -> str:
-    """Stable hash of the declared config (frozen dataclasses have a deterministic repr)."""
-    return hashlib.sha256(repr(config).encode()).hexdigest()
+def settings_fingerprint(settings: Settings) -> str:
+    """Stable hash of the settings (frozen dataclasses have a deterministic repr)."""
+    return hashlib.sha256(repr(settings).encode()).hexdigest()
 
 
-def job_key(job: Job, config_hash: str, formats: Sequence[str]) -> str:
+def job_key(job: Job, settings_hash: str) -> str:
     """Content hash deciding whether a job's reports are up to date; raises OSError."""
     digest = hashlib.sha256()
-    for part in (__version__, config_hash, ",".join(formats), *map(file_sha256, job.captures)):
+    for part in (__version__, settings_hash, *map(file_sha256, job.captures)):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
@@ -228,7 +239,7 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
 
 
 # ---- the unit of work ----------------------------------------------------------------------------
-def run_job(job: Job, config: LbConfig | None, formats: Sequence[str]) -> JobResult:
+def run_job(job: Job, settings: Settings) -> JobResult:
     """Analyse one job and render its reports (in memory); errors become the outcome's error."""
     from pcapflow.pipeline import analyze
     from pcapflow.report import RENDERERS, render
@@ -236,9 +247,11 @@ def run_job(job: Job, config: LbConfig | None, formats: Sequence[str]) -> JobRes
 
     started = time.perf_counter()
     try:
-        result = analyze(list(job.captures), config)
+        result = analyze(list(job.captures), settings.config, os=settings.os,
+                         engine=settings.engine)  # fmt: skip
         rendered = {
-            f"{job.name}.{RENDERERS[fmt].extension}": render(result, fmt) for fmt in formats
+            f"{job.name}.{RENDERERS[fmt].extension}": render(result, fmt)
+            for fmt in settings.formats
         }
     except PcapflowError as exc:
         return JobResult(_failed(job, str(exc), started), {})
@@ -263,7 +276,7 @@ def _failed(job: Job, error: str, started: float) -> Outcome:
 
 
 # ---- executors -----------------------------------------------------------------------------------
-Work = tuple[Job, LbConfig | None, tuple[str, ...]]
+Work = tuple[Job, Settings]
 
 
 def run_local(work: Sequence[Work], jobs: int) -> Iterator[JobResult]:
@@ -331,6 +344,8 @@ def run_batch(
     *,
     config: LbConfig | None = None,
     formats: Sequence[str] = ("html",),
+    guest_os: str | None = None,
+    engine: str = "fast",
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
@@ -343,15 +358,15 @@ def run_batch(
         raise InputError(f"unknown report format {unknown[0]!r} (known: {', '.join(RENDERERS)})")
     out_dir.mkdir(parents=True, exist_ok=True)
     state = load_state(out_dir)
-    config_hash = config_fingerprint(config)
-    fmts = tuple(dict.fromkeys(formats))
+    settings = Settings(config, tuple(dict.fromkeys(formats)), guest_os, engine)
+    settings_hash = settings_fingerprint(settings)
     outcomes: dict[str, Outcome] = {}
     keys: dict[str, str] = {}
     pending: list[Work] = []
     skipped: list[str] = []
     for job in jobs:
         try:
-            keys[job.name] = job_key(job, config_hash, fmts)
+            keys[job.name] = job_key(job, settings_hash)
         except OSError as exc:
             outcomes[job.name] = Outcome(job.name, job.captures, None,
                                          error=f"cannot read capture: {exc.strerror or exc}: "
@@ -367,7 +382,7 @@ def run_batch(
             if progress:
                 progress(outcomes[job.name], True)
             continue
-        pending.append((job, config, fmts))
+        pending.append((job, settings))
     for done in _execute(pending, workers, scheduler):
         _write_reports(out_dir, done)
         outcome = done.outcome

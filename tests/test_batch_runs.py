@@ -83,11 +83,13 @@ def test_rerun_skips_up_to_date_reports_and_retries_errors(inputs: Path, tmp_pat
     assert changed.ran == ("broken", "client-eth0")
 
 
-def test_a_different_config_or_format_makes_reports_stale(inputs: Path, tmp_path: Path) -> None:
+def test_a_different_config_format_or_os_makes_reports_stale(inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run_batch(jobs_in(inputs), out, config=config(), workers=1)
     assert run_batch(jobs_in(inputs), out, config=None, workers=1).skipped == ()
     assert run_batch(jobs_in(inputs), out, config=None, formats=("json",), workers=1).skipped == ()
+    windows = run_batch(jobs_in(inputs), out, formats=("json",), guest_os="windows", workers=1)
+    assert windows.skipped == ()
 
 
 @pytest.mark.parametrize("workers", [1, 2])

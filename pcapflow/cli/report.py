@@ -16,6 +16,7 @@ from pcapflow.batch import (
     BatchReport,
     Job,
     Outcome,
+    Settings,
     expand_inputs,
     plan_jobs,
     read_manifest,
@@ -24,7 +25,6 @@ from pcapflow.batch import (
 from pcapflow.cli import main
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import config_from_options, lb_options
-from pcapflow.model.lb import LbConfig
 from pcapflow.report import RENDERERS
 
 EXIT_OK, EXIT_ERRORS, EXIT_FAILURES = 0, 1, 3
@@ -46,24 +46,12 @@ def _log_lines(total: int) -> Callable[[Outcome, bool], None]:
     return log
 
 
-def _run(
-    jobs: list[Job],
-    out: Path,
-    config: LbConfig | None,
-    formats: tuple[str, ...],
-    workers: int | None,
-    scheduler: str | None,
-) -> BatchReport:
+def _run(jobs: list[Job], out: Path, settings: Settings, workers: int | None,
+         scheduler: str | None) -> BatchReport:  # fmt: skip
     def batch(progress: Callable[[Outcome, bool], None]) -> BatchReport:
-        return run_batch(
-            jobs,
-            out,
-            config=config,
-            formats=formats,
-            workers=workers,
-            scheduler=scheduler,
-            progress=progress,
-        )
+        return run_batch(jobs, out, config=settings.config, formats=settings.formats,
+                         guest_os=settings.os, engine=settings.engine, workers=workers,
+                         scheduler=scheduler, progress=progress)  # fmt: skip
 
     if not sys.stderr.isatty():
         return batch(_log_lines(len(jobs)))
@@ -114,6 +102,21 @@ def _run(
     type=click.Choice(sorted(RENDERERS)),
     help="Report format(s) per capture (repeatable).",
 )
+@click.option(
+    "--os",
+    "guest_os",
+    type=click.Choice(["linux", "windows", "auto"]),
+    default="auto",
+    show_default=True,
+    help="Guest OS of the pool members, for the fix commands (auto: inferred).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["fast", "tshark"]),
+    default="fast",
+    show_default=True,
+    help="Capture parsing engine.",
+)
 def report(
     inputs: tuple[str, ...],
     lb: tuple[str, ...],
@@ -127,6 +130,8 @@ def report(
     workers: int | None,
     scheduler: str | None,
     formats: tuple[str, ...],
+    guest_os: str,
+    engine: str,
 ) -> None:
     """Analyse many captures (files, folders, globs): one report each, plus an index over all.
 
@@ -142,7 +147,8 @@ def report(
     jobs = plan_jobs(expand_inputs(inputs), read_manifest(manifest) if manifest else None)
     if not jobs:
         raise InputError(f"no capture file found in {' '.join(inputs)}")
-    done = _run(jobs, out, config, formats, workers, scheduler)
+    os_name = None if guest_os == "auto" else guest_os
+    done = _run(jobs, out, Settings(config, formats, os_name, engine), workers, scheduler)
     click.echo(
         f"{len(done.outcomes)} report(s) in {out}: {done.failing} with failures, "
         f"{done.errors} could not be analysed, {len(done.skipped)} up to date; "
