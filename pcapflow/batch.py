@@ -34,10 +34,10 @@ from typing import Any
 
 import yaml
 
-from pcapflow import __version__
 from pcapflow.errors import InputError, PcapflowError
 from pcapflow.model.lb import LbConfig
 from pcapflow.model.result import Label
+from pcapflow.report.facts import tool_version
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
@@ -202,7 +202,7 @@ def settings_fingerprint(settings: Settings) -> str:
 def job_key(job: Job, settings_hash: str) -> str:
     """Content hash deciding whether a job's reports are up to date; raises OSError."""
     digest = hashlib.sha256()
-    for part in (__version__, settings_hash, *map(file_sha256, job.captures)):
+    for part in (tool_version(), settings_hash, *map(file_sha256, job.captures)):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
@@ -449,7 +449,7 @@ def summary_csv(outcomes: Sequence[Outcome]) -> str:
 
 
 def summary_json(outcomes: Sequence[Outcome]) -> str:
-    data = {"schema_version": "1.0", "pcapflow_version": __version__,
+    data = {"schema_version": "1.0", "pcapflow_version": tool_version(),
             "reports": summary_rows(outcomes)}  # fmt: skip
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from pcapflow import __version__
 from pcapflow.model.result import Label
+from pcapflow.report.facts import tool_version
 from pcapflow.report.html import LABEL_COLOURS
 
 
@@ -34,5 +34,5 @@ def render_index(rows: Sequence[dict[str, Any]]) -> str:
             "healthy": sum(1 for r in rows if r["verdict"] == "healthy"),
             "errors": sum(1 for r in rows if r["error"]),
         },
-        version=__version__,
+        version=tool_version(),
     )

@@ -45,6 +45,13 @@ class Summary:
     flows: int
 
 
+def tool_version() -> str:
+    """pcapflow's version, read when called (``pcapflow/__init__`` imports this package)."""
+    import pcapflow
+
+    return str(pcapflow.__version__)
+
+
 def connection_heads(flows: Iterable[FlowResult]) -> list[FlowResult]:
     """One labelled flow per connection, in input order (attempt legs preferred)."""
     flows = list(flows)

@@ -15,7 +15,6 @@ from typing import cast
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from pcapflow import __version__
 from pcapflow.model.result import AnalysisResult, Finding, FlowResult, Label, Remediation
 from pcapflow.report.facts import (
     LABEL_WORDS,
@@ -26,6 +25,7 @@ from pcapflow.report.facts import (
     ranked,
     rate_text,
     summarize,
+    tool_version,
 )
 from pcapflow.report.ladder import ladder, ladder_svg, pick_failing, pick_healthy
 from pcapflow.report.registry import RenderOptions, register
@@ -179,7 +179,7 @@ def context(result: AnalysisResult) -> dict[str, object]:
         "heads": heads,
         "labels": [label.value for label in Label],
         "link_types": LINK_TYPES,
-        "version": __version__,
+        "version": tool_version(),
         "evidence_shown": EVIDENCE_SHOWN,
     }
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pcapflow import __version__
 from pcapflow.model.capture import Interface
 from pcapflow.model.result import (
     AnalysisResult,
@@ -21,7 +20,7 @@ from pcapflow.model.result import (
     Leg,
     Remediation,
 )
-from pcapflow.report.facts import summarize
+from pcapflow.report.facts import summarize, tool_version
 
 # Flow fields copied as they are (Zeek conn.log names without the "id." prefix, then pcapflow's).
 FLOW_FIELDS: tuple[str, ...] = (
@@ -123,7 +122,7 @@ def to_dict(result: AnalysisResult) -> dict[str, Any]:
     """The JSON form of ``result`` (see ``docs/output-schema.md``)."""
     return {
         "schema_version": result.schema_version,
-        "generator": {"name": "pcapflow", "version": __version__},
+        "generator": {"name": "pcapflow", "version": tool_version()},
         "summary": summary_dict(result),
         "captures": [capture_dict(c) for c in result.captures],
         "flows": [flow_dict(f) for f in result.flows],
