@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def wait_status(client: httpx.Client, job_id: str, status: str, timeout_s: float = 20) -> None:
+def wait_status(client: httpx.Client, job_id: str, status: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if client.get(f"/api/v1/analyses/{job_id}").json()["status"] == status:
