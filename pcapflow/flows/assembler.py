@@ -39,7 +39,6 @@ from pcapflow.flows.layout import (
     F_DUPS,
     F_END,
     F_FIRST_FRAME,
-    F_HLEN,
     F_IFACES,
     F_IPB0,
     F_IPB1,
@@ -346,9 +345,10 @@ class FlowAssembler:
         self.stats.flows += nfin
 
     def _gather(self, slots: npt.NDArray[np.int64]) -> FlowBlock:
-        FL = self._FL[slots]
-        EP = self._EP[slots]
-        AD = self._ADDR[slots]
+        # Fancy-index column by column so blocks do not keep whole table rows alive.
+        FL = _Columns(self._FL, slots)
+        EP = _EndpointColumns(self._EP, slots)
+        AD = _Columns(self._ADDR, slots)
         cols: dict[str, npt.NDArray[Any]] = {
             "start_ns": FL[:, F_START],
             "last_ns": FL[:, F_LAST],
@@ -385,9 +385,8 @@ class FlowAssembler:
             "syn_retransmits": EP[:, 0, E_SYN_RXMT],
             "file_idx": np.full(slots.shape[0], self.file_idx, dtype=np.int64),
         }
-        hlen = self._FL[slots, F_HLEN]
-        raw = self._HIST[slots]
-        history = [bytes(raw[j, : hlen[j]]).decode("ascii") for j in range(slots.shape[0])]
+        raw = np.ascontiguousarray(self._HIST[slots])  # NUL-padded letters
+        history = raw.view(f"S{HIST_MAX}").ravel().astype(f"U{HIST_MAX}").tolist()
         packets: list[PacketArray | None] = []
         if self.params.packets_per_flow:
             for s in slots.tolist():
@@ -398,6 +397,24 @@ class FlowAssembler:
     def _take_done(self) -> list[FlowBlock]:
         done, self._done = self._done, []
         return done
+
+
+class _Columns:
+    """``table[slots, col]`` on demand (``obj[:, col]`` syntax), one column at a time."""
+
+    def __init__(self, table: npt.NDArray[Any], slots: npt.NDArray[np.int64]) -> None:
+        self.table = table
+        self.slots = slots
+
+    def __getitem__(self, key: tuple[slice, int]) -> npt.NDArray[Any]:
+        column: npt.NDArray[Any] = self.table[self.slots, key[1]]
+        return column
+
+
+class _EndpointColumns(_Columns):
+    def __getitem__(self, key: tuple[slice, int, int]) -> npt.NDArray[Any]:  # type: ignore[override]
+        column: npt.NDArray[Any] = self.table[self.slots, key[1], key[2]]
+        return column
 
 
 def assemble_blocks(

@@ -95,41 +95,46 @@ def flows_json(frame: pd.DataFrame) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
-def _bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n = n / 1024  # type: ignore[assignment]
-    return f"{n}B"
+def _endpoints(frame: pd.DataFrame, host: str, port: str) -> pd.Series:
+    hosts = frame[host].astype(str)
+    ported = frame["proto"].isin(["tcp", "udp"])
+    v6 = hosts.str.contains(":", regex=False)
+    bracketed = hosts.where(~v6, "[" + hosts + "]")
+    with_port = bracketed + ":" + frame[port].astype(str)
+    icmp = hosts + " (" + frame[port].astype(str) + ")"
+    return with_port.where(ported, icmp.where(frame["proto"] == "icmp", hosts))
 
 
 def flows_table(frame: pd.DataFrame) -> str:
-    """A readable terminal table: one line per flow."""
-    header = ("TIME (UTC)", "UID", "PROTO", "ORIGINATOR", "RESPONDER", "STATE", "HISTORY",
-              "PKTS o/r", "BYTES o/r", "DURATION")  # fmt: skip
-    rows = [header]
-    times = pd.to_datetime(frame["ts"], unit="s", utc=True).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
-    for t, rec in zip(times.tolist(), frame.to_dict("records"), strict=True):
-        orig = _endpoint(rec["id.orig_h"], rec["id.orig_p"], rec["proto"])
-        resp = _endpoint(rec["id.resp_h"], rec["id.resp_p"], rec["proto"])
-        rows.append((
-            t, rec["uid"], rec["proto"], orig, resp, rec["conn_state"], rec["history"] or "-",
-            f"{rec['orig_pkts']}/{rec['resp_pkts']}",
-            f"{_bytes(rec['orig_bytes'])}/{_bytes(rec['resp_bytes'])}",
-            f"{rec['duration']:.3f}s",
-        ))  # fmt: skip
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
+    """A readable terminal table: one line per flow (vectorised; fine for 10^5 flows)."""
+    micros = (frame["ts"].to_numpy() * 1e6).round().astype("int64").astype("datetime64[us]")
+    columns: dict[str, pd.Series] = {
+        "TIME (UTC)": pd.Series(
+            np.datetime_as_string(micros, unit="us"), index=frame.index
+        ).str.replace("T", " ", regex=False),
+        "UID": frame["uid"],
+        "PROTO": frame["proto"],
+        "ORIGINATOR": _endpoints(frame, "id.orig_h", "id.orig_p"),
+        "RESPONDER": _endpoints(frame, "id.resp_h", "id.resp_p"),
+        "STATE": frame["conn_state"],
+        "HISTORY": frame["history"].replace("", "-"),
+        "PKTS o/r": frame["orig_pkts"].astype(str) + "/" + frame["resp_pkts"].astype(str),
+        "BYTES o/r": frame["orig_bytes"].astype(str) + "/" + frame["resp_bytes"].astype(str),
+        "DURATION": frame["duration"].map("{:.3f}s".format),
+    }
+    header_cells = []
+    body: pd.Series | None = None
+    for name, col in columns.items():
+        col = col.astype(str)
+        width = max(len(name), int(col.str.len().max()) if len(col) else 0)
+        header_cells.append(name.ljust(width))
+        padded = col.str.ljust(width)
+        body = padded if body is None else body + "  " + padded
+    lines = ["  ".join(header_cells).rstrip()]
+    if body is not None and len(frame):
+        lines.extend(body.str.rstrip().tolist())
     lines.append(f"{len(frame)} flow{'s' if len(frame) != 1 else ''}")
     return "\n".join(lines) + "\n"
-
-
-def _endpoint(host: str, port: int, proto: str) -> str:
-    if proto in ("tcp", "udp"):
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return host if proto != "icmp" else f"{host} ({port})"
 
 
 FORMATTERS: dict[str, Callable[[pd.DataFrame], str]] = {

@@ -104,10 +104,23 @@ class _AddrCache:
         hi: npt.NDArray[Any],
         lo: npt.NDArray[Any],
     ) -> list[str]:
-        return [
-            self.text(v, h, lo_)
-            for v, h, lo_ in zip(ver.tolist(), hi.tolist(), lo.tolist(), strict=True)
-        ]
+        """Text of every address (IPv4 vectorised; IPv6 per distinct address)."""
+        n = ver.shape[0]
+        out = np.empty(n, dtype=object)
+        v4 = ver == 4
+        if v4.any():
+            value = lo[v4].astype(np.uint64)
+            text = _OCTETS[(value >> _U(24)) & _U(255)]
+            for shift in (16, 8, 0):
+                text = text + "." + _OCTETS[(value >> _U(shift)) & _U(255)]
+            out[v4] = text
+        for j in np.flatnonzero(~v4).tolist():
+            out[j] = self.text(int(ver[j]), int(hi[j]), int(lo[j]))
+        result: list[str] = out.tolist()
+        return result
+
+
+_OCTETS = np.array([str(i) for i in range(256)], dtype=object)
 
 
 def proto_name(proto: int) -> str:
