@@ -175,7 +175,8 @@ def test_runner_renders_every_format_and_records_the_findings(
 ) -> None:
     engine = FakeEngine(hairpin_example())
     job = run_one(store, files, engine)
-    assert job.status is Status.DONE and job.verdict == "hairpin failure"
+    assert job.status is Status.DONE, job.error
+    assert job.verdict == "hairpin failure"
     # the engine ran inside the job directory, on the generated file names; each capture
     # point is named after the uploaded file
     assert engine.calls == [(["capture-1.pcap"], None, None, files.dir(job.id), ["web01-eth0"])]
