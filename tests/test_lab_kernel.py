@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from pcapflow.errors import LabError
 from pcapflow.lab import Lab
 from pcapflow.lab.lab import list_namespaces
 from pcapflow.lab.plan import attempts
 from pcapflow.lab.runner import run_scenario
 from pcapflow.lab.scenarios import SCENARIOS
+from pcapflow.lab.shell import check_namespaces
 
 
 def _unavailable() -> str | None:
@@ -32,8 +34,11 @@ def _unavailable() -> str | None:
     for tool in ("ip", "nft", "tcpdump", "conntrack", "timeout", "stdbuf"):
         if not shutil.which(tool):
             return f"{tool} is not installed"
-    done = subprocess.run(["ip", "netns", "list"], capture_output=True, timeout=5, check=False)
-    return None if done.returncode == 0 else "`ip netns` does not work here"
+    try:
+        check_namespaces()
+    except LabError as exc:
+        return str(exc)
+    return None
 
 
 REASON = _unavailable()

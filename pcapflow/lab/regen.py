@@ -1,5 +1,7 @@
 """Regenerate lab captures: ``python -m pcapflow.lab.regen OUTDIR [SCENARIO ...]``.
 
+``python -m pcapflow.lab.regen --check`` only tells (exit 0 or 2) whether the lab can run here.
+
 Runs every scenario (or the named ones) into ``OUTDIR/<scenario>/``, re-running a scenario (a few
 times at most) until it shows every case its committed sample needs.  Exit 0 on success, 2 with a
 one-line error when the lab cannot run here (not root, no namespaces, missing tools).
@@ -11,15 +13,16 @@ import sys
 from pathlib import Path
 
 from pcapflow.errors import PcapflowError
-from pcapflow.lab.lab import check_environment
 from pcapflow.lab.runner import run_until_complete
 from pcapflow.lab.scenarios import SCENARIOS, get_scenario
+from pcapflow.lab.shell import check_environment, check_namespaces
 
 GEN_PREFIX = "pfl-gen"
 
 
 def regenerate(out_dir: Path, names: list[str] | None = None) -> list[Path]:
     check_environment(nginx=True)
+    check_namespaces()
     written = []
     for name in names or list(SCENARIOS):
         scenario = get_scenario(name)
@@ -41,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0 if args else 2
     try:
+        if args[0] == "--check":
+            check_environment(nginx=True)
+            check_namespaces()
+            return 0
         regenerate(Path(args[0]), args[1:] or None)
     except PcapflowError as exc:
         print(f"pcapflow: error: {exc}", file=sys.stderr)

@@ -57,6 +57,16 @@ def check_environment(*, nginx: bool = False) -> None:
         raise LabError("the lab needs network namespaces (/proc/self/ns/net is missing)")
 
 
+def check_namespaces() -> None:
+    """Raise LabError unless a namespace can really be created (not so in locked containers)."""
+    name = f"{PREFIX}chk{os.getpid() % 100000}"
+    done = run(["ip", "netns", "add", name], check=False)
+    if done.returncode != 0:
+        problem = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise LabError(f"cannot create a network namespace here: {problem}")
+    delete_namespace(name)
+
+
 def new_prefix() -> str:
     return f"{PREFIX}{secrets.token_hex(2)}"
 
