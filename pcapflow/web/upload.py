@@ -23,7 +23,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
@@ -38,6 +38,9 @@ from pcapflow.web.errors import WebError
 from pcapflow.web.settings import format_size
 from pcapflow.web.sniff import CaptureSniffer, NotACapture
 from pcapflow.web.store import UploadedCapture
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_CAPTURES = 32
 MAX_CONFIG = 1 << 20  # a load-balancer config is text that is parsed in memory anyway
@@ -90,7 +93,7 @@ class FormReceiver:
         self._header_value = bytearray()
         self._part: _Part | None = None
 
-    def callbacks(self) -> dict[str, object]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": lambda d, s, e: self._header_field.extend(d[s:e]),
@@ -230,7 +233,7 @@ async def receive(
     staging.mkdir(parents=True)
     receiver = FormReceiver(staging)
     try:
-        await _parse(chunks, MultipartParser(boundary, receiver.callbacks()), max_upload)  # type: ignore[arg-type]
+        await _parse(chunks, MultipartParser(boundary, receiver.callbacks()), max_upload)
         return _submission(receiver)
     except BaseException:
         receiver.close()
