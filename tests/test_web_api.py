@@ -92,6 +92,24 @@ def test_the_config_may_be_pasted_and_the_name_of_a_capture_does_not_matter(
     assert job["lb"] == {"name": "<pasted>", "format": "yaml"}
 
 
+def test_several_captures_make_one_analysis(client: httpx.Client) -> None:
+    names = ("web01-eth0.pcap", "web02-eth0.pcapng", "lb-web01-eth0.pcap")
+    files = [("captures", (n, (HAIRPIN / n).read_bytes(), "x/y")) for n in names]
+    files.append(("lb", ("lb.yaml", (HAIRPIN / "lb.yaml").read_bytes(), "x/y")))
+    created = client.post("/api/v1/analyses", files=files)
+    assert created.status_code == 202, created.text
+    job = wait_finished(client, created.json()["id"])
+    assert job["status"] == "done", job["error"]
+    assert [(c["name"], c["file"]) for c in job["captures"]] == [
+        ("web01-eth0.pcap", "capture-1.pcap"),
+        ("web02-eth0.pcapng", "capture-2.pcapng"),
+        ("lb-web01-eth0.pcap", "capture-3.pcap"),
+    ]
+    result = client.get(job["links"]["results"]["json"]).json()
+    assert len(result["captures"]) == 3
+    assert "hairpin_self" in {f["label"] for f in job["findings"]}
+
+
 def test_every_endpoint_requires_the_token(server: Server) -> None:
     with httpx.Client(base_url=server.url, timeout=10) as anonymous:
         for method, path in [

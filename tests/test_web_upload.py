@@ -332,6 +332,16 @@ def test_the_upload_page_form_posts_without_javascript(tmp_path: Path) -> None:
     assert page.status_code == 200 and "queued" in page.text and "a.pcap" in page.text
     refused = client.post("/analyses", files=[("captures", ("a.txt", b"text!", "x/y"))])
     assert refused.status_code == 415 and "is not a packet capture" in refused.text
+    assert refused.headers["content-type"].startswith("text/html")
+
+
+def test_an_oversized_form_post_gets_a_readable_page(tmp_path: Path) -> None:
+    client = app_client(tmp_path, max_upload=4096)
+    big = hairpin_pcap() * 100
+    answer = client.post("/analyses", files=[("captures", ("big.pcap", big, "x/y"))])
+    assert answer.status_code == 413
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "larger than the limit of 4 KiB" in answer.text
 
 
 def test_a_token_guards_api_and_pages_and_login_sets_a_cookie(tmp_path: Path) -> None:
