@@ -298,6 +298,28 @@ def test_gzip_is_detected_by_magic_and_hashed_decompressed(tmp_path: Path) -> No
     assert info.sha256 == hashlib.sha256(plain).hexdigest()
 
 
+def test_cut_gzip_keeps_what_decompresses(tmp_path: Path) -> None:
+    frames = [
+        (T0 * 10**9 + i, eth(ipv4("10.0.0.1", "10.0.0.2", tcp(i + 1, 80)))) for i in range(400)
+    ]
+    packed = gzip.compress(pcap(frames), compresslevel=1)
+    rows, info = read(tmp_path, packed[: len(packed) // 2], "cut.pcap.gz")
+    assert 0 < len(rows) < 400
+    assert list(rows["sport"]) == list(range(1, len(rows) + 1))
+    assert any("end-of-stream" in w for w in info.warnings)
+
+
+@pytest.mark.parametrize("suffix", ["bz2", "xz"])
+def test_bzip2_and_xz(tmp_path: Path, suffix: str) -> None:
+    import bz2
+    import lzma
+
+    plain = pcap([(T0 * 10**9, eth(SYN_PKT))])
+    packed = bz2.compress(plain) if suffix == "bz2" else lzma.compress(plain)
+    rows, info = read(tmp_path, packed, f"c.{suffix}")
+    assert len(rows) == 1 and info.format == ("bzip2+pcap" if suffix == "bz2" else "xz+pcap")
+
+
 def test_stdin_dash(monkeypatch: pytest.MonkeyPatch) -> None:
     plain = pcap([(T0 * 10**9, eth(SYN_PKT)), (T0 * 10**9 + 1, eth(b"\0" * 28, 0x0806))])
     fake = io.TextIOWrapper(io.BytesIO(gzip.compress(plain)))

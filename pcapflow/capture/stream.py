@@ -10,38 +10,98 @@ been read to its end (:meth:`Source.drain`).
 from __future__ import annotations
 
 import bz2
-import gzip
 import hashlib
 import lzma
 import sys
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from pcapflow.errors import CaptureError
 
-_Opener = Callable[[BinaryIO], BinaryIO]
+
+class _Decompressor(Protocol):
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes) -> bytes: ...
 
 
-def _gzip(raw: BinaryIO) -> BinaryIO:
-    return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+def _gzip() -> _Decompressor:
+    return zlib.decompressobj(wbits=31)
 
 
-def _bzip2(raw: BinaryIO) -> BinaryIO:
-    return bz2.BZ2File(raw, mode="rb")  # type: ignore[return-value]
+def _bzip2() -> _Decompressor:
+    return bz2.BZ2Decompressor()
 
 
-def _xz(raw: BinaryIO) -> BinaryIO:
-    return lzma.LZMAFile(raw, mode="rb")  # type: ignore[return-value]
+def _xz() -> _Decompressor:
+    return lzma.LZMADecompressor()
 
 
-COMPRESSIONS: tuple[tuple[bytes, str, _Opener], ...] = (
+COMPRESSIONS: tuple[tuple[bytes, str, Callable[[], _Decompressor]], ...] = (
     (b"\x1f\x8b", "gzip", _gzip),
     (b"BZh", "bzip2", _bzip2),
     (b"\xfd7zXZ\x00", "xz", _xz),
 )
 
-DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, ValueError)
+DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+RAW_CHUNK = 1 << 16  # compressed bytes fed per step (bounds the memory a step can produce)
+
+
+class _Decompressed:
+    """A compressed stream decoded incrementally; concatenated members/streams are decoded in
+    turn.  Everything decodable before a corruption or a cut is returned; the problem is kept in
+    :attr:`problem` instead of being raised."""
+
+    def __init__(self, raw: _Prefixed, magic: bytes, make: Callable[[], _Decompressor]) -> None:
+        self._raw = raw
+        self._magic = magic
+        self._make = make
+        self._dec = make()
+        self._out = bytearray()
+        self._done = False
+        self.problem: str | None = None
+
+    def _step(self) -> None:
+        chunk = self._raw.read(RAW_CHUNK)
+        if not chunk:
+            if not self._dec.eof:
+                self.problem = "compressed data ends before its end-of-stream marker"
+            self._done = True
+            return
+        try:
+            self._out += self._dec.decompress(chunk)
+            while self._dec.eof and self._dec.unused_data:
+                rest = self._dec.unused_data
+                if not rest.startswith(self._magic):
+                    self._done = True  # trailing padding after the last member
+                    return
+                self._dec = self._make()
+                self._out += self._dec.decompress(rest)
+        except DECOMPRESS_ERRORS as exc:
+            self.problem = f"corrupt compressed data: {exc}"
+            self._done = True
+
+    def readinto(self, view: memoryview) -> int:
+        while len(self._out) < len(view) and not self._done:
+            self._step()
+        n = min(len(view), len(self._out))
+        view[:n] = self._out[:n]
+        del self._out[:n]
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        while (size < 0 or len(self._out) < size) and not self._done:
+            self._step()
+        n = len(self._out) if size < 0 else min(size, len(self._out))
+        data = bytes(self._out[:n])
+        del self._out[:n]
+        return data
 
 
 class _Prefixed:
@@ -70,12 +130,6 @@ class _Prefixed:
             return size
         return int(self._raw.readinto(view))  # type: ignore[attr-defined]
 
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._raw.close()
-
 
 class Source:
     """A readable, decompressed, hashed byte stream; ``label`` names it in messages."""
@@ -86,12 +140,13 @@ class Source:
         self._hash = hashlib.sha256()
         self.offset = 0  # decompressed bytes handed out so far
         raw = self._open_raw(path)
-        head = _read_exactly(raw, 6)
-        stream: BinaryIO = _Prefixed(head, raw)  # type: ignore[assignment]
-        for magic, name, opener in COMPRESSIONS:
+        head = _read_exactly(_Prefixed(b"", raw), 6)
+        plain = _Prefixed(head, raw)
+        stream: _Prefixed | _Decompressed = plain
+        for magic, name, make in COMPRESSIONS:
             if head.startswith(magic):
                 self.compression = name
-                stream = opener(stream)
+                stream = _Decompressed(plain, magic, make)
                 break
         self._stream = stream
         self._raw = raw
@@ -108,10 +163,7 @@ class Source:
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` bytes (fewer only at the end of the content)."""
-        try:
-            data = _read_exactly(self._stream, size)
-        except DECOMPRESS_ERRORS as exc:
-            raise CaptureError(f"{self.label}: corrupt {self.compression} data: {exc}") from None
+        data = _read_exactly(self._stream, size)
         self.settle()
         self._hash.update(data)
         self.offset += len(data)
@@ -121,14 +173,11 @@ class Source:
         """Fill ``view`` as far as the content goes (0 at the end); hashing of those bytes is
         started in the background: call :meth:`settle` before the bytes in ``view`` change."""
         got = 0
-        try:
-            while got < len(view):
-                n = self._stream.readinto(view[got:])  # type: ignore[attr-defined]
-                if not n:
-                    break
-                got += n
-        except DECOMPRESS_ERRORS as exc:
-            raise CaptureError(f"{self.label}: corrupt {self.compression} data: {exc}") from None
+        while got < len(view):
+            n = self._stream.readinto(view[got:])
+            if not n:
+                break
+            got += n
         if got:
             self.offset += got
             if self._hasher is None:
@@ -143,13 +192,11 @@ class Source:
         self._pending.clear()
 
     def drain(self) -> str | None:
-        """Read (and hash) whatever is left; a problem met on the way, or None."""
-        try:
-            while self.read(1 << 20):
-                pass
-        except CaptureError as exc:
-            return str(exc).split(": ", 1)[-1]
-        return None
+        """Read (and hash) whatever is left; a decompression problem met on the way, or None."""
+        while self.read(1 << 20):
+            pass
+        problem = getattr(self._stream, "problem", None)
+        return f"{self.compression}: {problem}" if problem else None
 
     @property
     def sha256(self) -> str:
@@ -165,7 +212,7 @@ class Source:
             self._raw.close()
 
 
-def _read_exactly(stream: BinaryIO | _Prefixed, size: int) -> bytes:
+def _read_exactly(stream: _Prefixed | _Decompressed, size: int) -> bytes:
     """``size`` bytes, or fewer only when the stream ends (pipes return short reads)."""
     data = stream.read(size)
     if len(data) == size or not data:
