@@ -95,44 +95,48 @@ def flows_json(frame: pd.DataFrame) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
-def _endpoints(frame: pd.DataFrame, host: str, port: str) -> pd.Series:
-    hosts = frame[host].astype(str)
-    ported = frame["proto"].isin(["tcp", "udp"])
-    v6 = hosts.str.contains(":", regex=False)
-    bracketed = hosts.where(~v6, "[" + hosts + "]")
-    with_port = bracketed + ":" + frame[port].astype(str)
-    icmp = hosts + " (" + frame[port].astype(str) + ")"
-    return with_port.where(ported, icmp.where(frame["proto"] == "icmp", hosts))
+def _endpoint_texts(hosts: list[str], ports: list[int], protos: list[str]) -> list[str]:
+    out = []
+    for host, port, proto in zip(hosts, ports, protos, strict=True):
+        if proto in ("tcp", "udp"):
+            out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+        elif proto == "icmp":
+            out.append(f"{host} ({port})")
+        else:
+            out.append(host)
+    return out
 
 
 def flows_table(frame: pd.DataFrame) -> str:
-    """A readable terminal table: one line per flow (vectorised; fine for 10^5 flows)."""
+    """A readable terminal table: one line per flow (fine for 10^5 flows)."""
     micros = (frame["ts"].to_numpy() * 1e6).round().astype("int64").astype("datetime64[us]")
-    columns: dict[str, pd.Series] = {
-        "TIME (UTC)": pd.Series(
-            np.datetime_as_string(micros, unit="us"), index=frame.index
-        ).str.replace("T", " ", regex=False),
-        "UID": frame["uid"],
-        "PROTO": frame["proto"],
-        "ORIGINATOR": _endpoints(frame, "id.orig_h", "id.orig_p"),
-        "RESPONDER": _endpoints(frame, "id.resp_h", "id.resp_p"),
-        "STATE": frame["conn_state"],
-        "HISTORY": frame["history"].replace("", "-"),
-        "PKTS o/r": frame["orig_pkts"].astype(str) + "/" + frame["resp_pkts"].astype(str),
-        "BYTES o/r": frame["orig_bytes"].astype(str) + "/" + frame["resp_bytes"].astype(str),
-        "DURATION": frame["duration"].map("{:.3f}s".format),
+    protos = frame["proto"].tolist()
+    columns: dict[str, list[str]] = {
+        "TIME (UTC)": [t.replace("T", " ") for t in np.datetime_as_string(micros, unit="us")],
+        "UID": frame["uid"].tolist(),
+        "PROTO": protos,
+        "ORIGINATOR": _endpoint_texts(
+            frame["id.orig_h"].tolist(), frame["id.orig_p"].tolist(), protos
+        ),
+        "RESPONDER": _endpoint_texts(
+            frame["id.resp_h"].tolist(), frame["id.resp_p"].tolist(), protos
+        ),
+        "STATE": frame["conn_state"].tolist(),
+        "HISTORY": [h or "-" for h in frame["history"].tolist()],
+        "PKTS o/r": [
+            f"{o}/{r}"
+            for o, r in zip(frame["orig_pkts"].tolist(), frame["resp_pkts"].tolist(), strict=True)
+        ],
+        "BYTES o/r": [
+            f"{o}/{r}"
+            for o, r in zip(frame["orig_bytes"].tolist(), frame["resp_bytes"].tolist(), strict=True)
+        ],
+        "DURATION": [f"{d:.3f}s" for d in frame["duration"].tolist()],
     }
-    header_cells = []
-    body: pd.Series | None = None
-    for name, col in columns.items():
-        col = col.astype(str)
-        width = max(len(name), int(col.str.len().max()) if len(col) else 0)
-        header_cells.append(name.ljust(width))
-        padded = col.str.ljust(width)
-        body = padded if body is None else body + "  " + padded
-    lines = ["  ".join(header_cells).rstrip()]
-    if body is not None and len(frame):
-        lines.extend(body.str.rstrip().tolist())
+    widths = [max([len(name), *map(len, col)]) for name, col in columns.items()]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [line.format(*columns).rstrip()]
+    lines.extend(line.format(*row).rstrip() for row in zip(*columns.values(), strict=True))
     lines.append(f"{len(frame)} flow{'s' if len(frame) != 1 else ''}")
     return "\n".join(lines) + "\n"
 
