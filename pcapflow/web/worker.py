@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import logging
 import os
 import signal
 import sys
@@ -28,6 +29,8 @@ from pcapflow.model.result import AnalysisResult
 from pcapflow.web.jobs import JobFiles
 from pcapflow.web.settings import ServeSettings
 from pcapflow.web.store import Job, JobStore
+
+log = logging.getLogger("pcapflow.web.worker")
 
 POLL_S = 0.2
 PR_SET_PDEATHSIG = 1
@@ -86,14 +89,24 @@ class JobRunner:
         self._analyze = analyze
 
     def run(self, job: Job, claimant: str) -> None:
+        started = time.monotonic()
+        error = self._error_of(job, claimant)
+        if error is not None:
+            self.store.fail(job.id, claimant, error)
+        outcome = "done" if error is None else f"failed: {error}"
+        log.info("job %s %s (%.1f s, %s)", job.id, outcome, time.monotonic() - started, claimant)
+
+    def _error_of(self, job: Job, claimant: str) -> str | None:
+        """Run the job; None when it is done, else the one-line error to fail it with."""
         try:
             self._run(job, claimant)
         except PcapflowError as exc:
-            self.store.fail(job.id, claimant, name_captures(str(exc), job))
+            return name_captures(str(exc), job)
         except Exception as exc:  # a bug must fail one job, not the worker
             traceback.print_exc(file=sys.stderr)
             message = str(exc).splitlines()[0] if str(exc) else ""
-            self.store.fail(job.id, claimant, f"internal error: {type(exc).__name__}: {message}")
+            return f"internal error: {type(exc).__name__}: {message}"
+        return None
 
     def _run(self, job: Job, claimant: str) -> None:
         from pcapflow.report import RENDERERS, render
@@ -194,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--parent-pid", required=True, type=int)
     args = parser.parse_args(argv)
     die_with_parent(args.parent_pid)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
     settings = ServeSettings(data_dir=args.data_dir)
     store = JobStore(settings.db_path)
