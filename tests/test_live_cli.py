@@ -11,7 +11,7 @@ import json
 import re
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -53,8 +53,9 @@ def _attempts(result: AnalysisResult) -> list[Attempt]:
 
 
 def _fake_run(result: AnalysisResult):  # type: ignore[no-untyped-def]
-    def run(request: ProbeRequest) -> ProbeRun:
+    def run(request: ProbeRequest, notify: Callable[[str], None]) -> ProbeRun:
         assert request.target == TARGET
+        notify("capturing on eth0, lo with dumpcap; 8 tcp attempts on 10.2.1.100:80...")
         return ProbeRun(summarize(_attempts(result), result, request.target, LINUX), result)
 
     return run
@@ -94,9 +95,15 @@ def test_probe_json_carries_the_attempts_and_the_result(hairpin: AnalysisResult)
 
 
 def test_probe_quiet_is_one_line(hairpin: AnalysisResult) -> None:
-    code, out, _ = _invoke(["probe", "10.2.1.100:80", "--quiet"])
+    code, out, err = _invoke(["probe", "10.2.1.100:80", "--quiet"])
     assert code == 3
-    assert out.count("\n") == 1 and out.startswith("HAIRPIN")
+    assert out.count("\n") == 1 and out.startswith("HAIRPIN") and err == ""
+
+
+def test_probe_reports_progress_on_stderr_only(hairpin: AnalysisResult) -> None:
+    _, out, err = _invoke(["probe", "10.2.1.100:80", "--json"])
+    assert err.startswith("pcapflow probe: capturing on eth0, lo with dumpcap")
+    assert json.loads(out)["probe"]["target"] == "10.2.1.100:80"
 
 
 def test_a_healthy_probe_exits_0(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -105,6 +105,7 @@ def probe(frontend: str, count: int, proto: str, ifaces: tuple[str, ...], keep: 
     Needs root (or capture capabilities) and dumpcap or tcpdump.  Example:
     pcapflow probe 10.2.1.100:80 --count 12 --lb lb.yaml
     """
+    from pcapflow.live.attempts import check_count
     from pcapflow.live.present import Style, diagnosis_lines, probe_lines, use_colour
     from pcapflow.live.probe import ProbeRequest, run_probe
     from pcapflow.live.target import parse_target
@@ -112,8 +113,10 @@ def probe(frontend: str, count: int, proto: str, ifaces: tuple[str, ...], keep: 
     target = parse_target(frontend, proto)
     if not 0 < timeout_s <= 60:
         raise InputError("--timeout must be between 0 and 60 seconds")
+    check_count(count)
     cfg = _lb_config(**lb, default_vip=f"{target}/{proto}")
-    run = run_probe(ProbeRequest(target, count, timeout_s, ifaces, keep, cfg, tool))
+    request = ProbeRequest(target, count, timeout_s, ifaces, keep, cfg, tool)
+    run = run_probe(request, notify=_progress if not quiet else _quiet)
     summary = run.summary
     if as_json:
         _json({"probe": summary.to_dict(), "result": _result_dict(run.result)})
@@ -124,6 +127,14 @@ def probe(frontend: str, count: int, proto: str, ifaces: tuple[str, ...], keep: 
             lines = [*lines, "", f"Capture and results kept in {keep}/"]
         _echo_lines(lines, style.colour)
     sys.exit(EXIT_FAILURES if summary.failures_found else EXIT_OK)
+
+
+def _progress(message: str) -> None:
+    click.echo(f"pcapflow probe: {message}", err=True)
+
+
+def _quiet(_: str) -> None:
+    return None
 
 
 # ---- watch ------------------------------------------------------------------------------------

@@ -68,11 +68,15 @@ class Attempt:
         }
 
 
-def port_block(count: int, rng: random.Random | None = None) -> range:
-    """A block of ``count`` + spare source ports inside :data:`PORT_RANGE`."""
+def check_count(count: int) -> int:
     if not 0 < count <= MAX_COUNT:
         raise InputError(f"--count must be between 1 and {MAX_COUNT}")
-    size = count + SPARE_PORTS
+    return count
+
+
+def port_block(count: int, rng: random.Random | None = None) -> range:
+    """A block of ``count`` + spare source ports inside :data:`PORT_RANGE`."""
+    size = check_count(count) + SPARE_PORTS
     start = (rng or random.Random()).randrange(PORT_RANGE[0], PORT_RANGE[1] - size)
     return range(start, start + size)
 

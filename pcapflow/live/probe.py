@@ -12,7 +12,7 @@ import json
 import socket
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +59,12 @@ class AttemptView:
 
     def to_dict(self) -> dict[str, object]:
         label = self.label.value if self.label else None
-        return {**self.attempt.to_dict(), "flow_id": self.flow_id, "label": label,
-                "member": self.member}  # fmt: skip
+        return {
+            **self.attempt.to_dict(),
+            "flow_id": self.flow_id,
+            "label": label,
+            "member": self.member,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,18 +223,27 @@ class ProbeRun:
     result: AnalysisResult
 
 
-def run_probe(request: ProbeRequest) -> ProbeRun:
+Notify = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    return None
+
+
+def run_probe(request: ProbeRequest, notify: Notify = _silent) -> ProbeRun:
     """Capture, attempt, analyse.  Raises PcapflowError subclasses for anything the user can fix."""
     tool = find_capture_tool(prefer=request.tool)
     host = host_os()
     if request.keep is not None:
         request.keep.mkdir(parents=True, exist_ok=True)
-        return _run_in(request, tool, host, request.keep)
+        return _run_in(request, tool, host, request.keep, notify)
     with tempfile.TemporaryDirectory(prefix="pcapflow-probe-") as tmp:
-        return _run_in(request, tool, host, Path(tmp))
+        return _run_in(request, tool, host, Path(tmp), notify)
 
 
-def _run_in(request: ProbeRequest, tool: CaptureTool, host: HostOs, directory: Path) -> ProbeRun:
+def _run_in(
+    request: ProbeRequest, tool: CaptureTool, host: HostOs, directory: Path, notify: Notify
+) -> ProbeRun:
     from pcapflow.pipeline import analyze  # the engine: imported only when a probe runs
 
     target = request.target
@@ -241,6 +254,10 @@ def _run_in(request: ProbeRequest, tool: CaptureTool, host: HostOs, directory: P
     session = CaptureSession(tool, ifaces, probe_filter(target, block), directory, bound)
     try:
         with session:
+            notify(
+                f"capturing on {', '.join(ifaces)} with {tool.name}; {request.count} "
+                f"{target.proto} attempts on {target}..."
+            )
             attempts = run_attempts(target, sockets, request.timeout_s)
             time.sleep(GRACE_S)
     finally:
