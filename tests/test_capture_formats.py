@@ -575,3 +575,15 @@ def test_unreadable_files_raise_one_line_capture_errors(
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="cannot open"):
         get_backend("fast").open(str(tmp_path / "nope.pcap"))
+
+
+@pytest.mark.parametrize(("second_index", "dropped"), [(4, 1), (3, 0)])
+def test_sll2_interface_index_tells_interfaces_apart(
+    tmp_path: Path, second_index: int, dropped: int
+) -> None:
+    def sll2(ifindex: int) -> bytes:
+        return struct.pack("!HHIHBB8s", 0x0800, 0, ifindex, 1, 4, 6, b"\x02" * 8)
+
+    frames = [(T0 * 10**9, sll2(3) + SYN_PKT), (T0 * 10**9 + 3000, sll2(second_index) + SYN_PKT)]
+    rows, info = read(tmp_path, pcap(frames, link=276))
+    assert (len(rows), info.duplicates) == (2 - dropped, dropped)

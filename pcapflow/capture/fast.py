@@ -31,7 +31,7 @@ from pcapflow.capture.formats import (
     shb_byte_order,
     sniff,
 )
-from pcapflow.capture.linktypes import KIND_NONE, KIND_SLL, link_kind, link_name
+from pcapflow.capture.linktypes import KIND_NONE, KIND_SLL, KIND_SLL2, link_kind, link_name
 from pcapflow.capture.stream import Source
 from pcapflow.errors import CaptureError
 from pcapflow.model.capture import CaptureInfo, Interface
@@ -357,7 +357,7 @@ class FastReader:
                 self._rows,
                 buf.generation,
                 self.verify_checksums,
-                self.dup_window,
+                self.dup_window if self._duplicates_possible() else -1,
                 dups.fp,
                 dups.ts,
                 dups.key,
@@ -380,6 +380,13 @@ class FastReader:
         if self._pending is not None:
             yield self._pending
         self._pending, self._pending_row0 = batch, self._rows - rows
+
+    def _duplicates_possible(self) -> bool:
+        """Copies on two interfaces need two interfaces, or an interface index per frame."""
+        if len(self._interfaces) > 1 or bool(self._anydev_arr.any()):
+            return True
+        per_frame_index = self._pcap is not None and self._pcap.record_header == 24
+        return per_frame_index or KIND_SLL2 in self._kinds
 
     def _mark_pending(self, marks: npt.NDArray[np.int64]) -> None:
         if self._pending is None or not len(marks):

@@ -461,6 +461,40 @@ def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     return h ^ (h >> np.uint64(29))
 
 
+@njit(cache=True, inline="always")
+def _write_row(
+    r: Any, file_idx: Int, frame: Int, iface: Int, ts: Int, ver: Int, proto: Int,
+    hi_s: Any, lo_s: Any, hi_d: Any, lo_d: Any, sport: Int, dport: Int, tcp_flags: Int,
+    seq: Int, ack: Int, win: Int, payload_len: Int, ip_len: Int, ip_id: Int, ttl: Int,
+    tsval: Int, opts_hash: Int, payload_hash: Int, pflags: Int, vlan: Int,
+) -> None:  # fmt: skip
+    r["file_idx"] = file_idx
+    r["frame"] = frame
+    r["iface"] = iface
+    r["ts_ns"] = ts
+    r["ip_ver"] = ver
+    r["proto"] = proto
+    r["src_hi"] = hi_s
+    r["src_lo"] = lo_s
+    r["dst_hi"] = hi_d
+    r["dst_lo"] = lo_d
+    r["sport"] = sport
+    r["dport"] = dport
+    r["tcp_flags"] = tcp_flags
+    r["seq"] = seq
+    r["ack"] = ack
+    r["win"] = win
+    r["payload_len"] = payload_len
+    r["ip_len"] = ip_len
+    r["ip_id"] = ip_id
+    r["ttl"] = ttl
+    r["tsval"] = tsval
+    r["opts_hash"] = opts_hash
+    r["payload_hash"] = payload_hash
+    r["pflags"] = pflags
+    r["vlan"] = vlan
+
+
 @njit(cache=True, nogil=True)
 def decode_records(
     buf: Arr,
@@ -706,6 +740,14 @@ def decode_records(
         if ip_csum_bad:
             pflags |= _PF_BAD_CSUM
 
+        t = ts[i]
+        if dup_window < 0:  # no duplicates possible or wanted: no fingerprint, no table
+            _write_row(out[rows], file_idx, frame0 + i, ifc, t, ver, proto, hi_s, lo_s, hi_d,
+                       lo_d, sport, dport, tcp_flags, seq, ack, win, payload_len, ip_len, ip_id,
+                       ttl, tsval, opts_hash, payload_hash, pflags, vlan)  # fmt: skip
+            rows += 1
+            continue
+
         # Cross-interface duplicates.
         key = (np.int64(ifc) << 32) | np.int64(sll_if | ifx[i])
         anydev = if_anydev[ifc]
@@ -720,7 +762,6 @@ def decode_records(
         fp = _mix(fp, np.uint64((payload_hash << 32) | opts_hash))
         fp = _mix(fp, np.uint64((proto << 48) | (frag_off << 32) | (stop - q)))
         slot = int(fp & np.uint64(mask))
-        t = ts[i]
         is_dup = False
         if (
             tab_fp[slot] == fp
@@ -753,31 +794,8 @@ def decode_records(
         tab_off[slot] = q
         tab_len[slot] = stop - q
 
-        r = out[rows]
-        r["file_idx"] = file_idx
-        r["frame"] = frame0 + i
-        r["iface"] = ifc
-        r["ts_ns"] = t
-        r["ip_ver"] = ver
-        r["proto"] = proto
-        r["src_hi"] = hi_s
-        r["src_lo"] = lo_s
-        r["dst_hi"] = hi_d
-        r["dst_lo"] = lo_d
-        r["sport"] = sport
-        r["dport"] = dport
-        r["tcp_flags"] = tcp_flags
-        r["seq"] = seq
-        r["ack"] = ack
-        r["win"] = win
-        r["payload_len"] = payload_len
-        r["ip_len"] = ip_len
-        r["ip_id"] = ip_id
-        r["ttl"] = ttl
-        r["tsval"] = tsval
-        r["opts_hash"] = opts_hash
-        r["payload_hash"] = payload_hash
-        r["pflags"] = pflags
-        r["vlan"] = vlan
+        _write_row(out[rows], file_idx, frame0 + i, ifc, t, ver, proto, hi_s, lo_s, hi_d, lo_d,
+                   sport, dport, tcp_flags, seq, ack, win, payload_len, ip_len, ip_id, ttl, tsval,
+                   opts_hash, payload_hash, pflags, vlan)  # fmt: skip
         rows += 1
     return rows, dups, marks
