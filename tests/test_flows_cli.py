@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -174,3 +175,10 @@ def test_filter_parser_fails_only_with_input_error(text: str) -> None:
         parse(text)
     except InputError as exc:
         assert "\n" not in str(exc)
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+def test_tshark_engine_gives_the_same_flows() -> None:
+    _code, fast, _err = run("--format", "csv", WIKIPEDIA)
+    code, slow, _err = run("--format", "csv", "--engine", "tshark", WIKIPEDIA)
+    assert code == 0 and slow == fast
