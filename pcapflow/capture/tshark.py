@@ -12,9 +12,9 @@ tshark runs with IP defragmentation and TCP reassembly off, checksum validation 
 sequence numbers, so each frame stands for itself.  Slow (pyshark: about 2k packets/s): it is
 the reference engine, not the fast path.
 
-Columns it cannot fill exactly as the fast backend does (see docs/capture.md):
-``payload_hash`` of ICMP packets whose payload Wireshark dissects as an embedded IP packet
-is taken from the raw bytes like the others, but that needs the ``icmp`` layer's raw offset.
+Every column is filled; where Wireshark reads a frame differently from the fast backend is
+listed in docs/capture.md ("The tshark engine and parity").  pyshark 0.6 cannot represent
+frames without a timestamp (pcapng Simple Packet Blocks): reading stops there with a warning.
 """
 
 from __future__ import annotations
@@ -67,6 +67,29 @@ _Net = tuple[int, int, int, int, int, int, int, int, bool]
 _L4 = tuple[int, int, int, int, int, int, int, int, int, int, int]
 
 HARMLESS_STDERR = ("Running as user",)  # tshark start-up notices, not errors
+
+# Wireshark layer names between the frame and the IP header that the fast backend follows too.
+LINK_LAYERS = frozenset(
+    [
+        "eth",
+        "vlan",
+        "sll",
+        "null",
+        "loop",
+        "raw",
+        "mpls",
+        "pppoe",
+        "pppoes",
+        "ppp",
+        "pbb",
+        "vntag",
+        "cfp",
+        "fddi",
+        "llc",
+        "nflog",
+        "ethertype",
+    ]
+)
 
 TRANSPORTS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}
 
@@ -391,26 +414,7 @@ class TsharkReader:
     @staticmethod
     def _link_path_ok(names: list[str]) -> bool:
         """Only IP reached through the link layers the fast backend follows (not tunnels)."""
-        allowed = {
-            "eth",
-            "vlan",
-            "sll",
-            "null",
-            "loop",
-            "raw",
-            "mpls",
-            "pppoe",
-            "ppp",
-            "pbb",
-            "vntag",
-            "cfp",
-            "fddi",
-            "llc",
-            "nflog",
-            "ethertype",
-            "pppoes",
-        }
-        return all(name in allowed for name in names)
+        return all(name in LINK_LAYERS for name in names)
 
     @staticmethod
     def _ipv4(ip: Any) -> _Net | None:
