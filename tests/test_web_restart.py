@@ -15,7 +15,10 @@ import httpx
 import pytest
 from test_web_support import HAIRPIN, Server, hairpin_files, wait_finished
 
-from pcapflow.web.store import JobStore
+from pcapflow.web import jobs
+from pcapflow.web.jobs import JobFiles
+from pcapflow.web.settings import ServeSettings
+from pcapflow.web.store import Job, JobStore, Status, UploadedCapture
 from pcapflow.web.worker import DELAY_ENV
 
 pytestmark = pytest.mark.skipif(
@@ -100,24 +103,31 @@ def test_a_crashed_worker_fails_its_job_and_is_replaced(tmp_path: Path) -> None:
         server.stop()
 
 
+def finished_job(data: Path, age_days: float) -> str:
+    """A finished analysis recorded directly in the store, ``age_days`` old, with its files."""
+    settings = ServeSettings(data_dir=data)
+    files = JobFiles(settings)
+    files.root.mkdir(parents=True, exist_ok=True)
+    store = JobStore(settings.db_path)
+    created = time.time() - age_days * 86400
+    job_id = jobs.new_job_id()
+    files.dir(job_id).mkdir()
+    capture = UploadedCapture("capture-1.pcap", "web01-eth0.pcap", 4, "pcap")
+    store.add(Job(job_id, created, created, Status.QUEUED, (capture,)))
+    assert store.claim("test") is not None
+    assert store.complete(job_id, "test", verdict="healthy", summary={}, result="{}")
+    return job_id
+
+
 def test_retention_removes_old_analyses_when_the_server_starts(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    server = Server(data, extra=("--retention", "7")).start()
+    old, recent = finished_job(data, 10), finished_job(data, 2)
+    server = Server(data, workers=0, extra=("--retention", "7")).start()
     try:
         with server.client() as client:
-            job_id = client.post("/api/v1/analyses", files=hairpin_files()).json()["id"]
-            assert wait_finished(client, job_id)["status"] == "done"
+            assert client.get(f"/api/v1/analyses/{old}").status_code == 404
+            assert client.get(f"/api/v1/analyses/{recent}").json()["status"] == "done"
     finally:
         server.stop()
-    store = JobStore(data / "pcapflow.sqlite3")
-    store._connection().execute(  # make it ten days old
-        "UPDATE jobs SET created = created - 10 * 86400 WHERE id = ?", (job_id,)
-    )
-    assert (data / "jobs" / job_id).exists()
-    restarted = Server(data, extra=("--retention", "7")).start()
-    try:
-        with restarted.client() as client:
-            assert client.get(f"/api/v1/analyses/{job_id}").status_code == 404
-        assert not (data / "jobs" / job_id).exists()
-    finally:
-        restarted.stop()
+    assert not (data / "jobs" / old).exists()
+    assert (data / "jobs" / recent).exists()
