@@ -236,7 +236,7 @@ class Lab:
         out_dir.mkdir(parents=True, exist_ok=True)
         for point in points or capture_points(self.scenario):
             path = out_dir / f"{point.stem}.pcap"
-            argv = ["tcpdump", "-i", point.iface, "-U", "-n", "-Z", "root"]
+            argv = ["tcpdump", "-i", point.iface, "-U", "--immediate-mode", "-n", "-Z", "root"]
             argv += ["-c", str(CAPTURE_PACKETS), "-w", str(path)]
             proc = self.spawn(point.ns, argv, sig="INT")
             self._captures.append((point, proc, path))
@@ -244,7 +244,7 @@ class Lab:
             proc.wait_for("listening on", stream="stderr")
 
     def stop_captures(self) -> list[tuple[CapturePoint, Path]]:
-        time.sleep(0.2)  # let the last packets reach the capture buffers
+        time.sleep(0.5)  # let the last packets reach the capture files
         for _, proc, _ in self._captures:
             proc.stop(signal.SIGINT)
         done = [(point, path) for point, _, path in self._captures]
