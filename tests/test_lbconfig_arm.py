@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,32 @@ def test_bad_templates_fail_in_one_line(text: str, needle: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_text(text, name="t.json")
     assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_problems_in_separately_declared_children_point_at_them() -> None:
+    template = json.loads((FIX / "arm-legacy-concat.json").read_text())
+    pool = template["resources"][2]["properties"]["loadBalancerBackendAddresses"][0]
+    pool["properties"]["ipAddress"] = "10.99.0.4"
+    template["resources"][1]["sku"]["name"] = "[parameters('sku')]"
+    template["parameters"]["sku"] = {"type": "string"}
+    params = (FIX / "arm-legacy-concat.parameters.json").read_text()
+    from pcapflow.lbconfig.loader import load_parsed, parse_text
+
+    loaded = load_parsed(
+        [parse_text(json.dumps(template), "t.json", None), parse_text(params, "p.json", None)]
+    )
+    found = {(p.pointer, p.severity.value) for p in loaded.problems}
+    assert ("/resources/1/sku/name", "warning") in found  # unresolved SKU: said, not assumed
+    assert loaded.config.load_balancers[0].sku == "unknown"
+    outside = [p for p in validate_loaded(loaded) if "outside" in p.message]
+    assert [p.pointer for p in outside] == [
+        "/resources/2/properties/loadBalancerBackendAddresses/0"
+    ]
+
+
+def validate_loaded(loaded: object) -> list[Any]:
+    from pcapflow.lbconfig.checks import check_loaded
+    from pcapflow.lbconfig.draft import Loaded
+
+    assert isinstance(loaded, Loaded)
+    return check_loaded(loaded)

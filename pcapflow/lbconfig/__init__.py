@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pcapflow.errors import ConfigError
 from pcapflow.lbconfig.checks import check_loaded
 from pcapflow.lbconfig.declaration import from_declaration
 from pcapflow.lbconfig.draft import Loaded
 from pcapflow.lbconfig.loader import (
     FORMATS,
+    INTERNAL_ERROR,
     detect,
     load_documents,
     load_text_documents,
@@ -61,12 +63,21 @@ def validate(
     A document that cannot be parsed at all raises :class:`~pcapflow.errors.ConfigError`.
     """
     loaded = load_documents(paths, fmt=fmt, nic_files=nic_files)
-    return [*loaded.problems, *check_loaded(loaded)]
+    return [*loaded.problems, *_checked(loaded)]
 
 
 def validate_text(text: str, *, fmt: str | None = None, name: str = "<text>") -> list[Problem]:
     loaded = load_text_documents(text, fmt=fmt, name=name)
-    return [*loaded.problems, *check_loaded(loaded)]
+    return [*loaded.problems, *_checked(loaded)]
+
+
+def _checked(loaded: Loaded) -> list[Problem]:
+    try:
+        return check_loaded(loaded)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        source = ", ".join(loaded.config.sources) or "<config>"
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        raise ConfigError(f"{source}: {INTERNAL_ERROR}: {detail}") from None
 
 
 def check(cfg: LbConfig) -> list[Problem]:

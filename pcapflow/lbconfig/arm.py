@@ -18,7 +18,7 @@ from pcapflow.lbconfig.azure import read_lb
 from pcapflow.lbconfig.azure_ids import flat, get
 from pcapflow.lbconfig.draft import LbDraft, Loaded, assemble
 from pcapflow.lbconfig.inventory import Inventory
-from pcapflow.lbconfig.node import Node, Unresolved
+from pcapflow.lbconfig.node import SOURCE_POINTER, Node, Unresolved
 from pcapflow.lbconfig.problems import Document, Severity, pointer_join
 
 LB_TYPE = "microsoft.network/loadbalancers"
@@ -189,7 +189,8 @@ def _feed_inventory(resources: list[Resource], doc: Document, inventory: Invento
     for res in resources:
         body = flat(res.body)
         if res.kind == VNET_TYPE:
-            for sub in get(body, "subnets", default=[]) or []:
+            subnets = get(body, "subnets", default=[])
+            for sub in subnets if isinstance(subnets, list) else []:
                 sub_flat = flat(sub)
                 sub_name = get(sub_flat, "name")
                 if isinstance(sub_name, str):
@@ -219,6 +220,7 @@ def _balancers(resources: list[Resource]) -> list[Resource]:
         if isinstance(items, list):
             child = dict(res.body)
             child["name"] = res.name.split("/", 1)[-1]
+            child[SOURCE_POINTER] = res.pointer  # problems point at the separate resource
             items[:] = [
                 i for i in items if not (isinstance(i, Mapping) and i.get("name") == child["name"])
             ]

@@ -53,6 +53,7 @@ CHILD_WORDS = {
     "nat": "inbound NAT rule",
 }
 REST_SKU_DEFAULT = "Basic"  # REST: a balancer created without sku is Basic
+UNKNOWN_SKU = "unknown"
 
 
 def load_az(data: Any, doc: Document, inventory: Inventory) -> Loaded:
@@ -83,8 +84,11 @@ def read_lb(node: Node, inventory: Inventory, lb_id: str | None = None) -> LbDra
     segments = id_segments(lb_id)
     lb = LbDraft(name, doc.origin(node.pointer))
     lb.attrs["cloud"] = "azure"
-    sku = node.child("sku").text("name")
-    lb.attrs["sku"] = sku or REST_SKU_DEFAULT
+    sku = node.child("sku").get("name")
+    if isinstance(sku, Unresolved):  # a template expression: say so rather than assume
+        doc.report(node.child("sku").at("name"), f"cannot resolve {sku}", Severity.WARNING)
+        sku = UNKNOWN_SKU
+    lb.attrs["sku"] = sku if isinstance(sku, str) else REST_SKU_DEFAULT
     lb.attrs["resource_group"] = node.text("resourceGroup") or segments.get("resourcegroups")
     lb.attrs["subscription"] = segments.get("subscriptions")
     location = node.get("location")  # informational: an unresolved location is no problem

@@ -76,6 +76,13 @@ def _family(address: str) -> int | None:
         return None
 
 
+def _network(cidr: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False) if cidr else None
+    except ValueError:
+        return None  # reported by the loader
+
+
 # ---- the checks ------------------------------------------------------------------------------
 
 
@@ -276,7 +283,7 @@ def members_in_subnet(ctx: Ctx) -> Iterator[Problem]:
             if fe is None or pool is None:
                 continue
             j = lb.pools.index(pool)
-            net = ipaddress.ip_network(fe.subnet, strict=False) if fe.subnet else None
+            net = _network(fe.subnet)
             for k, member in enumerate(pool.members):
                 if (j, k) in reported:
                     continue

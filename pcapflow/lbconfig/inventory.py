@@ -112,7 +112,7 @@ class Inventory:
         elif kind == SUBNET_TYPE:
             self.add_subnet(obj)
         elif kind == VNET_TYPE:
-            for sub in get(obj, "subnets", default=[]) or []:
+            for sub in _items(get(obj, "subnets")):
                 self.add_subnet(flat(sub))
         elif kind == NIC_TYPE or "ipconfigurations" in obj:
             self.add_nic(data, doc, pointer)
@@ -139,7 +139,7 @@ class Inventory:
         mac_text = get(nic, "macAddress")
         mac = canonical_mac(mac_text) if isinstance(mac_text, str) and mac_text else None
         vm_id = ref_id(get(nic, "virtualMachine"))
-        for j, raw in enumerate(get(nic, "ipConfigurations", default=[]) or []):
+        for j, raw in enumerate(_items(get(nic, "ipConfigurations"))):
             ipc = flat(raw)
             ipc_name = get(ipc, "name")
             ipc_id = get(ipc, "id") or (f"{nic_id}/ipConfigurations/{ipc_name}")
@@ -193,7 +193,7 @@ class Inventory:
         if os is not None:
             self.vm_os.put(vm_id, os)
         network = flat(get(vm, "networkProfile", default={}))
-        for nic in get(network, "networkInterfaces", default=[]) or []:
+        for nic in _items(get(network, "networkInterfaces")):
             nic_ref = ref_id(nic)
             if isinstance(nic_ref, str):
                 self.vm_by_nic.put(nic_ref, vm_id)
@@ -251,6 +251,10 @@ def vm_name(vm_id: str) -> str:
     if scale_set is not None and "virtualmachines" in segments:
         return f"{scale_set}_{segments['virtualmachines']}"
     return id_name(vm_id)
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _str_or_none(value: Any) -> str | None:

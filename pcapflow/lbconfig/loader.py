@@ -196,11 +196,23 @@ def load_parsed(parsed: Sequence[Parsed], nic_parsed: Sequence[Parsed] = ()) -> 
     if not configs:
         names = ", ".join(p.doc.name for p in parsed)
         raise ConfigError(f"{names}: only NIC/VM documents given, no load-balancer configuration")
-    parts = [loader_for(p.fmt)(p.data, p.doc, inventory) for p in configs]
+    parts = [_guarded(loader_for(p.fmt), p, inventory) for p in configs]
     loaded = merge(parts)
     helpers = [*nic_parsed, *[p for p in parsed if p.fmt in ("inventory", "parameters")]]
     extra = tuple(problem for item in helpers for problem in item.doc.problems)
     return Loaded(loaded.config, loaded.origins, extra + loaded.problems)
+
+
+INTERNAL_ERROR = "pcapflow could not read this document (an unexpected structure; please report)"
+
+
+def _guarded(loader: Loader, parsed: Parsed, inventory: Inventory) -> Loaded:
+    """Run a loader; a shape no loader anticipated still ends as one line, not a traceback."""
+    try:
+        return loader(parsed.data, parsed.doc, inventory)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as exc:
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        raise ConfigError(f"{parsed.doc.name}: {INTERNAL_ERROR}: {detail}") from None
 
 
 def load_documents(

@@ -154,9 +154,9 @@ class _State:
         return list(self.references(res, attr))
 
     def references(self, res: TfResource, attr: str) -> list[TfResource]:
-        config = self.configuration.get(_config_key(res.module, res.base), {})
-        expression = (config.get("expressions") or {}).get(attr)
-        refs = expression.get("references", []) if isinstance(expression, Mapping) else []
+        config = _map(self.configuration.get(_config_key(res.module, res.base)))
+        expression = _map(_map(config.get("expressions")).get(attr))
+        refs = [r for r in _list(expression.get("references")) if isinstance(r, str)]
         same_index = "count.index" in refs or "each.key" in refs
         found: list[TfResource] = []
         for ref in refs:
@@ -172,6 +172,19 @@ class _State:
             if candidates:
                 break
         return found
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _first(value: Any) -> Mapping[str, Any]:
+    items = _list(value)
+    return _map(items[0]) if items else {}
 
 
 def _strip_reference(ref: str) -> str | None:
@@ -190,7 +203,7 @@ def _config_key(module: str, base: str) -> str:
 def _walk_modules(module: Any, pointer: str, prefix: str = "") -> Iterator[TfResource]:
     if not isinstance(module, Mapping):
         return
-    for i, raw in enumerate(module.get("resources") or []):
+    for i, raw in enumerate(_list(module.get("resources"))):
         if not isinstance(raw, Mapping) or not isinstance(raw.get("type"), str):
             continue
         address = str(raw.get("address", ""))
@@ -210,7 +223,7 @@ def _walk_modules(module: Any, pointer: str, prefix: str = "") -> Iterator[TfRes
             pointer=pointer_join(pointer, "resources", i),
             data=data,
         )
-    for j, child in enumerate(module.get("child_modules") or []):
+    for j, child in enumerate(_list(module.get("child_modules"))):
         child_prefix = str(child.get("address", "")) if isinstance(child, Mapping) else ""
         yield from _walk_modules(
             child, pointer_join(pointer, "child_modules", j), child_prefix or prefix
@@ -220,10 +233,10 @@ def _walk_modules(module: Any, pointer: str, prefix: str = "") -> Iterator[TfRes
 def _walk_configuration(module: Any, prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     if not isinstance(module, Mapping):
         return
-    for raw in module.get("resources") or []:
+    for raw in _list(module.get("resources")):
         if isinstance(raw, Mapping) and isinstance(raw.get("address"), str):
             yield _config_key(prefix, raw["address"]), dict(raw)
-    for name, call in (module.get("module_calls") or {}).items():
+    for name, call in _map(module.get("module_calls")).items():
         if isinstance(call, Mapping):
             child = f"{prefix}.module.{name}" if prefix else f"module.{name}"
             yield from _walk_configuration(call.get("module"), child)
@@ -239,7 +252,7 @@ def load_terraform(data: Any, doc: Document, inventory: Inventory) -> Loaded:
         root, at = data["values"].get("root_module"), "/values/root_module"
     else:
         raise doc.fail("", "no values.root_module (state) or planned_values (plan) in the document")
-    config_root = (data.get("configuration") or {}).get("root_module")
+    config_root = _map(data.get("configuration")).get("root_module")
     state = _State(doc, list(_walk_modules(root, at)), dict(_walk_configuration(config_root)))
     _feed_inventory(state, inventory)
     balancers = [r for r in state.of_type(LB) if not r.address.startswith("data.")]
@@ -261,7 +274,7 @@ def _feed_inventory(state: _State, inventory: Inventory) -> None:
         inventory.add_subnet({"addressprefixes": prefixes}, state.resource_id(res))
     for res in state.of_type(VNET):
         vnet_id = state.resource_id(res)
-        for sub in res.values.get("subnet") or []:
+        for sub in _list(res.values.get("subnet")):
             if isinstance(sub, Mapping) and sub.get("name"):
                 sub_id = sub.get("id") or f"{vnet_id}/subnets/{sub['name']}"
                 prefixes = sub.get("address_prefixes") or sub.get("address_prefix")
@@ -280,20 +293,18 @@ def _vm_rest(state: _State, res: TfResource, os_type: str | None) -> dict[str, A
         state.resource_id(n) if isinstance(n, TfResource) else n
         for n in state.links(res, "network_interface_ids")
     ]
-    os_disk = (res.values.get("storage_os_disk") or [{}])[0]
-    if os_type is None and isinstance(os_disk, Mapping):
+    os_disk = _first(res.values.get("storage_os_disk"))
+    if os_type is None:
         os_type = os_disk.get("os_type")
     if os_type is None and res.values.get("os_profile_linux_config"):
         os_type = "Linux"
     if os_type is None and res.values.get("os_profile_windows_config"):
         os_type = "Windows"
-    image = (res.values.get("storage_image_reference") or [{}])[0]
+    image = _first(res.values.get("storage_image_reference"))
     return {
         "storageprofile": {
             "osDisk": {"osType": os_type},
-            "imageReference": {"publisher": image.get("publisher")}
-            if isinstance(image, Mapping)
-            else {},
+            "imageReference": {"publisher": image.get("publisher")},
         },
         "networkprofile": {"networkInterfaces": [{"id": n} for n in nics]},
     }
@@ -302,7 +313,7 @@ def _vm_rest(state: _State, res: TfResource, os_type: str | None) -> dict[str, A
 def _nic_rest(state: _State, res: TfResource) -> dict[str, Any]:
     nic_id = state.resource_id(res)
     ipconfigs = []
-    for j, ipc in enumerate(res.values.get("ip_configuration") or []):
+    for j, ipc in enumerate(_list(res.values.get("ip_configuration"))):
         if not isinstance(ipc, Mapping):
             continue
         ipconfigs.append(
@@ -366,7 +377,7 @@ class _Rebuilder:
             "sku": {"name": v.get("sku") or "Standard"},  # azurerm 4.0: defaults to Standard
             "frontendIPConfigurations": [
                 self.frontend(fe, j)
-                for j, fe in enumerate(v.get("frontend_ip_configuration") or [])
+                for j, fe in enumerate(_list(v.get("frontend_ip_configuration")))
             ],
             "backendAddressPools": [self.pool(p) for p in pools],
             "probes": [self.probe(p) for p in self.mine(PROBE)],
@@ -392,8 +403,6 @@ class _Rebuilder:
             out["subnet"] = {"id": subnet}
         if public:
             out["publicIPAddress"] = {"id": public}
-        if not out["privateIPAddress"] and not public and subnet:
-            out["privateIPAddress"] = None
         return out
 
     def _ref_in_block(self, value: Any, attr: str) -> str | None:
@@ -401,14 +410,15 @@ class _Rebuilder:
         so an unknown ID is taken from the single resource of the right type it references."""
         if isinstance(value, str) and value:
             return value
-        config = self.state.configuration.get(_config_key(self.lb.module, self.lb.base), {})
-        block = (config.get("expressions") or {}).get("frontend_ip_configuration")
+        config = _map(self.state.configuration.get(_config_key(self.lb.module, self.lb.base)))
+        block = _map(config.get("expressions")).get("frontend_ip_configuration")
         blocks = block if isinstance(block, list) else [block]
         for item in blocks:
-            expr = item.get(attr) if isinstance(item, Mapping) else None
-            refs = expr.get("references", []) if isinstance(expr, Mapping) else []
-            for ref in refs:
-                target = _strip_reference(ref)
+            expr = _map(_map(item).get(attr))
+            for ref in _list(expr.get("references")):
+                target = _strip_reference(ref) if isinstance(ref, str) else None
+                if target is None:
+                    continue
                 hits = [
                     r
                     for r in self.state.resources
@@ -440,7 +450,7 @@ class _Rebuilder:
             configs.append(
                 {SOURCE_POINTER: assoc.pointer, "id": f"{nic_id}/ipConfigurations/{ipc_name}"}
             )
-        for j, ipc_id in enumerate(res.values.get("backend_ip_configurations") or []):
+        for j, ipc_id in enumerate(_list(res.values.get("backend_ip_configurations"))):
             if isinstance(ipc_id, str):
                 at = res.at("backend_ip_configurations", j)
                 configs.append({SOURCE_POINTER: at, "id": ipc_id})
@@ -547,7 +557,7 @@ class _Rebuilder:
         )
         out["frontendIPConfigurations"] = [
             {"id": f"{self.lb_id}/frontendIPConfigurations/{fe.get('name')}"}
-            for fe in res.values.get("frontend_ip_configuration") or []
+            for fe in _list(res.values.get("frontend_ip_configuration"))
             if isinstance(fe, Mapping)
         ]
         pool = self.state.link(res, "backend_address_pool_id")
