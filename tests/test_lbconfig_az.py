@@ -149,6 +149,9 @@ def test_invalid_document_lists_every_problem_with_pointers() -> None:
          "member 10.9.0.4 of pool 'bepool-ip' is outside frontend 'fe-web''s subnet 10.2.1.0/24"),
     }  # fmt: skip
     assert all(p.file.endswith("az-lb-show-invalid.json") for p in problems)
+    lines = (FIX / "az-lb-show-invalid.json").read_text().splitlines()
+    port = next(p for p in problems if p.pointer.endswith("frontendPort"))
+    assert port.line is not None and '"frontendPort": 70000' in lines[port.line - 1]
 
 
 @pytest.mark.parametrize(

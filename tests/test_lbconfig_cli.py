@@ -105,7 +105,7 @@ def test_validate_lists_every_problem_and_exits_1() -> None:
     lines = out.strip().splitlines()
     assert lines[-1] == "4 error(s), 1 warning(s)"
     assert any(
-        "az-lb-show-invalid.json: /loadBalancingRules/0/probe: error: rule 'rule-http-80' "
+        "az-lb-show-invalid.json:172: /loadBalancingRules/0/probe: error: rule 'rule-http-80' "
         "names missing probe 'probe-https-443'" in line
         for line in lines
     )

@@ -20,7 +20,7 @@ from pcapflow.errors import ConfigError
 from pcapflow.lbconfig.draft import Loaded, merge
 from pcapflow.lbconfig.inventory import Inventory, is_inventory_document
 from pcapflow.lbconfig.problems import Document
-from pcapflow.lbconfig.yamlfmt import load_yaml, parse
+from pcapflow.lbconfig.yamlfmt import index_json_lines, load_yaml, parse
 
 FORMATS = ("yaml", "az", "arm", "terraform")
 """The ``fmt`` / ``--lb-format`` values (``auto`` or None = detect)."""
@@ -98,6 +98,7 @@ def parse_text(text: str, name: str, fmt: str | None) -> Parsed:
             raise ConfigError(
                 f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
             ) from None
+        index_json_lines(text, doc)
     else:
         data = parse(text, doc)
     detected = detect(data)

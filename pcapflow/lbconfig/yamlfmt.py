@@ -79,6 +79,23 @@ def parse(text: str, doc: Document) -> Any:
         raise doc.fail("", f"not valid YAML: {str(exc).splitlines()[0]}") from None
 
 
+MAX_JSON_LINE_INDEX_BYTES = 8 * 1024 * 1024
+
+
+def index_json_lines(text: str, doc: Document) -> None:
+    """Best effort: line numbers for a JSON document's pointers (JSON is, nearly, YAML)."""
+    if len(text) > MAX_JSON_LINE_INDEX_BYTES:
+        return
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return  # valid JSON that YAML 1.1 rejects (tabs ...): pointers alone
+    if node is not None:
+        problems = len(doc.problems)
+        _index_lines(node, "", doc)
+        del doc.problems[problems:]  # json.loads decided already; duplicate keys are not ours
+
+
 def _index_lines(node: yaml.Node, pointer: str, doc: Document) -> None:
     doc.lines.setdefault(pointer, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
