@@ -153,6 +153,8 @@ def test_bad_documents_of_each_format_exit_2(tmp_path: Path) -> None:
         "bad-arm.json": '{"$schema": "x/deploymentTemplate.json#", "resources": 5}',
         "bad-tf.json": '{"format_version": "1.0", "values": []}',
         "binary.bin": "\x00\x01\x02",
+        "deep.json": "[" * 100000 + "]" * 100000,
+        "deep.yaml": "a:\n" + "".join(" " * (i + 1) + "- \n" for i in range(3000)),
     }
     for name, text in docs.items():
         path = tmp_path / name

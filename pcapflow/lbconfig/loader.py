@@ -90,17 +90,10 @@ def parse_text(text: str, name: str, fmt: str | None) -> Parsed:
     doc = Document(name)
     if not text.strip():
         raise ConfigError(f"{name}: empty document")
-    stripped = text.lstrip()
-    if stripped[:1] in "{[" and fmt != "yaml":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from None
-        index_json_lines(text, doc)
-    else:
-        data = parse(text, doc)
+    try:
+        data = _parse(text, doc, fmt)
+    except RecursionError:
+        raise ConfigError(f"{name}: nested too deeply to be a configuration") from None
     detected = detect(data)
     if fmt is None:
         if detected is None:
@@ -109,6 +102,19 @@ def parse_text(text: str, name: str, fmt: str | None) -> Parsed:
     if detected in ("inventory", "parameters") and fmt != "yaml":
         return Parsed(doc, data, detected)
     return Parsed(doc, data, fmt)
+
+
+def _parse(text: str, doc: Document, fmt: str | None) -> Any:
+    if text.lstrip()[:1] in "{[" and fmt != "yaml":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{doc.name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
+        index_json_lines(text, doc)
+        return data
+    return parse(text, doc)
 
 
 def _check_fmt(fmt: str | None) -> str | None:

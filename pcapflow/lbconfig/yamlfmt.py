@@ -86,14 +86,14 @@ def index_json_lines(text: str, doc: Document) -> None:
     """Best effort: line numbers for a JSON document's pointers (JSON is, nearly, YAML)."""
     if len(text) > MAX_JSON_LINE_INDEX_BYTES:
         return
+    problems = len(doc.problems)
     try:
         node = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return  # valid JSON that YAML 1.1 rejects (tabs ...): pointers alone
-    if node is not None:
-        problems = len(doc.problems)
-        _index_lines(node, "", doc)
-        del doc.problems[problems:]  # json.loads decided already; duplicate keys are not ours
+        if node is not None:
+            _index_lines(node, "", doc)
+    except (yaml.YAMLError, RecursionError):
+        doc.lines.clear()  # valid JSON that YAML 1.1 rejects (tabs ...): pointers alone
+    del doc.problems[problems:]  # json.loads decided already; duplicate keys are not ours
 
 
 def _index_lines(node: yaml.Node, pointer: str, doc: Document) -> None:
