@@ -177,3 +177,8 @@ def test_utf16_from_powershell_and_binary_files(tmp_path: Path) -> None:
     (tmp_path / "blob.bin").write_bytes(bytes(range(200, 256)) * 3)
     code, _, err = run("show", str(tmp_path / "blob.bin"))
     assert code == 2 and "not a text file" in err
+
+
+def test_schema_command_prints_the_published_schema() -> None:
+    code, out, _ = run("schema")
+    assert code == 0 and json.loads(out) == schema()

@@ -11,7 +11,7 @@ import sys
 import click
 
 from pcapflow.cli import main
-from pcapflow.lbconfig import FORMATS, load, to_dict, to_yaml, validate
+from pcapflow.lbconfig import FORMATS, load, schema, to_dict, to_yaml, validate
 from pcapflow.lbconfig.problems import Severity
 from pcapflow.lbconfig.render import render_problems, render_text
 
@@ -83,3 +83,9 @@ def validate_cmd(
         click.echo(f"ok: {', '.join(configs)}")
     if any(p.severity is Severity.ERROR for p in problems):
         sys.exit(1)
+
+
+@lb.command(name="schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of the pcapflow YAML format (also docs/lb-config.schema.json)."""
+    click.echo(json.dumps(schema(), indent=2))
