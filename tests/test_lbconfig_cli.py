@@ -31,7 +31,7 @@ def test_show_text() -> None:
     code, out, _ = run("show", EXAMPLE)
     assert code == 0
     assert "frontend fe-web: 10.2.1.100 private  subnet 10.2.1.0/24" in out
-    assert "rule http: 10.2.1.100:80/tcp -> be-web:80 (2 members)" in out
+    assert "rule http: 10.2.1.100:80/tcp -> be-web:80 (2 member(s))" in out
 
 
 def test_show_json_is_the_documented_stable_form() -> None:

@@ -32,7 +32,7 @@ def _rule(lb: LoadBalancer, r: Rule) -> str:
         match = f"{_endpoint(vip, r.frontend_port)}/{r.protocol.value}"
         target = f"{r.pool}:{r.backend_port_for(r.frontend_port)}"
     pool = lb.pool(r.pool)
-    n = f" ({len(pool.members)} members)" if pool is not None else " (missing pool)"
+    n = f" ({len(pool.members)} member(s))" if pool is not None else " (missing pool)"
     flags = [
         f"probe {r.probe}" if r.probe else "no probe",
         "floating IP on" if r.floating_ip else "floating IP off",
