@@ -199,3 +199,18 @@ def test_json_is_stable_and_round_trips_through_yaml_format() -> None:
     first = json.dumps(to_dict(cfg, explicit=True), sort_keys=False)
     second = json.dumps(to_dict(load([f("az-lb-show.json")], nic_files=NICS), explicit=True))
     assert first == second
+
+
+def test_admin_state_down_and_nat_pools_are_warned_about() -> None:
+    from pcapflow.lbconfig import validate_text
+
+    data = json.loads((FIX / "az-rest-nested-haports.json").read_text())
+    pool = data["properties"]["backendAddressPools"][0]["properties"]
+    pool["loadBalancerBackendAddresses"][1]["properties"]["adminState"] = "Down"
+    data["properties"]["inboundNatPools"] = [{"name": "vmss-ssh"}]
+    problems = validate_text(json.dumps(data), name="x.json")
+    assert [(p.severity, p.message.split(":")[0]) for p in problems] == [
+        (Severity.WARNING, "pool 'be-nva'"),
+        (Severity.WARNING, "inbound NAT pools (scale sets) are not modelled"),
+    ]
+    assert "adminState Down" in problems[0].message

@@ -122,6 +122,12 @@ class _Reader:
             self.nat(nat)
         for out in self.node.children("outboundRules"):
             self.outbound(out)
+        if self.node.children("inboundNatPools"):
+            self.doc.report(
+                self.node.at("inboundNatPools"),
+                "inbound NAT pools (scale sets) are not modelled",
+                Severity.WARNING,
+            )
         for draft in self.lb.pools:
             self.nic_declared_members(draft)
 
@@ -203,6 +209,13 @@ class _Reader:
             if ipc_id is not None:
                 self.nic_member(pool, ipc_id, ref.pointer)
         for addr in node.children("loadBalancerBackendAddresses"):
+            if str(addr.get("adminState", default="")).casefold() == "down":
+                self.doc.report(
+                    addr.at("adminState"),
+                    f"pool {name!r}: member {addr.text('name') or '?'} has adminState Down: it "
+                    "gets no new flows, so the real pool is smaller than listed",
+                    Severity.WARNING,
+                )
             ipc_id = addr.ref("networkInterfaceIPConfiguration")
             text = addr.text("ipAddress")
             if ipc_id is not None:
