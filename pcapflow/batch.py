@@ -272,7 +272,19 @@ def run_job(job: Job, settings: Settings) -> JobResult:
 
 def _failed(job: Job, error: str, started: float) -> Outcome:
     seconds = round(time.perf_counter() - started, 3)
-    return Outcome(job.name, job.captures, None, error=error, seconds=seconds)
+    return Outcome(job.name, job.captures, None, error=one_line(error), seconds=seconds)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+MAX_ERROR = 300
+
+
+def one_line(error: str) -> str:
+    """The first line of ``error`` without terminal escapes, at most ``MAX_ERROR`` characters."""
+    plain = ANSI.sub("", error).replace("\x1b", "")
+    lines = [" ".join(line.split()) for line in plain.splitlines()]
+    first = next((line for line in lines if line), "") or "unknown error"
+    return first if len(first) <= MAX_ERROR else first[: MAX_ERROR - 3] + "..."
 
 
 # ---- executors -----------------------------------------------------------------------------------

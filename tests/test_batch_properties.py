@@ -69,3 +69,19 @@ def test_a_worker_that_dies_becomes_that_jobs_error() -> None:
     assert done.outcome.error == (
         "worker failed: BrokenProcessPool: A child process terminated abruptly"
     )
+
+
+@given(st.text(max_size=500))
+def test_errors_in_the_index_are_one_short_line(text: str) -> None:
+    from pcapflow.batch import MAX_ERROR, one_line
+
+    line = one_line(text)
+    assert line and len(line) <= MAX_ERROR and len(line.splitlines()) == 1
+    assert "\x1b[" not in line
+
+
+def test_a_multiline_internal_error_keeps_its_first_line() -> None:
+    from pcapflow.batch import one_line
+
+    error = "internal error: TypingError: Failed\n\x1b[1mNo implementation\x1b[0m\n  more"
+    assert one_line(error) == "internal error: TypingError: Failed"
