@@ -452,6 +452,14 @@ def test_ethernet_padding_is_not_payload(tmp_path: Path) -> None:
     assert int(row["pflags"]) == 0
 
 
+def test_tso_zero_ip_length_keeps_the_header_value(tmp_path: Path) -> None:
+    packet = bytearray(ipv4("10.0.0.1", "10.0.0.2", tcp(1, 2, flags=ACK, payload=b"d" * 300)))
+    packet[2:4] = b"\0\0"  # captured before TCP segmentation offload filled the length in
+    row = one(tmp_path, eth(bytes(packet)))
+    assert (int(row["ip_len"]), int(row["payload_len"])) == (0, 300)
+    assert not int(row["pflags"]) & PF_TRUNCATED
+
+
 def test_bad_transport_checksum_is_flagged(tmp_path: Path) -> None:
     packet = ipv4("10.0.0.1", "10.0.0.2", tcp(1, 2), bad_csum=True)
     assert int(one(tmp_path, eth(packet))["pflags"]) & PF_BAD_CSUM

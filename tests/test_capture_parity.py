@@ -35,6 +35,7 @@ ZEEK_TRACES = [
     "zeek/Traces/pcapng-multi-interface.pcapng",  # several IDBs
     "zeek/Traces/tcp/retransmit-fast009.pcap",  # snaplen-truncated packets
     "zeek/Traces/tunnels/gre-sample.pcap",  # other IP protocols (payload length)
+    "zeek/Traces/ldap/missing_krbtgt_ldap_request.pcapng",  # IPv4 length 0 (TSO)
     "malformed/tcpdump/tests/tcp-handshake-nano.pcap",  # SLL
     "malformed/zeek/linux_dlt_sll2.pcap",  # SLL2
     "malformed/zeek/udp-multiple-source-ports.pcap",  # BSD NULL

@@ -561,10 +561,11 @@ def decode_records(
             ihl = (np.int64(buf[q]) & 15) * 4
             if ihl < 20:
                 continue
-            ip_len = _u16(buf, q + 2)
-            if ip_len == 0:  # TSO: the stack had not filled the length in yet
-                ip_len = max(wire_left, 0)
-            if ip_len < ihl:
+            ip_len = _u16(buf, q + 2)  # the header's value goes in the row (Zeek's *_ip_bytes)
+            span = ip_len
+            if ip_len == 0:  # TSO: the stack had not filled the length in yet; use the wire's
+                span = max(wire_left, 0)
+            if span < ihl:
                 continue
             ver = 4
             ip_id = _u16(buf, q + 4)
@@ -576,7 +577,7 @@ def decode_records(
             lo_s = np.uint64(_u32(buf, q + 12))
             lo_d = np.uint64(_u32(buf, q + 16))
             l4 = q + ihl
-            ip_end = q + ip_len
+            ip_end = q + span
             hdr_ok = l4 <= stop
             ip_csum_bad = False
             if verify and hdr_ok:
@@ -587,8 +588,9 @@ def decode_records(
             ver = 6
             plen = _u16(buf, q + 4)
             ip_len = plen + 40
-            if plen == 0:
-                ip_len = max(wire_left, 40)
+            span = ip_len
+            if plen == 0:  # jumbogram or TSO: the packet's extent is the wire's
+                span = max(wire_left, 40)
             proto = np.int64(buf[q + 6])
             ttl = np.int64(buf[q + 7])
             hi_s = _u64be(buf, q + 8)
@@ -596,7 +598,7 @@ def decode_records(
             hi_d = _u64be(buf, q + 24)
             lo_d = _u64be(buf, q + 32)
             l4 = q + 40
-            ip_end = q + ip_len
+            ip_end = q + span
             hdr_ok = True
             ip_csum_bad = False
             cap_end6 = min(stop, ip_end)

@@ -354,18 +354,20 @@ class TsharkReader:
             return None
         ver, proto, src, dst, ip_len, ip_id, ttl, pflags, frag_first = net
         cap_len = _int(_get(info, "cap_len"))
-        if l3 + ip_len > cap_len:
+        wire_len = _int(_get(info, "len"))
+        # A zero length field (TSO, jumbogram): the packet's extent is the wire's.
+        span = ip_len if ip_len > (40 if ver == 6 else 0) else wire_len - l3
+        if l3 + span > cap_len:
             pflags |= PF_TRUNCATED
-        transport = self._transport(frame, k, proto, frag_first, l3, ip_len)
+        transport = self._transport(frame, k, proto, frag_first, l3, span)
         sport, dport, flags, seq, ack, win, plen, tsval, ohash, phash, tflags = transport
         pflags |= tflags
-        wire_len = _int(_get(info, "len"))
         if not (frame.names[k + 1 : k + 2] and frame.names[k + 1] in TRANSPORTS):
-            plen = self._other_payload_len(frame, k, l3, ip_len, wire_len)
+            plen = self._other_payload_len(frame, k, l3, span, wire_len)
         elif plen < 0:  # a first fragment: Wireshark gives no segment length
             tcp = frame.layers[k + 1]
             start = _layer_start(tcp) or l3
-            plen = max(min(ip_len, wire_len - l3) - (start - l3) - _int(_get(tcp, "hdr_len")), 0)
+            plen = max(min(span, wire_len - l3) - (start - l3) - _int(_get(tcp, "hdr_len")), 0)
         vlan = 0
         if "vlan" in frame.names[:k]:
             vlan = _int(_get(frame.layers[frame.names.index("vlan")], "id"))
@@ -418,7 +420,10 @@ class TsharkReader:
 
     @staticmethod
     def _ipv4(ip: Any) -> _Net | None:
+        raw_len = _get(ip, "len_raw")  # the header's value: Wireshark shows the wire's for 0
         ip_len = _int(_get(ip, "len"))
+        if isinstance(raw_len, list) and raw_len:
+            ip_len = _int("0x" + str(raw_len[0]), ip_len)
         frag = _int(_get(ip, "frag_offset"))
         flags_tree = _get(ip, "flags_tree")
         more = _int(_get(flags_tree, "mf")) if flags_tree is not None else 0
