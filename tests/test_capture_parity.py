@@ -36,6 +36,7 @@ ZEEK_TRACES = [
     "zeek/Traces/tcp/retransmit-fast009.pcap",  # snaplen-truncated packets
     "zeek/Traces/tunnels/gre-sample.pcap",  # other IP protocols (payload length)
     "zeek/Traces/ldap/missing_krbtgt_ldap_request.pcapng",  # IPv4 length 0 (TSO)
+    "zeek/Traces/radiotap.pcap",  # radiotap + 802.11 + LLC/SNAP
     "malformed/tcpdump/tests/tcp-handshake-nano.pcap",  # SLL
     "malformed/zeek/linux_dlt_sll2.pcap",  # SLL2
     "malformed/zeek/udp-multiple-source-ports.pcap",  # BSD NULL

@@ -27,11 +27,13 @@ from numba import njit
 from pcapflow.capture.linktypes import (
     KIND_ETHERNET,
     KIND_FDDI,
+    KIND_IEEE80211,
     KIND_IPV4,
     KIND_IPV6,
     KIND_NFLOG,
     KIND_NULL,
     KIND_PPP,
+    KIND_RADIOTAP,
     KIND_RAW,
     KIND_SLL,
     KIND_SLL2,
@@ -321,6 +323,24 @@ def _ether_chain(b: Arr, q: Int, stop: Int, etype: Int) -> tuple[Int, Int, Int]:
     return q, -1, vlan
 
 
+@njit(cache=True)
+def _wlan(b: Arr, p: Int, stop: Int) -> tuple[Int, Int, Int, Int]:
+    """An 802.11 data frame carrying LLC/SNAP: (ip offset, ethertype or -1, 0, 0)."""
+    if p + 24 > stop:
+        return p, -1, 0, 0
+    fc0 = np.int64(b[p])
+    fc1 = np.int64(b[p + 1])
+    if (fc0 >> 2) & 3 != 2 or (fc1 & 0x40) != 0:  # not a data frame, or encrypted
+        return p, -1, 0, 0
+    hdr = 30 if (fc1 & 3) == 3 else 24  # four addresses when both DS bits are set
+    if fc0 & 0x80:  # QoS data: QoS control, and an HT control field when "order" is set
+        hdr += 6 if fc1 & 0x80 else 2
+    q = p + hdr
+    if q + 8 > stop or b[q] != 0xAA or b[q + 1] != 0xAA or b[q + 2] != 0x03:
+        return p, -1, 0, 0
+    return q + 8, _u16(b, q + 6), 0, 0
+
+
 @njit(cache=True, inline="always")
 def _version_etype(b: Arr, q: Int, stop: Int) -> Int:
     if q >= stop:
@@ -382,6 +402,12 @@ def _find_ip(
         if p + 21 > stop or b[p + 13] != 0xAA or b[p + 14] != 0xAA:
             return p, -1, 0, 0
         return p + 21, _u16(b, p + 19), 0, 0
+    if kind == KIND_RADIOTAP:  # little-endian length at offset 2, then 802.11
+        if p + 4 > stop:
+            return p, -1, 0, 0
+        return _wlan(b, p + ((np.int64(b[p + 3]) << 8) | np.int64(b[p + 2])), stop)
+    if kind == KIND_IEEE80211:
+        return _wlan(b, p, stop)
     if kind == KIND_NFLOG:  # 4-byte header, then TLVs (host order, 4-byte aligned)
         if p + 4 > stop:
             return p, -1, 0, 0

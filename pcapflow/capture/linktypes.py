@@ -19,6 +19,8 @@ KIND_NULL: Final = 7  # BSD loopback: 4-byte address family, in either byte orde
 KIND_PPP: Final = 8  # PPP, with or without the HDLC address/control bytes
 KIND_FDDI: Final = 9  # FDDI with LLC/SNAP
 KIND_NFLOG: Final = 10  # Linux NFLOG (TLVs; the payload TLV holds the IP packet)
+KIND_IEEE80211: Final = 11  # 802.11 data frames with LLC/SNAP (not protected ones)
+KIND_RADIOTAP: Final = 12  # radiotap header, then 802.11
 
 # LINKTYPE_* value -> (kind, name)
 LINK_TYPES: Final[dict[int, tuple[int, str]]] = {
@@ -30,8 +32,10 @@ LINK_TYPES: Final[dict[int, tuple[int, str]]] = {
     14: (KIND_RAW, "RAW (DLT 14)"),
     50: (KIND_PPP, "PPP_HDLC"),
     101: (KIND_RAW, "RAW"),
+    105: (KIND_IEEE80211, "IEEE802_11"),
     108: (KIND_NULL, "LOOP"),
     113: (KIND_SLL, "LINUX_SLL"),
+    127: (KIND_RADIOTAP, "IEEE802_11_RADIOTAP"),
     228: (KIND_RAW, "IPV4"),  # the version nibble decides, as in Wireshark
     229: (KIND_RAW, "IPV6"),
     239: (KIND_NFLOG, "NFLOG"),

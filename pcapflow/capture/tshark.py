@@ -88,6 +88,9 @@ LINK_LAYERS = frozenset(
         "llc",
         "nflog",
         "ethertype",
+        "radiotap",
+        "wlan_radio",
+        "wlan",
     ]
 )
 
