@@ -42,7 +42,6 @@ from pcapflow.flows.layout import (
     F_IFACES,
     F_IPB0,
     F_IPB1,
-    F_KEY,
     F_LAST,
     F_LAST_FRAME,
     F_LASTPKT,
@@ -159,11 +158,8 @@ class FlowAssembler:
         self._C = np.zeros(K.N_C, dtype=np.int64)
         self._C[K.C_FREE] = cap
         self._C[K.C_NEXT_SWEEP] = np.iinfo(np.int64).min
-        # key table: hash -> key id; key_cur[key id] = live slot or -1
-        self._keys: dict[int, int] = {}
-        self._key_hash = np.zeros(1024, dtype=np.uint64)
-        self._key_cur = np.full(1024, -1, dtype=np.int64)
-        self._key_free: list[int] = list(range(1023, -1, -1))
+        # key table (open addressing, in the kernel): position = key id, key_cur = its slot
+        self._new_key_table(_table_size(cap))
         self._stored: dict[int, list[PacketArray]] = {}
         self._done: list[FlowBlock] = []
 
@@ -188,79 +184,50 @@ class FlowAssembler:
             return []
         self.stats.packets += n
         hashes, valid, icmp_port = packet_keys(batch)
-        keyid = self._key_ids(hashes, valid)
         self.stats.unassigned += int(n - np.count_nonzero(valid))
         slot = np.empty(n, dtype=np.int64)
         keep = np.empty(n, dtype=np.bool_)
         start = 0
         while True:
             start = K.run(
-                batch, keyid, start, self._FL, self._ADDR, self._EP, self._HIST,
-                self._key_cur, self._free, self._fin, self._C, self._P, self._server_tcp,
-                self._server_udp, icmp_port, slot, keep,
+                batch, hashes, valid, start, self._FL, self._ADDR, self._EP, self._HIST,
+                self._key_cur, self._ht_hash, self._ht_state, self._free, self._fin, self._C,
+                self._P, self._server_tcp, self._server_udp, icmp_port, slot, keep,
             )  # fmt: skip
             self._store_packets(batch, slot, keep, start)
             self.stats.peak_live = max(self.stats.peak_live, self.live)
             if start >= n:
                 break
             self._collect()
-            self._make_room()
+            if self._C[K.C_FREE] == 0:
+                self._make_room()
+            else:
+                self._rehash(self._ht_hash.shape[0])
         self._collect()
-        self._release_keys(np.unique(keyid[keyid >= 0]))
         return self._take_done()
 
     def close(self) -> list[FlowBlock]:
         """End every live flow (end of input) and return the remaining blocks."""
         live = np.nonzero(self._FL[:, F_ACTIVE])[0].astype(np.int64)
         self._finish(live, END_INPUT)
-        self._release_keys(np.arange(self._key_cur.shape[0], dtype=np.int64))
         return self._take_done()
+
+    @property
+    def keys(self) -> int:
+        """Connection keys currently held in the key table."""
+        return int(self._C[K.C_HT_USED])
 
     # --- keys --------------------------------------------------------------------------
 
-    def _key_ids(
-        self, hashes: npt.NDArray[np.uint64], valid: npt.NDArray[np.bool_]
-    ) -> npt.NDArray[np.int64]:
-        uniq, inverse = np.unique(hashes, return_inverse=True)
-        ids = np.empty(uniq.shape[0], dtype=np.int64)
-        keys = self._keys
-        for j, h in enumerate(uniq.tolist()):
-            kid = keys.get(h)
-            if kid is None:
-                kid = self._new_key(h)
-            ids[j] = kid
-        keyid = ids[inverse.reshape(-1)]
-        keyid[~valid] = -1
-        return keyid
+    def _new_key_table(self, size: int) -> None:
+        self._ht_hash = np.zeros(size, dtype=np.uint64)
+        self._ht_state = np.zeros(size, dtype=np.int8)
+        self._key_cur = np.full(size, -1, dtype=np.int64)
 
-    def _new_key(self, h: int) -> int:
-        if not self._key_free:
-            old = self._key_cur.shape[0]
-            self._key_cur = np.concatenate([self._key_cur, np.full(old, -1, dtype=np.int64)])
-            self._key_hash = np.concatenate([self._key_hash, np.zeros(old, dtype=np.uint64)])
-            self._key_free = list(range(2 * old - 1, old - 1, -1))
-        kid = self._key_free.pop()
-        self._keys[h] = kid
-        self._key_hash[kid] = h
-        return kid
-
-    def _release_keys(self, candidates: npt.NDArray[np.int64]) -> None:
-        """Forget keys without a live flow (after the batch that used them)."""
-        if candidates.size == 0:
-            return
-        idle = candidates[self._key_cur[candidates] < 0]
-        for kid in idle.tolist():
-            h = int(self._key_hash[kid])
-            if self._keys.get(h) == kid:
-                del self._keys[h]
-                self._key_free.append(kid)
-        # keys of flows that ended by a sweep/eviction but were not in this batch
-        if len(self._keys) > 2 * max(self.live, 1024):
-            live_keys = set(self._FL[self._FL[:, F_ACTIVE] == 1, F_KEY].tolist())
-            for h, kid in list(self._keys.items()):
-                if kid not in live_keys:
-                    del self._keys[h]
-                    self._key_free.append(kid)
+    def _rehash(self, size: int) -> None:
+        """Rebuild the key table (drops deleted entries; ``size`` a power of two)."""
+        self._new_key_table(size)
+        K.rehash(self._FL, self._ADDR, self._ht_hash, self._ht_state, self._key_cur, self._C)
 
     # --- slots -------------------------------------------------------------------------
 
@@ -286,6 +253,7 @@ class FlowAssembler:
         self._free[: free.shape[0]] = free
         self._C[K.C_FREE] = free.shape[0]
         self._fin = np.zeros(new_cap, dtype=np.int64)
+        self._rehash(_table_size(new_cap))
 
     def _evict(self) -> None:
         """Evict a tenth of the table: half-open attempts (S0) first, then the idlest."""
@@ -303,8 +271,9 @@ class FlowAssembler:
 
     def _finish(self, slots: npt.NDArray[np.int64], reason: int) -> None:
         K.finish_all(
-            self._FL, self._EP, self._HIST, slots, reason, self._key_cur, self._fin, self._C
-        )
+            self._FL, self._EP, self._HIST, slots, reason, self._key_cur, self._ht_state,
+            self._fin, self._C,
+        )  # fmt: skip
         self._collect()
 
     # --- packets kept as evidence --------------------------------------------------------
@@ -397,6 +366,14 @@ class FlowAssembler:
     def _take_done(self) -> list[FlowBlock]:
         done, self._done = self._done, []
         return done
+
+
+def _table_size(slots: int) -> int:
+    """Key-table size for ``slots`` live flows: a power of two, at most half full."""
+    size = 1024
+    while size < 2 * slots:
+        size *= 2
+    return size
 
 
 class _Columns:

@@ -5,7 +5,8 @@ One call of :func:`run` walks packet rows in capture order.  Each row carries a 
 :mod:`pcapflow.flows.keys`); ``key_cur[key]`` is the slot of the key's live flow or -1.  Per
 packet the kernel
 
-1. fires the flow's Zeek timers that are due (inactivity, attempt, close delay, expire) and, for
+1. looks the packet's key hash up in an open-addressing table (position = key id);
+   fires the flow's Zeek timers that are due (inactivity, attempt, close delay, expire) and, for
    TCP, checks for port reuse (``TCPSessionAdapter::IsReuse``): the old flow ends, a new begins;
 2. creates a flow when the key has none, oriented as ``WantConnection`` decides
    (``likely_server_ports``), with ``^`` in the history when flipped;
@@ -33,6 +34,7 @@ import numpy.typing as npt
 from numba import njit
 
 from pcapflow.flows.layout import (
+    A_HASH,
     A_OHI,
     A_OLO,
     A_RHI,
@@ -189,7 +191,13 @@ C_FIN = 1  # ended slots in fin_slots[:C_FIN]
 C_LIVE = 2  # live flows
 C_NEXT_SWEEP = 3  # capture time of the next sweep, ns
 C_NEW = 4  # flows created (all time)
-N_C = 5
+C_HT_USED = 5  # keys in the hash table
+C_HT_FILL = 6  # used + deleted (tombstone) entries
+N_C = 7
+
+HT_EMPTY = 0
+HT_USED = 1
+HT_DELETED = 2
 
 
 @kernel_jit(inline="always")
@@ -836,6 +844,7 @@ def finish(
     s: int,
     reason: int,
     key_cur: Arr,
+    ht_state: Arr,
     fin_slots: Arr,
     C: Arr,
 ) -> None:
@@ -862,6 +871,8 @@ def finish(
     k = FL[s, F_KEY]
     if key_cur[k] == s:
         key_cur[k] = -1
+        ht_state[k] = HT_DELETED
+        C[C_HT_USED] -= 1
     fin_slots[C[C_FIN]] = s
     C[C_FIN] += 1
     C[C_LIVE] -= 1
@@ -903,24 +914,62 @@ def sweep(
     now: int,
     P: Arr,
     key_cur: Arr,
+    ht_state: Arr,
     fin_slots: Arr,
     C: Arr,
 ) -> None:
     for s in range(FL.shape[0]):
         if FL[s, F_ACTIVE] and timer_due(FL, EP, s, now, P):
-            finish(FL, EP, HIST, s, END_TIMEOUT, key_cur, fin_slots, C)
+            finish(FL, EP, HIST, s, END_TIMEOUT, key_cur, ht_state, fin_slots, C)
+
+
+@kernel_jit()
+def ht_find(ht_hash: Arr, ht_state: Arr, h: Any) -> tuple[int, int]:
+    """Open-addressing lookup of key hash ``h``: (position or -1, where to insert it)."""
+    mask = np.int64(ht_hash.shape[0] - 1)
+    pos = np.int64(np.uint64(h) & np.uint64(mask))
+    free = np.int64(-1)
+    while True:
+        st = ht_state[pos]
+        if st == HT_EMPTY:
+            return -1, (free if free >= 0 else pos)
+        if st == HT_USED and ht_hash[pos] == h:
+            return pos, pos
+        if st == HT_DELETED and free < 0:
+            free = pos
+        pos = (pos + 1) & mask
+
+
+@kernel_jit()
+def rehash(FL: Arr, ADDR: Arr, ht_hash: Arr, ht_state: Arr, key_cur: Arr, C: Arr) -> None:
+    """Insert every live flow's key into fresh (empty) table arrays."""
+    used = 0
+    for s in range(FL.shape[0]):
+        if FL[s, F_ACTIVE]:
+            h = ADDR[s, A_HASH]
+            _k, ins = ht_find(ht_hash, ht_state, h)
+            ht_state[ins] = HT_USED
+            ht_hash[ins] = h
+            key_cur[ins] = s
+            FL[s, F_KEY] = ins
+            used += 1
+    C[C_HT_USED] = used
+    C[C_HT_FILL] = used
 
 
 @kernel_jit()
 def run(
     pk: Arr,
-    keyid: Arr,
+    hashes: Arr,
+    valid: Arr,
     start: int,
     FL: Arr,
     ADDR: Arr,
     EP: Arr,
     HIST: Arr,
     key_cur: Arr,
+    ht_hash: Arr,
+    ht_state: Arr,
     free_slots: Arr,
     fin_slots: Arr,
     C: Arr,
@@ -943,25 +992,28 @@ def run(
     while i < n:
         now = pk[i]["ts_ns"]
         if now >= C[C_NEXT_SWEEP]:
-            sweep(FL, EP, HIST, now, P, key_cur, fin_slots, C)
+            sweep(FL, EP, HIST, now, P, key_cur, ht_state, fin_slots, C)
             C[C_NEXT_SWEEP] = now + P[P_SWEEP_NS]
-        k = keyid[i]
         pkt_slot[i] = -1
         pkt_keep[i] = False
-        if k < 0:
+        if not valid[i]:
             i += 1
             continue
+        if C[C_HT_FILL] * 10 >= ht_hash.shape[0] * 7:
+            return i  # the key table needs rehashing
+        h = hashes[i]
+        k, ins = ht_find(ht_hash, ht_state, h)
         row = pk[i]
         proto = int(row["proto"])
         flags = int(row["tcp_flags"])
         seq = int(row["seq"])
         pflags = int(row["pflags"])
-        s = key_cur[k]
+        s = key_cur[k] if k >= 0 else -1
         if s >= 0 and timer_due(FL, EP, s, now, P):
-            finish(FL, EP, HIST, s, END_TIMEOUT, key_cur, fin_slots, C)
+            finish(FL, EP, HIST, s, END_TIMEOUT, key_cur, ht_state, fin_slots, C)
             s = -1
         if s >= 0 and proto == _TCP and tcp_is_reuse(EP, s, flags, seq):
-            finish(FL, EP, HIST, s, END_REUSE, key_cur, fin_slots, C)
+            finish(FL, EP, HIST, s, END_REUSE, key_cur, ht_state, fin_slots, C)
             s = -1
         duplicate = (pflags & _PF_DUPLICATE) != 0
         if s < 0:
@@ -970,6 +1022,13 @@ def run(
                 continue
             if C[C_FREE] == 0:
                 return i
+            k, ins = ht_find(ht_hash, ht_state, h)
+            if ht_state[ins] == HT_EMPTY:
+                C[C_HT_FILL] += 1
+            ht_state[ins] = HT_USED
+            ht_hash[ins] = h
+            C[C_HT_USED] += 1
+            k = ins
             C[C_FREE] -= 1
             s = free_slots[C[C_FREE]]
             init_slot(FL, EP, HIST, s)
@@ -984,6 +1043,7 @@ def run(
             ADDR[s, A_OLO] = row["src_lo"]
             ADDR[s, A_RHI] = row["dst_hi"]
             ADDR[s, A_RLO] = row["dst_lo"]
+            ADDR[s, A_HASH] = h
             sp = int(row["sport"])
             dp = int(row["dport"])
             if proto == _ICMP or proto == _ICMP6:
@@ -1135,10 +1195,11 @@ def finish_all(
     slots: Arr,
     reason: int,
     key_cur: Arr,
+    ht_state: Arr,
     fin_slots: Arr,
     C: Arr,
 ) -> None:
     """End the given live flows (end of input, eviction)."""
     for s in slots:
         if FL[s, F_ACTIVE]:
-            finish(FL, EP, HIST, s, reason, key_cur, fin_slots, C)
+            finish(FL, EP, HIST, s, reason, key_cur, ht_state, fin_slots, C)

@@ -3,7 +3,8 @@
 The live flow table is three arrays indexed by *slot* (one slot per live flow):
 
 * ``FL[slot, F_*]`` (int64): connection-level facts (times, counters, timers, pcapflow additions);
-* ``ADDR[slot, A_*]`` (uint64): the originator's and responder's addresses (hi/lo halves);
+* ``ADDR[slot, A_*]`` (uint64): the originator's and responder's addresses (hi/lo halves) and
+  the key hash;
 * ``EP[slot, e, E_*]`` (int64): per-endpoint TCP state, ``e`` 0 = originator, 1 = responder
   (swapped when Zeek's heuristics flip the connection);
 * ``HIST[slot, :]`` (uint8): the Zeek history letters, ``FL[slot, F_HLEN]`` of them.
@@ -63,7 +64,8 @@ A_OHI = 0
 A_OLO = 1
 A_RHI = 2
 A_RLO = 3
-N_A = 4
+A_HASH = 4  # the connection-key hash (see pcapflow.flows.keys)
+N_A = 5
 
 # --- EP columns (per endpoint) -----------------------------------------------------------
 E_STATE = 0
