@@ -159,3 +159,28 @@ def test_floating_ip_copy_back_to_the_caller_is_guest_unconfigured_end_to_end() 
     ]
     (leg,) = result.legs
     assert leg.inbound_flows == (leg.outbound_flow,) and leg.member == B
+
+
+def test_without_a_declared_pool_no_expected_rate_is_claimed() -> None:
+    """A config discovered from one caller's capture lists only the members it saw (here the
+    caller itself): N is unknown, so no 1/N is claimed and the reason says why."""
+    flows = []
+    for i in range(3):
+        out, back = hairpin_self_packets(41001 + i, seq=1000 + i, t=i * 10.0, frame=100 * i + 1)
+        flows += [flow(out), flow(back)]
+    result = analyze_flows(
+        [(info(0, "web01-eth0.pcap"), flows)], ["web01-eth0.pcap"], None, capture_points=["web01"]
+    )
+    assert result.suggested_config is not None
+    (finding,) = result.findings
+    assert finding.label is Label.HAIRPIN_SELF
+    assert finding.expected_rate is None and finding.p_value is None
+    assert finding.observed_rate == 1.0
+    assert "pool size N is unknown" in finding.confidence_reason
+    assert "1/1" not in finding.confidence_reason
+
+
+def test_a_declared_single_member_pool_still_expects_every_call_to_fail() -> None:
+    result = web01_capture(2, 0, members=(B,), vms=("web01",))
+    (finding,) = result.findings
+    assert finding.expected_rate == 1.0 and "consistent with 1/1" in finding.confidence_reason

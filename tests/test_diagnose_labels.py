@@ -57,6 +57,12 @@ def test_member_caller_that_got_an_answer_is_hairpin_other_backend() -> None:
     )
 
 
+def test_lucky_hairpin_without_a_declared_pool_claims_no_one_in_n() -> None:
+    v = decide(attempt(caller_answered=True, caller_in_pool=True, pool_size=1, pool_known=False))
+    assert v.label is Label.HAIRPIN_OTHER_BACKEND
+    assert "1/1" not in v.reason and "not declared" in v.reason
+
+
 def test_outside_caller_that_got_an_answer_is_ok() -> None:
     assert decide(attempt(caller_answered=True)).label is Label.OK
 

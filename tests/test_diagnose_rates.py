@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcapflow.diagnose.stats import binomial_p, check_rate, expected_rate
+from pcapflow.diagnose.stats import binomial_p, check_rate, expected_rate, unknown_pool_rate
 
 
 def test_expected_rate_is_one_over_the_members() -> None:
@@ -42,3 +42,9 @@ def test_source_ip_affinity_expects_all_or_nothing() -> None:
 
 def test_no_attempts_nothing_to_compare() -> None:
     assert check_rate(0, 0, 2, "default").consistent is None
+
+
+def test_unknown_pool_gives_the_observed_rate_and_no_expectation() -> None:
+    r = unknown_pool_rate(3, 4)
+    assert r.expected_rate is None and r.p_value is None and r.consistent is None
+    assert r.observed_rate == 0.75 and "unknown" in r.reason

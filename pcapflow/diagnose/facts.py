@@ -9,6 +9,7 @@ from pcapflow.model.flow import Flow
 from pcapflow.model.lb import Distribution, LbConfig
 from pcapflow.model.packet import ACK, SYN, PacketRef
 from pcapflow.reconcile.connection import COPY, OUTBOUND, PROBE, TRANSLATED, Connection
+from pcapflow.reconcile.discover import DISCOVERED_LB
 from pcapflow.reconcile.lbindex import LbIndex
 from pcapflow.reconcile.packets import (
     answered,
@@ -35,6 +36,7 @@ class Facts:
     floating_ip: bool = False
     caller_in_pool: bool = False
     pool_size: int = 0
+    pool_known: bool = True  # False: the config was discovered, N members is unknown
     distribution: str = Distribution.DEFAULT.value
     self_mapped: bool = False
     translated_seen: bool = False  # a translated leg (or copy) was captured
@@ -87,6 +89,7 @@ def facts_for(
         floating_ip=bool(match and match.rule.floating_ip),
         caller_in_pool=_caller_in_pool(conn, lb),
         pool_size=len(members),
+        pool_known=match is not None and match.lb.name != DISCOVERED_LB,
         distribution=match.rule.distribution.value if match else Distribution.DEFAULT.value,
         self_mapped=conn.self_mapped,
         translated_seen=bool(translated or conn.pairs),

@@ -16,7 +16,7 @@ import yaml
 
 from pcapflow.diagnose.evidence import connection_evidence
 from pcapflow.diagnose.facts import Facts
-from pcapflow.diagnose.stats import RateCheck, check_rate
+from pcapflow.diagnose.stats import RateCheck, check_rate, unknown_pool_rate
 from pcapflow.diagnose.verdict import Verdict
 from pcapflow.model.result import Confidence, Evidence, Finding, Label
 from pcapflow.reconcile.connection import Connection
@@ -123,6 +123,8 @@ def _rate(label: Label, first: Decided, pair_attempts: list[Decided]) -> RateChe
     if label not in HAIRPIN_LABELS or not pair_attempts:
         return None
     failures = sum(1 for d in pair_attempts if d.verdict.label is Label.HAIRPIN_SELF)
+    if not first.facts.pool_known:
+        return unknown_pool_rate(failures, len(pair_attempts))
     return check_rate(failures, len(pair_attempts), first.facts.pool_size, first.facts.distribution)
 
 
@@ -130,8 +132,10 @@ def _confidence(members: list[Decided], rate: RateCheck | None) -> tuple[Confide
     weakest = min(members, key=lambda d: CONFIDENCE_RANK[d.verdict.confidence])
     confidence = weakest.verdict.confidence
     reason = weakest.verdict.confidence_reason or weakest.verdict.reason
-    if rate is None or rate.consistent is None:
+    if rate is None or rate.observed_rate is None:
         return confidence, reason
+    if rate.consistent is None:
+        return confidence, f"{reason}; {rate.reason}"
     if not rate.consistent and confidence is Confidence.HIGH:
         confidence = Confidence.MEDIUM
         reason += (

@@ -12,10 +12,15 @@ def detect(f: Facts) -> Verdict | None:
     if f.kind != ATTEMPT or not f.caller_answered or not f.caller_in_pool:
         return None
     seen = f.translated_seen and not f.self_mapped
+    expect = (
+        f"expect failures at about 1/{max(f.pool_size, 1)}"
+        if f.pool_known
+        else "expect failures at about 1/N, N members; the pool was not declared"
+    )
     return Verdict(
         Label.HAIRPIN_OTHER_BACKEND,
         "a member of the pool called its own frontend; it worked because the balancer "
-        f"picked another member (expect failures at about 1/{max(f.pool_size, 1)})",
+        f"picked another member ({expect})",
         Confidence.HIGH if seen else Confidence.MEDIUM,
         "the translated leg was captured at the other member"
         if seen

@@ -37,6 +37,21 @@ def binomial_p(failures: int, attempts: int, rate: float) -> float:
     return float(binomtest(failures, attempts, rate, alternative="two-sided").pvalue)
 
 
+def unknown_pool_rate(failures: int, attempts: int) -> RateCheck:
+    """The observed rate only: without a declared pool the number of members N is unknown
+    (a discovered config lists only the members the captures happened to show)."""
+    observed = failures / attempts if attempts else None
+    return RateCheck(
+        None,
+        observed,
+        None,
+        None,
+        f"{failures}/{attempts} failed; no expected rate: the pool size N is unknown (no "
+        "load-balancer config was declared and the discovered one lists only the members seen "
+        "in the captures); declare the pool (--lb, or --vip with --backend) to test against 1/N",
+    )
+
+
 def check_rate(failures: int, attempts: int, pool_size: int, distribution: str) -> RateCheck:
     rate = expected_rate(pool_size)
     if attempts == 0 or rate is None:
