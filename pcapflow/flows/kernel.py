@@ -14,9 +14,10 @@ packet the kernel
    ``TCPSessionAdapter::Process``; for UDP/ICMP the activity, sizes and history of their
    session adapters; in all cases the ConnSize packet and IP-byte counters.
 
-Every ``sweep`` interval of capture time all live flows are checked for due timers, so idle flows
-end (and free their slot) even when no further packet of theirs arrives.  Ended flows get their
-``conn_state`` and byte counts computed (:func:`finish`) and are listed in ``fin_slots`` for the
+Every ``sweep`` interval of capture time (ten times less often while the table is less than half
+full) all live flows are checked for due timers, so idle flows end and free their slot even when
+no further packet of theirs arrives; a flow's own packets always check its timers first.
+Ended flows get their ``conn_state`` and byte counts computed (:func:`finish`) and are listed in ``fin_slots`` for the
 Python side to gather; their slots are not reused within the same call.
 
 The code follows the structure of Zeek's C++ (names in the docstrings) so that it can be checked
@@ -993,7 +994,9 @@ def run(
         now = pk[i]["ts_ns"]
         if now >= C[C_NEXT_SWEEP]:
             sweep(FL, EP, HIST, now, P, key_cur, ht_state, fin_slots, C)
-            C[C_NEXT_SWEEP] = now + P[P_SWEEP_NS]
+            # A sweep costs the table's size: sweep rarely while the table has room.
+            pressure = C[C_LIVE] * 2 >= FL.shape[0]
+            C[C_NEXT_SWEEP] = now + P[P_SWEEP_NS] * (1 if pressure else 10)
         pkt_slot[i] = -1
         pkt_keep[i] = False
         if not valid[i]:
