@@ -17,8 +17,8 @@ packet the kernel
 Every ``sweep`` interval of capture time (ten times less often while the table is less than half
 full) all live flows are checked for due timers, so idle flows end and free their slot even when
 no further packet of theirs arrives; a flow's own packets always check its timers first.
-Ended flows get their ``conn_state`` and byte counts computed (:func:`finish`) and are listed in ``fin_slots`` for the
-Python side to gather; their slots are not reused within the same call.
+Ended flows get their ``conn_state`` and byte counts computed (:func:`finish`) and are listed
+in ``fin_slots`` for the Python side to gather; their slots are not reused within the same call.
 
 The code follows the structure of Zeek's C++ (names in the docstrings) so that it can be checked
 against it; every function is plain Python that numba compiles (``NUMBA_DISABLE_JIT=1`` runs the
