@@ -933,9 +933,9 @@ def ht_find(ht_hash: Arr, ht_state: Arr, h: Any) -> tuple[int, int]:
     while True:
         st = ht_state[pos]
         if st == HT_EMPTY:
-            return -1, (free if free >= 0 else pos)
+            return -1, int(free if free >= 0 else pos)
         if st == HT_USED and ht_hash[pos] == h:
-            return pos, pos
+            return int(pos), int(pos)
         if st == HT_DELETED and free < 0:
             free = pos
         pos = (pos + 1) & mask
