@@ -91,6 +91,7 @@ def test_fast_and_tshark_backends_give_the_same_rows(name: str, path: Path) -> N
     assert fast_info.frames == ref_info.frames
     assert fast_info.duplicates == ref_info.duplicates
     assert fast_info.sha256 == ref_info.sha256
+    assert fast_info.interfaces == ref_info.interfaces
     assert list(fast_rows["frame"]) == list(ref_rows["frame"])
     skip_cols, _reason = KNOWN_DIFFERENCES.get(name.removeprefix("corpus:"), (set(), ""))
     for column in PACKET_DTYPE.names or ():

@@ -136,31 +136,44 @@ def _clock(opts: dict[int, bytes], order: str) -> InterfaceClock:
     return InterfaceClock(kernels.TS_DIV, 10 ** min(exp - 9, 18), offset_ns, 1)
 
 
-def interface_bases(path: str) -> list[int]:
-    """Global index of the first interface of each pcapng section (Wireshark numbers
-    interfaces per section; pcapflow numbers them across the file)."""
+def scan_interfaces(path: str) -> tuple[list[Interface], list[int]]:
+    """The interfaces of a capture and, for pcapng, the global index of each section's first
+    interface (Wireshark numbers interfaces per section; pcapflow across the file).  Reads
+    block headers only; stops quietly at the first malformed block."""
+    interfaces: list[Interface] = []
     bases: list[int] = []
-    count = 0
     source = Source(path)
     try:
+        head = source.read(24)
+        if sniff(head) == "pcap":
+            pcap = parse_pcap_header(head)
+            interfaces.append(
+                Interface(0, pcap.link_type & 0xFFFF, None, pcap.snaplen, pcap.ts_mult)
+            )
+            return interfaces, [0]
+        pending = head
         big_endian = False
-        while len(head := source.read(12)) == 12:
+        while True:
+            head = pending[:12] if pending else source.read(12)
+            pending = pending[12:]
+            if len(head) < 12:
+                break
             if head[:4] == PCAPNG_MAGIC:
                 big_endian = shb_byte_order(head)
-                bases.append(count)
+                bases.append(len(interfaces))
             length = block_length(head, big_endian)
             if length < 12 or length % 4:
                 break
-            body = source.read(length - 12)
-            if (
-                head[:4] != PCAPNG_MAGIC
-                and struct.unpack(">I" if big_endian else "<I", head[:4])[0] == 1
-            ):
-                count += 1
+            body = pending + source.read(length - 12 - len(pending))
+            pending = b""
             if len(body) < length - 12:
                 break
+            btype = struct.unpack(">I" if big_endian else "<I", head[:4])[0]
+            if head[:4] != PCAPNG_MAGIC and btype == 1:
+                iface, _clock = parse_idb(head + body, big_endian, len(interfaces))
+                interfaces.append(iface)
     except (FormatError, CaptureError):
         pass
     finally:
         source.close()
-    return bases or [0]
+    return interfaces, bases or [0]

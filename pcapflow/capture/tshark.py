@@ -33,7 +33,7 @@ import numpy as np
 
 from pcapflow.capture.base import DEFAULT_BATCH, register
 from pcapflow.capture.dedupe import RowDeduper
-from pcapflow.capture.formats import FormatError, interface_bases, parse_pcap_header, sniff
+from pcapflow.capture.formats import FormatError, parse_pcap_header, scan_interfaces, sniff
 from pcapflow.capture.hashing import hash32_py
 from pcapflow.capture.stream import Source
 from pcapflow.errors import CaptureError
@@ -239,12 +239,12 @@ class TsharkReader:
         self._decoded = 0
         self._first: int | None = None
         self._last: int | None = None
-        self._interfaces: dict[int, Interface] = {}
         self._warnings: list[str] = []
         self._dedupe = RowDeduper()
         self._rows_before = 0  # rows already yielded in earlier batches
         self._unmapped = 0
-        self._bases = interface_bases(file_path) if self._format.endswith("pcapng") else [0]
+        described, self._bases = scan_interfaces(file_path)
+        self._interfaces = {iface.index: iface for iface in described}
         self._used = False
 
     def _spool_stdin(self) -> str:
