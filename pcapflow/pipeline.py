@@ -29,7 +29,7 @@ from pcapflow.reconcile import (
     suggest_config,
     to_leg,
 )
-from pcapflow.reconcile.hosts import INITIAL_TTLS, sending_addresses
+from pcapflow.reconcile.hosts import INITIAL_TTLS, loopback_interfaces, sending_addresses
 from pcapflow.reconcile.lbindex import LbIndex
 from pcapflow.remediation import remediations_for
 
@@ -82,6 +82,11 @@ def analyze_flows(
         paths=dict(enumerate(paths)),
         capture_end=_capture_ends(read),
         captured_members=_captured_members(views, cfg),
+        loopback=frozenset(
+            (i, iface)
+            for i, (info, _f) in enumerate(read)
+            for iface in loopback_interfaces(info, points[i])
+        ),
     )
     guest_os = _guest_os(os, cfg, views)
     by_rep = _by_representative(conns)

@@ -63,6 +63,16 @@ def test_lucky_hairpin_without_a_declared_pool_claims_no_one_in_n() -> None:
     assert "1/1" not in v.reason and "not declared" in v.reason
 
 
+def test_member_call_served_on_its_own_loopback_is_ok_not_a_lucky_hairpin() -> None:
+    v = decide(attempt(caller_answered=True, caller_in_pool=True, served_locally=True))
+    assert v.label is Label.OK and "loopback" in v.reason and "not load-balanced" in v.reason
+
+
+def test_a_loopback_capture_that_went_unanswered_is_not_served_locally() -> None:
+    v = decide(attempt(caller_in_pool=True, served_locally=True))
+    assert v.label is not Label.OK
+
+
 def test_outside_caller_that_got_an_answer_is_ok() -> None:
     assert decide(attempt(caller_answered=True)).label is Label.OK
 

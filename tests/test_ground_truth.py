@@ -151,3 +151,21 @@ def test_without_config_discovered_translations_give_the_same_labels(scenario: s
         if [str(r.label) for r in attempt_flows(result, a)] != [a["expected_label"]]
     ]
     assert not wrong, wrong
+
+
+BEFORE_AFTER = [("hairpin-two-backends", "hairpin-two-backends+loopback-vip-floating-ip")]
+
+
+@pytest.mark.parametrize(("before", "after"), BEFORE_AFTER)
+def test_a_remediation_turns_the_failures_into_healthy_flows(before: str, after: str) -> None:
+    """`pcapflow lab run SCENARIO --remediation NAME`: the "after" run is reported healthy."""
+    if not all((samples_dir() / s / "ground_truth.json").is_file() for s in (before, after)):
+        pytest.skip(f"{before} / {after} samples absent under {samples_dir()}")
+    _, broken = run(before, "file")
+    truth, fixed = run(after, "file")
+    assert truth["remediation"] and broken.failures and not fixed.failures
+    web01 = [a for a in truth["attempts"] if a["caller"] == "web01"]
+    assert web01 and all([str(r.label) for r in attempt_flows(fixed, a)] == ["ok"] for a in web01)
+    reasons = {r.reason for a in web01 for r in attempt_flows(fixed, a)}
+    assert all("served locally" in reason for reason in reasons), reasons
+    assert not any(f.label is Label.HAIRPIN_OTHER_BACKEND for f in fixed.findings)

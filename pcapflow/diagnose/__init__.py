@@ -37,10 +37,13 @@ def diagnose(
     paths: Mapping[int, str],
     capture_end: Mapping[int, float],
     captured_members: frozenset[str],
+    loopback: frozenset[tuple[int, int]] = frozenset(),
 ) -> tuple[tuple[FlowResult, ...], tuple[Finding, ...]]:
-    """Label every connection; return one :class:`FlowResult` per flow and the findings."""
+    """Label every connection; return one :class:`FlowResult` per flow and the findings.
+
+    ``loopback``: the (file index, interface) pairs captured on a host's loopback."""
     index = LbIndex(lb)
-    decided = [_decide(c, index, capture_end, captured_members) for c in conns]
+    decided = [_decide(c, index, capture_end, captured_members, loopback) for c in conns]
     results = [r for d in decided for r in _flow_results(d, paths)]
     results.sort(key=lambda r: (r.flow.file_idx, r.flow.ts, r.flow.uid))
     return tuple(results), build_findings(decided, paths)
@@ -51,8 +54,15 @@ def _decide(
     lb: LbIndex,
     capture_end: Mapping[int, float],
     captured_members: frozenset[str],
+    loopback: frozenset[tuple[int, int]],
 ) -> Decided:
-    facts = facts_for(conn, lb, capture_end=dict(capture_end), captured_members=captured_members)
+    facts = facts_for(
+        conn,
+        lb,
+        capture_end=dict(capture_end),
+        captured_members=captured_members,
+        loopback=loopback,
+    )
     rep = conn.representative
     frontend = f"{_host(conn.frontend[0])}:{conn.frontend[1]}" if conn.frontend else None
     if not conn.is_attempt:  # probes and direct flows: grouped by the address they target

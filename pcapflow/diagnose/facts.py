@@ -44,6 +44,7 @@ class Facts:
     caller_refused: bool = False  # RST from the responder on the caller's side
     member_answered: bool = False  # the member replied on a translated leg
     member_refused: bool = False
+    served_locally: bool = False  # captured on the caller's loopback, no translation seen
     at_member: bool = False  # the representative was captured on a member (floating IP view)
     members_captured: bool = False  # some capture in the analysis was taken on a pool member
     syn_seen: bool = True  # the opening packet was captured
@@ -70,8 +71,10 @@ def facts_for(
     *,
     capture_end: dict[int, float],
     captured_members: frozenset[str] = frozenset(),
+    loopback: frozenset[tuple[int, int]] = frozenset(),
 ) -> Facts:
-    """Reduce a reconciled connection to :class:`Facts`."""
+    """Reduce a reconciled connection to :class:`Facts`; ``loopback`` lists the (file index,
+    interface) pairs that are a host's loopback."""
     rep = conn.representative.flow
     caller_side = [leg.flow for leg in conn.legs if leg.role in (OUTBOUND, COPY, PROBE, "direct")]
     translated = [leg.flow for leg in conn.legs if leg.role == TRANSLATED]
@@ -97,6 +100,7 @@ def facts_for(
         caller_refused=any(refused(f) for f in caller_side),
         member_answered=any(answered(f) for f in translated),
         member_refused=any(refused(f) for f in translated),
+        served_locally=not (translated or conn.pairs or conn.member) and on_loopback(rep, loopback),
         at_member=conn.rep_member is not None,
         members_captured=bool(captured_members & (set(addresses) - {rep.orig_h})),
         syn_seen=bool(opening),
@@ -115,6 +119,11 @@ def facts_for(
             if m.address != rep.orig_h
         ),
     )
+
+
+def on_loopback(flow: Flow, loopback: frozenset[tuple[int, int]]) -> bool:
+    """Every captured packet of the flow went over a loopback interface."""
+    return bool(flow.packets) and all((p.file_idx, p.iface) in loopback for p in flow.packets)
 
 
 def _caller_in_pool(conn: Connection, lb: LbConfig | LbIndex) -> bool:

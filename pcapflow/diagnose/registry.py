@@ -18,6 +18,7 @@ from pcapflow.diagnose import (
     ok,
     probe_asymmetric,
     refused,
+    served_locally,
     unknown,
 )
 from pcapflow.diagnose.facts import Facts
@@ -31,6 +32,7 @@ DETECTORS: tuple[tuple[str, Detector], ...] = (
     ("floating_ip_guest_unconfigured", floating_ip.detect),
     ("refused", refused.detect),
     ("idle_timeout", idle_timeout.detect),
+    ("served_locally", served_locally.detect),
     ("hairpin_other_backend", hairpin_other_backend.detect),
     ("ok", ok.detect),
     ("filtered", filtered.detect),

@@ -2,7 +2,8 @@
 
 ``python -m pcapflow.lab.regen --check`` only tells (exit 0 or 2) whether the lab can run here.
 
-Runs every scenario (or the named ones) into ``OUTDIR/<scenario>/``, re-running a scenario (a few
+Runs every scenario (or the named ones; ``SCENARIO+REMEDIATION`` for a remediated run, as in
+:data:`REMEDIATED`) into ``OUTDIR/<scenario>/``, re-running a scenario (a few
 times at most) until it shows every case its committed sample needs.  Exit 0 on success, 2 with a
 one-line error when the lab cannot run here (not root, no namespaces, missing tools).
 """
@@ -18,14 +19,17 @@ from pcapflow.lab.scenarios import SCENARIOS, get_scenario
 from pcapflow.lab.shell import check_environment, check_namespaces
 
 GEN_PREFIX = "pfl-gen"
+# committed "after" samples of a remediation, named as `pcapflow lab run` names their directory
+REMEDIATED = ("hairpin-two-backends+loopback-vip-floating-ip",)
 
 
 def regenerate(out_dir: Path, names: list[str] | None = None) -> list[Path]:
     check_environment(nginx=True)
     check_namespaces()
     written = []
-    for name in names or list(SCENARIOS):
-        scenario = get_scenario(name)
+    for name in names or [*SCENARIOS, *REMEDIATED]:
+        base, _, remediation = name.partition("+")
+        scenario = get_scenario(base, remediation or None)
         target = out_dir / scenario.name
         truth = run_until_complete(scenario, target, prefix=GEN_PREFIX, log=_log)
         labels = sorted({a["expected_label"] for a in truth["attempts"]})

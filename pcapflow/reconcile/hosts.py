@@ -18,10 +18,13 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
 from pcapflow.model.lb import AZURE_PROBE_SOURCE, LbConfig
 
 INITIAL_TTLS = frozenset({64, 128, 255})
+LOOPBACK_NAME = re.compile(r"lo\d*|loopback.*|npf_loopback|npcap loopback.*", re.IGNORECASE)
+LOOPBACK_LINK_TYPES = frozenset({0, 108})  # DLT_NULL, DLT_LOOP (BSD loopback encapsulation)
 
 
 def point_vm(point: str | None) -> str | None:
@@ -76,3 +79,25 @@ def _canon(address: str) -> str:
         return str(ipaddress.ip_address(address))
     except ValueError:
         return address
+
+
+def point_iface(point: str | None) -> str | None:
+    """``"web01 lo"`` / ``"web01-lo"`` -> ``"lo"``: the interface part of a capture point name."""
+    if not point:
+        return None
+    parts = [p for p in re.split(r"[\s_\-/:]", point.strip()) if p]
+    return parts[-1].lower() if len(parts) > 1 else None
+
+
+def loopback_interfaces(info: CaptureInfo, point: str | None) -> frozenset[int]:
+    """Interfaces of a capture that are the host's loopback: by the interface's name (pcapng),
+    its link type (BSD loopback), or, for a single-interface file, the capture point's name."""
+    found = {
+        i.index
+        for i in info.interfaces
+        if (i.name and LOOPBACK_NAME.fullmatch(i.name)) or i.link_type in LOOPBACK_LINK_TYPES
+    }
+    named = point_iface(point)
+    if named and LOOPBACK_NAME.fullmatch(named) and len(info.interfaces) <= 1:
+        found |= {i.index for i in info.interfaces} or {0}
+    return frozenset(found)
