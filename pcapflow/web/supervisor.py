@@ -169,5 +169,6 @@ class WorkerPool:
                 worker.process.kill()
                 worker.process.wait()
         self.store.requeue_running(
-            max_attempts=self.settings.max_attempts + 1, reason="resumed after a server restart"
+            max_attempts=self.settings.max_attempts + 1,
+            reason="the server stopped; the analysis resumes when it starts again",
         )
