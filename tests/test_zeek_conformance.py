@@ -225,6 +225,75 @@ def test_listed_differences_still_differ(results: list[RowResult]) -> None:
     assert not stale, "rows listed in docs/zeek-differences.md now agree:\n" + "\n".join(stale)
 
 
+def _baseline_lines(row: dict[str, str]) -> list[str]:
+    text = (ZEEK.parent / row["baseline"]).read_text()
+    return [ln for ln in text.splitlines() if ln and not ln.startswith("###")]
+
+
+def _printed_checks(row: dict[str, str], flows: list[dict[str, object]]) -> list[str]:
+    """Compare one printed-tier row; returns the differences (empty when it agrees)."""
+    lines = _baseline_lines(row)
+    line_no = re.search(r"line (\d+) of out", row["notes"])
+    if line_no:  # "history, conn_state" per trace
+        history, state = lines[int(line_no.group(1)) - 1].split(", ")
+        got = (str(flows[0]["history"]), str(flows[0]["conn_state"]))
+        return [] if got == (history, state) else [f"zeek={history},{state} pcapflow={got}"]
+    records = re.findall(
+        r"size=(\d+), state=\d+, num_pkts=(\d+), num_bytes_ip=(\d+)", "\n".join(lines)
+    )
+    if len(records) == 2:
+        flow = flows[0]
+        got = [
+            (str(flow["orig_bytes"]), str(flow["orig_pkts"]), str(flow["orig_ip_bytes"])),
+            (str(flow["resp_bytes"]), str(flow["resp_pkts"]), str(flow["resp_ip_bytes"])),
+        ]
+        return [] if got == records else [f"zeek={records} pcapflow={got}"]
+    final = [ln for ln in lines if "connection_state_remove" in ln or ln.startswith("REMOVE:")]
+    if final:
+        history = (
+            final[-1].split(", ")[-1]
+            if final[-1].startswith("REMOVE:")
+            else final[-1].rsplit(", ", 2)[1]
+        )
+        return (
+            []
+            if flows[0]["history"] == history
+            else [f"zeek={history} pcapflow={flows[0]['history']}"]
+        )
+    return ["baseline not understood"]
+
+
+PRINTED_TCP = (
+    "conn_state-RST-behavior",
+    "rst-after-syn",
+    "fin-retransmit",
+    "tcp-dups",
+    "connection_flipped",
+)
+
+
+def test_printed_tier_tcp_cases_agree() -> None:
+    """The printed-tier TCP baselines (RSTOS0, injected RST, FIN retransmit, dups, reversal)."""
+    if not (ZEEK / "manifest.csv").exists():
+        pytest.skip(f"Zeek corpus not found at {ZEEK}")
+    with (ZEEK / "manifest.csv").open(newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["tier"] == "printed"]
+    checked = 0
+    for row in rows:
+        if not any(name in row["baseline"] for name in PRINTED_TCP):
+            continue
+        params = zeek_params(row)
+        if "handshake-reorder" in row["trace"]:  # the test empties likely_server_ports
+            params = Params(ignore_checksums=params.ignore_checksums, packets_per_flow=0,
+                            server_ports_tcp=(), server_ports_udp=())  # fmt: skip
+        blocks, _asm, _info = capture_blocks(ZEEK.parent / row["trace"], params=params)
+        flows = blocks_frame(list(blocks)).to_dict("records")
+        assert len(flows) == 1, row["trace"]
+        assert _printed_checks(row, flows) == [], row["trace"]
+        checked += 1
+    assert checked == 8
+
+
 if __name__ == "__main__":
     res = all_results()
     for r in res:

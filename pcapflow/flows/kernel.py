@@ -295,11 +295,13 @@ def init_slot(FL: Arr, EP: Arr, HIST: Arr, s: int) -> None:
 
 
 @kernel_jit()
-def flip_roles(FL: Arr, ADDR: Arr, EP: Arr, HIST: Arr, s: int) -> None:
-    """``Connection::FlipRoles``: swap the endpoints, their counters and the history's case.
+def flip_roles(FL: Arr, ADDR: Arr, EP: Arr, HIST: Arr, s: int, rewrite: bool) -> None:
+    """``Connection::FlipRoles``: swap the endpoints and their counters; ``^`` in the history.
 
-    History letters already recorded change case and ``^`` is put in front, so the history reads
-    as if the roles had been known from the start (what Zeek's conn.log shows for flips).
+    ``rewrite`` (the flip of a connection that began with a SYN-ACK, Zeek #2191): the letters
+    recorded so far change case and ``^`` goes in front, so the history reads as if the roles had
+    been known from the start (Zeek logs ``^haf``).  Otherwise ``^`` is appended where the flip
+    happened (Zeek logs ``Hs^ADadFf`` for a SYN/SYN-ACK reversal).
     """
     for a, b in ((A_OHI, A_RHI), (A_OLO, A_RLO)):
         t = ADDR[s, a]
@@ -316,6 +318,10 @@ def flip_roles(FL: Arr, ADDR: Arr, EP: Arr, HIST: Arr, s: int) -> None:
         t = EP[s, 0, j]
         EP[s, 0, j] = EP[s, 1, j]
         EP[s, 1, j] = t
+    FL[s, F_FLIPPED] += 1
+    if not rewrite:
+        add_history(FL, HIST, s, 94)  # '^' appended, as Connection::FlipRoles does
+        return
     seen = FL[s, F_HSEEN]
     FL[s, F_HSEEN] = ((seen & 0xFFFF) << 16) | ((seen >> 16) & 0xFFFF)
     n = FL[s, F_HLEN]
@@ -330,7 +336,6 @@ def flip_roles(FL: Arr, ADDR: Arr, EP: Arr, HIST: Arr, s: int) -> None:
         HIST[s, j] = c
     HIST[s, 0] = 94  # '^'
     FL[s, F_HLEN] = n + 1
-    FL[s, F_FLIPPED] += 1
     fps = FL[s, F_FPS]
     FL[s, F_FPS] = ((fps & 1) << 1) | ((fps & 2) >> 1)
     FL[s, F_PARTIAL] = 0
@@ -493,7 +498,7 @@ def update_state_machine(
             else:
                 if not ack and EP[s, p, E_STATE] == SYN_ACK_SENT and base_seq == EP[s, e, E_START]:
                     # SYN/SYN-ACK reversal: flip the endpoints and establish the connection.
-                    flip_roles(FL, ADDR, EP, HIST, s)
+                    flip_roles(FL, ADDR, EP, HIST, s, False)
                     e = 1 - e
                     p = 1 - p
                     set_state(FL, EP, s, p, ESTABLISHED, P)
@@ -1074,7 +1079,7 @@ def run(
             elif proto == _UDP:
                 flip = server_udp[sp] and not server_udp[dp]
             if flip and not (row["dst_hi"] == 0 and row["dst_lo"] == 0xFFFFFFFF):
-                flip_roles(FL, ADDR, EP, HIST, s)
+                flip_roles(FL, ADDR, EP, HIST, s, False)
         # --- the packet belongs to flow s ------------------------------------------------
         pkt_slot[i] = s
         FL[s, F_NPKTS] += 1
@@ -1119,7 +1124,7 @@ def run(
                 # Zeek #2191: a connection that began with a SYN-ACK (history just "H") and
                 # goes on with an ACK or data was seen from the responder's side: flip it.
                 FL[s, F_FLIP_CAND] = 0
-                flip_roles(FL, ADDR, EP, HIST, s)
+                flip_roles(FL, ADDR, EP, HIST, s, True)
                 e = 1 - e
             record_syn(EP, s, e, row, flags, seq)
             FL[s, F_PKTS0 + e] += 1
