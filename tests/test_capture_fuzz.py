@@ -108,6 +108,28 @@ def test_random_length_fields(tmp_path: Path, seed: int, where: int, value: int)
     _read_bounded(tmp_path / "fuzz.cap", bytes(data))
 
 
+@FUZZ
+@given(
+    seed=st.sampled_from(range(len(SEEDS))),
+    method=st.sampled_from(["gzip", "bz2", "xz"]),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 7)), max_size=4),
+    cut=st.none() | st.integers(1, 10**6),
+)
+def test_mutated_compressed_streams(
+    tmp_path: Path, seed: int, method: str, flips: list[tuple[int, int]], cut: int | None
+) -> None:
+    import bz2
+    import lzma
+
+    packers = {"gzip": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}
+    data = bytearray(packers[method](SEEDS[seed]))
+    for where, bit in flips:
+        data[where % len(data)] ^= 1 << bit
+    if cut is not None:
+        data = data[: max(1, cut % len(data))]
+    _read_bounded(tmp_path / "fuzz.cap", bytes(data))
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=200), st.integers(0, 7))
 def test_numba_hash_matches_the_python_reference(data: bytes, start: int) -> None:
