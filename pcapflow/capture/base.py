@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -47,16 +48,18 @@ def register(name: str) -> Callable[[Callable[[], CaptureBackend]], Callable[[],
     return deco
 
 
+# Built-in engines: name -> module that registers it (imported only when asked for).
+BUILTIN_MODULES = {"fast": "pcapflow.capture.fast", "tshark": "pcapflow.capture.tshark"}
+
+
 def get_backend(name: str = "fast") -> CaptureBackend:
     """The backend registered under ``name`` (``fast`` or ``tshark``)."""
-    _load_builtin_backends()
+    if name not in BACKENDS and name in BUILTIN_MODULES:
+        importlib.import_module(BUILTIN_MODULES[name])
     try:
         return BACKENDS[name]()
     except KeyError:
+        for module in BUILTIN_MODULES.values():
+            importlib.import_module(module)
         known = ", ".join(sorted(BACKENDS))
         raise InputError(f"unknown capture engine {name!r} (known: {known})") from None
-
-
-def _load_builtin_backends() -> None:
-    # Imported lazily so that importing pcapflow does not import every backend.
-    from pcapflow.capture import fast, tshark  # noqa: F401
