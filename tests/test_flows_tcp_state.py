@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pcapflow.flows import assemble
 from pcapflow.flows.synthetic import PacketBuilder
 from pcapflow.model.flow import Flow
@@ -209,3 +212,43 @@ def test_uids_are_deterministic_zeek_like_and_depend_on_file() -> None:
     a3 = assemble([b.array()], file_idx=1)[0].uid
     assert a1 == a2 != a3
     assert len(a1) == 18 and a1[0] == "C" and a1[1:].isalnum()
+
+
+_PEERS = [("10.0.0.1", 1000), ("10.0.0.2", 80), ("10.0.0.3", 53)]
+_LETTERS = set("^ShHaAdDfFrRcCgGtTwWiIqQ")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0, 1, 2]),
+            st.sampled_from([0, 1, 2]),
+            st.sampled_from(["S", "SA", "A", "PA", "FA", "R", "RA", "SF", "SR", "FR", ""]),
+            st.integers(0, 2**32 - 1),
+            st.integers(0, 2**32 - 1),
+            st.integers(0, 1500),
+            st.floats(0, 400),
+        ),
+        max_size=40,
+    )
+)
+def test_any_packet_sequence_gives_consistent_flows(
+    packets: list[tuple[int, int, str, int, int, int, float]],
+) -> None:
+    b = PacketBuilder()
+    kept = 0
+    for a, z, flags, seq, ack, payload, gap in sorted(packets, key=lambda p: p[6]):
+        if a == z:
+            continue
+        (src, sport), (dst, dport) = _PEERS[a], _PEERS[z]
+        b.tcp(src, sport, dst, dport, flags, seq=seq, ack=ack, payload=payload, at=gap)
+        kept += 1
+    flows = assemble([b.array()], file_idx=0, packets_per_flow=0) if kept else []
+    assert sum(f.orig_pkts + f.resp_pkts for f in flows) == kept
+    for f in flows:
+        assert f.conn_state in {"S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0",
+                                "RSTRH", "SH", "SHR", "OTH"}  # fmt: skip
+        assert set(f.history) <= _LETTERS
+        assert f.duration >= 0 and f.missed_bytes >= 0
+        assert f.orig_bytes >= 0 and f.resp_bytes >= 0
