@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from pcapflow.flows import assemble
 from pcapflow.flows.synthetic import PacketBuilder
 from pcapflow.model.flow import Flow
+from pcapflow.model.packet import PF_DUP_SEEN, PF_DUPLICATE
 
 C, S = "10.2.1.4", "10.2.1.100"
 
@@ -252,3 +253,12 @@ def test_any_packet_sequence_gives_consistent_flows(
         assert set(f.history) <= _LETTERS
         assert f.duration >= 0 and f.missed_bytes >= 0
         assert f.orig_bytes >= 0 and f.resp_bytes >= 0
+
+
+def test_duplicates_are_counted_not_processed() -> None:
+    b = PacketBuilder()
+    b.tcp(C, 40011, S, 80, "S", seq=1, pflags=PF_DUP_SEEN)  # its copy was dropped by the reader
+    b.tcp(C, 40011, S, 80, "S", seq=1, pflags=PF_DUPLICATE, iface=1)  # a copy still in the rows
+    f = one(b)
+    assert (f.orig_pkts, f.duplicates, f.history, f.syn_retransmits) == (1, 2, "S", 0)
+    assert f.ifaces == (0, 1)

@@ -162,6 +162,7 @@ _PF_FRAGMENT = 0x01
 _PF_TRUNCATED = 0x02
 _PF_BAD_CSUM = 0x04
 _PF_DUPLICATE = 0x08
+_PF_DUP_SEEN = 0x80  # the reader dropped a copy of this packet seen on another interface
 _PF_HAS_TS = 0x10
 _TCP = 6
 _UDP = 17
@@ -1090,6 +1091,8 @@ def run(
         FL[s, F_LASTPKT] = now
         iface = int(row["iface"])
         FL[s, F_IFACES] |= np.int64(1) << (iface if iface < 63 else 63)
+        if pflags & _PF_DUP_SEEN:
+            FL[s, F_DUPS] += 1
         if duplicate:
             FL[s, F_DUPS] += 1
             i += 1
