@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from pcapflow.errors import ConfigError
 from pcapflow.lbconfig.draft import LbDraft, Loaded, Placed, assemble
 from pcapflow.lbconfig.problems import Document, pointer_join
 from pcapflow.lbconfig.vocab import (
@@ -72,6 +73,11 @@ def parse(text: str, doc: Document) -> Any:
         raise doc.fail("", f"not valid YAML{where}: {problem}") from None
     if node is None:
         raise doc.fail("", "empty document")
+    if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+        raise ConfigError(
+            f"{doc.name}: its YAML aliases expand it beyond {MAX_EXPANDED_NODES:,} values "
+            "(a 'billion laughs' document?); write the configuration without nested aliases"
+        )
     _index_lines(node, "", doc)
     try:
         return yaml.load(text, Loader=_Loader)  # a SafeLoader
@@ -80,6 +86,26 @@ def parse(text: str, doc: Document) -> Any:
 
 
 MAX_JSON_LINE_INDEX_BYTES = 8 * 1024 * 1024
+MAX_EXPANDED_NODES = 1_000_000  # a 10k-member pool of full member objects is about 110k
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes the document holds once every alias is expanded (shared nodes counted once
+    per use); linear in the distinct nodes.  A recursive alias counts once here: it ends later as a
+    RecursionError, reported as "nested too deeply"."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            total += _expanded_size(key_node, sizes) + _expanded_size(value_node, sizes)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            total += _expanded_size(item, sizes)
+    sizes[id(node)] = total
+    return total
 
 
 def index_json_lines(text: str, doc: Document) -> None:
