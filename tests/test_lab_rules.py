@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dpkt
 import pytest
+import yaml
 
 from pcapflow.errors import InputError
 from pcapflow.lab import conntrack, lbfiles, nft, topology
@@ -221,3 +222,26 @@ def test_pcap_to_pcapng_keeps_every_frame_and_names_the_interface(tmp_path: Path
 def test_remediated_scenarios_generate_the_floating_ip_option() -> None:
     fixed = get_scenario("single-backend", "loopback-vip-floating-ip")
     assert json.loads(lbfiles.to_az_json(fixed))["loadBalancingRules"][0]["enableFloatingIP"]
+
+
+def test_a_packet_of_a_forgotten_flow_is_dropped_not_balanced_again() -> None:
+    """After the idle timeout the host's conntrack no longer knows the flow: a mid-stream
+    packet (no SYN) is new to it and must be dropped, not sent to a member (no TCP reset)."""
+    text = nft.ruleset(SCENARIOS["idle-timeout"])
+    drop = "ct state new ip daddr 10.2.1.100 tcp dport 7 tcp flags & (syn | ack) != syn drop"
+    assert drop in text
+    assert text.index(drop) < text.index("jump pick")
+    assert "tcp flags" not in nft.ruleset(SCENARIOS["udp-service"])
+
+
+def test_the_balancers_conntrack_forgets_flows_after_the_rules_idle_timeout() -> None:
+    assert nft.conntrack_sysctls(SCENARIOS["idle-timeout"]) == [
+        "net.netfilter.nf_conntrack_tcp_timeout_established=60"
+    ]
+    assert nft.conntrack_sysctls(SCENARIOS["mixed"]) == [
+        "net.netfilter.nf_conntrack_tcp_timeout_established=240"
+    ]
+    config = yaml.safe_load(lbfiles.to_pcapflow_yaml(SCENARIOS["idle-timeout"]))
+    assert config["load_balancers"][0]["rules"][0]["idle_timeout"] == 1
+    az = json.loads(lbfiles.to_az_json(SCENARIOS["idle-timeout"]))
+    assert az["loadBalancingRules"][0]["idleTimeoutInMinutes"] == 1

@@ -33,6 +33,7 @@ CONTRACT_NAMES = {
     "mixed",
     "udp-service",
     "ipv6-frontend",
+    "idle-timeout",
 }
 
 
@@ -91,7 +92,18 @@ def test_steps_follow_one_another_and_attempts_are_spaced() -> None:
 
 def test_a_scenario_run_stays_short() -> None:
     for scenario in SCENARIOS.values():
-        assert plan.traffic_duration(scenario) <= 20, scenario.name
+        if scenario.name != "idle-timeout":
+            assert plan.traffic_duration(scenario) <= 20, scenario.name
+
+
+def test_the_idle_timeout_run_outlasts_the_idle_timeout_yet_stays_bounded() -> None:
+    scenario = SCENARIOS["idle-timeout"]
+    idle_s = min(r.idle_timeout_min for r in scenario.lb.rules) * 60
+    sessions = sorted(plan.attempts(scenario), key=lambda a: a.idle_s)
+    assert [a.idle_s > idle_s for a in sessions] == [False, True]
+    assert [a.step.expect["member"].label for a in sessions] == ["ok", "idle_timeout"]
+    assert all(a.agent_json()["idle"] == a.idle_s for a in sessions)
+    assert idle_s < plan.traffic_duration(scenario) <= 80
 
 
 def test_loopback_remediation_turns_on_floating_ip_and_puts_the_vip_on_every_backends_lo() -> None:

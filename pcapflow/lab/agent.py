@@ -1,6 +1,6 @@
 """The small programs the lab runs inside its namespaces (standard library only, run as a script).
 
-    agent.py serve    --name web01 --tcp 80,443 --udp 5000 --duration 60
+    agent.py serve    --name web01 --tcp 80,443 --udp 5000 --echo 7 --duration 60
     agent.py attempts --plan '[{"id": 1, "proto": "tcp", "src": ..., "sport": ..., ...}]'
     agent.py probe    --source 168.63.129.16 --port 80 --members 10.2.1.4,10.2.1.6
                       --interval 5 --rounds 6 --updates '{"10.2.1.4,10.2.1.6": "<nft script>"}'
@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -49,6 +50,21 @@ def _serve_tcp(port: int, name: str) -> None:
         threading.Thread(target=_answer_http, args=(conn, name), daemon=True).start()
 
 
+def _echo_lines(conn: socket.socket) -> None:
+    """Echo until the peer closes; an idle connection stays open (no timeout)."""
+    with conn, contextlib.suppress(OSError):
+        while data := conn.recv(4096):
+            conn.sendall(data)
+
+
+def _serve_echo(port: int) -> None:
+    sock = _dual_stack(socket.SOCK_STREAM, port)
+    sock.listen(16)
+    while True:
+        conn, _ = sock.accept()
+        threading.Thread(target=_echo_lines, args=(conn,), daemon=True).start()
+
+
 def _serve_udp(port: int, name: str) -> None:
     sock = _dual_stack(socket.SOCK_DGRAM, port)
     while True:
@@ -61,6 +77,8 @@ def serve(args: argparse.Namespace) -> int:
         threading.Thread(target=_serve_tcp, args=(port, args.name), daemon=True).start()
     for port in _ports(args.udp):
         threading.Thread(target=_serve_udp, args=(port, args.name), daemon=True).start()
+    for port in _ports(args.echo):
+        threading.Thread(target=_serve_echo, args=(port,), daemon=True).start()
     print(json.dumps({"serving": args.name}), flush=True)
     time.sleep(args.duration)
     return 0
@@ -93,7 +111,37 @@ def tcp_attempt(plan: dict[str, Any]) -> dict[str, Any]:
             return _result(sock, start, "refused")
         except TimeoutError:
             return _result(sock, start, "timeout")
+        if plan.get("idle"):
+            return _session(sock, start, plan)
         return {**_result(sock, start, "connected"), "body": _get(sock, plan)}
+
+
+def _session(sock: socket.socket, start: float, plan: dict[str, Any]) -> dict[str, Any]:
+    """An echo session: a line, ``idle`` seconds of silence, a line.  ``connected`` when the
+    second echo comes back, ``timeout`` when it does not (the balancer forgot the flow)."""
+    echoed = [_echo(sock, f"before idle {plan['id']}\n".encode(), plan["timeout"])]
+    time.sleep(plan["idle"])
+    echoed.append(_echo(sock, f"after idle {plan['id']}\n".encode(), plan["timeout"]))
+    outcome = "connected" if all(echoed) else "timeout"
+    if not all(echoed):  # give up at once: no FIN retransmitted into the void
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    return {**_result(sock, start, outcome), "echoed": echoed, "idle": plan["idle"]}
+
+
+def _echo(sock: socket.socket, line: bytes, timeout: float) -> bool:
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(line)
+        got = b""
+        while len(got) < len(line):
+            chunk = sock.recv(4096)
+            if not chunk:
+                return False
+            got += chunk
+    except OSError:
+        return False
+    return got == line
 
 
 def _result(sock: socket.socket, start: float, outcome: str) -> dict[str, Any]:
@@ -113,15 +161,19 @@ def _get(sock: socket.socket, plan: dict[str, Any]) -> str:
 
 
 def udp_attempt(plan: dict[str, Any]) -> dict[str, Any]:
+    """One datagram on a connected socket, so that an ICMP port unreachable is reported."""
     sock = _bound(socket.SOCK_DGRAM, plan)
     sock.settimeout(plan["timeout"])
     start = time.time()
     with sock:
-        sock.sendto(f"attempt {plan['id']}".encode(), (plan["dst"], plan["dport"]))
+        sock.connect((plan["dst"], plan["dport"]))
+        sock.send(f"attempt {plan['id']}".encode())
         try:
-            data, _ = sock.recvfrom(2048)
+            data = sock.recv(2048)
         except TimeoutError:
             return _result(sock, start, "no_reply")
+        except ConnectionRefusedError:
+            return _result(sock, start, "refused")
         return {**_result(sock, start, "reply"), "body": data.decode(errors="replace").strip()}
 
 
@@ -189,6 +241,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--name", required=True)
     s.add_argument("--tcp", default="")
     s.add_argument("--udp", default="")
+    s.add_argument("--echo", default="")
     s.add_argument("--duration", type=float, default=60.0)
     a = sub.add_parser("attempts")
     a.add_argument("--plan", required=True)

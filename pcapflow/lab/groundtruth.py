@@ -60,6 +60,7 @@ def attempt_record(
         "case": case,
         "expected_outcome": expect.outcome,
         "served_by": _served_by(result),
+        **({"idle_s": plan.idle_s} if plan.idle_s > 0 else {}),
     }
 
 

@@ -150,6 +150,8 @@ class Lab:
         for cmd in topology.plan(self.scenario, self._names):
             self.exec(cmd.ns, cmd.argv)
         self.exec(topology.HOST, ["nft", "-f", "-"], input=nft.ruleset(self.scenario))
+        for setting in nft.conntrack_sysctls(self.scenario):  # per-namespace conntrack tuning
+            self.exec(topology.HOST, ["sysctl", "-qw", setting])
         for vm in self.scenario.vms:
             if vm.role == "nva":
                 self._write_nginx_conf(vm.name, vm.upstreams)
@@ -158,7 +160,7 @@ class Lab:
         """Servers on the backends, NGINX on an NVA, and the health-probe loop on the host."""
         for vm in self.scenario.vms:
             if vm.role == "backend":
-                self._serve(vm.name, vm.listen_tcp, vm.listen_udp)
+                self._serve(vm.name, vm.listen_tcp, vm.listen_udp, vm.listen_echo)
             elif vm.role == "nva":
                 self._nginx(vm.name)
         if self.scenario.lb.probe_port is not None:
@@ -183,10 +185,13 @@ class Lab:
         self._old_handlers.clear()
 
     # ---- services -------------------------------------------------------------------------------
-    def _serve(self, vm: str, tcp: Sequence[int], udp: Sequence[int]) -> None:
+    def _serve(
+        self, vm: str, tcp: Sequence[int], udp: Sequence[int], echo: Sequence[int] = ()
+    ) -> None:
         argv = [
             sys.executable, AGENT, "serve", "--name", vm, "--tcp", ",".join(map(str, tcp)),
-            "--udp", ",".join(map(str, udp)), "--duration", f"{self.lifetime_s:g}",
+            "--udp", ",".join(map(str, udp)), "--echo", ",".join(map(str, echo)),
+            "--duration", f"{self.lifetime_s:g}",
         ]  # fmt: skip
         self.spawn(vm, argv).wait_for("serving")
 

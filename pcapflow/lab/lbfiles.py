@@ -21,7 +21,6 @@ POOL = "be-web"
 PROBE = "tcp-probe-80"
 VNET = "vnet-spoke-we-02"
 ETAG = 'W/"00000000-0000-4000-8000-0000000000aa"'
-IDLE_TIMEOUT_MIN = 4
 
 
 def _nic_name(scenario: Scenario, address: str) -> tuple[str | None, str | None]:
@@ -85,7 +84,7 @@ def _yaml_rule(scenario: Scenario, rule: LbRule) -> dict[str, Any]:
         "pool": POOL,
         "probe": PROBE if scenario.lb.probe_port is not None else None,
         "floating_ip": rule.floating_ip,
-        "idle_timeout": IDLE_TIMEOUT_MIN,
+        "idle_timeout": rule.idle_timeout_min,
         "tcp_reset": False,
         "distribution": "default",
     }
@@ -193,7 +192,7 @@ def _az_rule(scenario: Scenario, rule: LbRule) -> dict[str, Any]:
         "frontendIPConfiguration": _ref(f"frontendIPConfigurations/{FRONTEND}"),
         "frontendPort": rule.frontend_port,
         "id": _lb_id(f"loadBalancingRules/{rule.name}"),
-        "idleTimeoutInMinutes": IDLE_TIMEOUT_MIN,
+        "idleTimeoutInMinutes": rule.idle_timeout_min,
         "loadDistribution": "Default",
         "name": rule.name,
         "protocol": rule.protocol.capitalize(),

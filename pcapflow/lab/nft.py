@@ -127,10 +127,25 @@ def _antispoof(scenario: Scenario) -> list[str]:
 
 
 def _select(scenario: Scenario) -> list[str]:
+    """A TCP packet to a frontend that opens no flow and belongs to none (e.g. data after the
+    flow idled out) is dropped silently, as Azure does without TCP reset; new flows pick a
+    member."""
+    orphans = [
+        f"ct state new {_match(scenario, r)} tcp flags & (syn | ack) != syn drop"
+        for r in scenario.lb.rules
+        if r.protocol == "tcp"
+    ]
     rules = [
         f"ct state new ct mark 0 {_match(scenario, r)} jump {PICK_CHAIN}" for r in scenario.lb.rules
     ]
-    return [*rules, "meta mark set ct mark"]
+    return [*orphans, *rules, "meta mark set ct mark"]
+
+
+def conntrack_sysctls(scenario: Scenario) -> list[str]:
+    """The host namespace's conntrack settings: an established flow is forgotten after the
+    rules' idle timeout (the shortest one: the setting is per namespace, not per rule)."""
+    idle_min = min((r.idle_timeout_min for r in scenario.lb.rules), default=4)
+    return [f"net.netfilter.nf_conntrack_tcp_timeout_established={idle_min * 60}"]
 
 
 def _dnat(scenario: Scenario) -> list[str]:

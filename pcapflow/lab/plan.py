@@ -23,9 +23,18 @@ class AttemptPlan:
     proto: str
     delay_s: float
     timeout_s: float
+    idle_s: float = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        """Upper bound of one attempt: its connect timeout; a session (``idle_s`` > 0) may also
+        wait for each of its two echoes and stays idle in between."""
+        return self.timeout_s if self.idle_s <= 0 else 3 * self.timeout_s + self.idle_s
 
     def agent_json(self) -> dict[str, Any]:
+        idle = {"idle": self.idle_s} if self.idle_s > 0 else {}
         return {
+            **idle,
             "id": self.id,
             "proto": self.proto,
             "src": self.source,
@@ -59,6 +68,7 @@ def attempts(scenario: Scenario) -> tuple[AttemptPlan, ...]:
                     proto=step.proto,
                     delay_s=start + i * step.gap_s,
                     timeout_s=step.timeout_s,
+                    idle_s=step.idle_s,
                 )
             )
         start += step.count * step.gap_s
@@ -68,7 +78,7 @@ def attempts(scenario: Scenario) -> tuple[AttemptPlan, ...]:
 def traffic_duration(scenario: Scenario) -> float:
     """Upper bound of the traffic phase in seconds."""
     plans = attempts(scenario)
-    return max((p.delay_s + p.timeout_s for p in plans), default=0.0) + 2.0
+    return max((p.delay_s + p.duration_s for p in plans), default=0.0) + 2.0
 
 
 @dataclass(frozen=True, slots=True)

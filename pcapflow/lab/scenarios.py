@@ -75,6 +75,7 @@ class Vm:
     role: str = "backend"  # "backend" | "client" | "nva"
     listen_tcp: tuple[int, ...] = ()
     listen_udp: tuple[int, ...] = ()
+    listen_echo: tuple[int, ...] = ()  # TCP echo ports: connections stay open (idle sessions)
     setup: tuple[str, ...] = ()  # guest commands (ip / sysctl), run in the VM's namespace
     upstreams: tuple[str, ...] = ()  # NVA only: addresses NGINX proxies to (port 80)
 
@@ -93,6 +94,7 @@ class LbRule:
     frontend_port: int
     backend_port: int
     floating_ip: bool = False
+    idle_timeout_min: int = 4  # the balancer forgets an idle flow after this (host conntrack)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,7 @@ class Step:
     expect: Mapping[str, Expect]  # case -> expectation
     gap_s: float = 0.3  # delay between two attempts of the step
     timeout_s: float = 3.0  # connect timeout: the SYN is sent at 0, 1 and 2 s
+    idle_s: float = 0.0  # > 0: a session to an echo port: a line, idle_s of silence, a line
 
     def ports(self) -> range:
         return range(self.first_port, self.first_port + self.count)
@@ -198,12 +201,13 @@ def web(
     nic2: str | None = None,
     address6: str | None = None,
     setup: tuple[str, ...] = (),
+    echo: tuple[int, ...] = (),
 ) -> Vm:
-    """A backend VM serving HTTP on 80 and 443 and a UDP echo on 5000."""
+    """A backend VM serving HTTP on 80 and 443, a UDP echo on 5000 (and TCP echo on ``echo``)."""
     nics = [Nic("eth0", address, address6)]
     if nic2:
         nics.append(Nic("eth1", nic2, primary=False))
-    return Vm(name, tuple(nics), "backend", (80, 443), (5000,), setup)
+    return Vm(name, tuple(nics), "backend", (80, 443), (5000,), echo, setup)
 
 
 def client(address6: str | None = None) -> Vm:
@@ -369,13 +373,19 @@ UDP_SERVICE = Scenario(
     description=(
         "A UDP service (port 5000) behind the VIP. The client gets replies; web01's datagrams "
         "mapped back to itself are dropped as martian (no reply, no ICMP), those mapped to web02 "
-        "are answered from the VIP."
+        "are answered from the VIP. Port 5001 is balanced too but nothing listens on it: the "
+        "member answers with ICMP port unreachable, reverse-NATed to come from the VIP (refused)."
     ),
-    signature="S1, S2 (UDP)",
+    signature="S1, S2, S5 (UDP)",
     vms=(WEB01_VM, WEB02_VM, client()),
-    lb=LbSpec(VIP, (WEB01, WEB02), (LbRule("rule-udp-5000", "udp", 5000, 5000),)),
+    lb=LbSpec(
+        VIP,
+        (WEB01, WEB02),
+        (LbRule("rule-udp-5000", "udp", 5000, 5000), LbRule("rule-udp-5001", "udp", 5001, 5001)),
+    ),
     steps=(
         Step("client", CLIENT, "udp", 5000, 40001, 4, {"member": UDP_OK}),
+        Step("client", CLIENT, "udp", 5001, 40101, 3, {"member": Expect("refused", "refused")}),
         Step("web01", WEB01, "udp", 5000, 41001, 12, {
             "self": Expect("no_reply", "hairpin_self"),
             "member": Expect("reply", "hairpin_other_backend"),
@@ -383,6 +393,36 @@ UDP_SERVICE = Scenario(
     ),
     probe_expect={WEB01: "ok", WEB02: "ok"},
     require_cases=("self", "member"),
+)  # fmt: skip
+
+ECHO_PORT = 7
+IDLE_TIMEOUT_MIN = 1  # the lab's compressed idle timeout (Azure: 4..100 min)
+IDLE_TIMEOUT = Scenario(
+    name="idle-timeout",
+    description=(
+        "An echo service (TCP 7) behind the VIP with a 1-minute idle timeout (the balancer's "
+        "conntrack forgets an established flow after 60 s of silence). The client opens two "
+        "sessions: one exchanges a line, stays idle 65 s and sends again: the balancer no longer "
+        "knows the flow and silently drops the packet (no TCP reset), the client retransmits "
+        "unanswered; the other is idle only 20 s and gets its echo."
+    ),
+    signature="S9",
+    vms=(
+        web("web01", WEB01, echo=(ECHO_PORT,)),
+        web("web02", WEB02, echo=(ECHO_PORT,)),
+        client(),
+    ),
+    lb=LbSpec(
+        VIP,
+        (WEB01, WEB02),
+        (LbRule("rule-echo-7", "tcp", ECHO_PORT, ECHO_PORT, idle_timeout_min=IDLE_TIMEOUT_MIN),),
+    ),
+    steps=(
+        Step("client", CLIENT, "tcp", ECHO_PORT, 40001, 1,
+             {"member": Expect("timeout", "idle_timeout")}, idle_s=65.0),
+        Step("client", CLIENT, "tcp", ECHO_PORT, 40101, 1, {"member": OK}, idle_s=20.0),
+    ),
+    probe_expect={WEB01: "ok", WEB02: "ok"},
 )  # fmt: skip
 
 IPV6_FRONTEND = Scenario(
@@ -564,6 +604,7 @@ SCENARIOS: dict[str, Scenario] = {
         MIXED,
         UDP_SERVICE,
         IPV6_FRONTEND,
+        IDLE_TIMEOUT,
     )
 }
 
