@@ -30,6 +30,7 @@ from pcapflow.reconcile import (
     to_leg,
 )
 from pcapflow.reconcile.hosts import INITIAL_TTLS, loopback_interfaces, sending_addresses
+from pcapflow.reconcile.icmp import port_unreachables
 from pcapflow.reconcile.lbindex import LbIndex
 from pcapflow.remediation import remediations_for
 
@@ -87,6 +88,7 @@ def analyze_flows(
             for i, (info, _f) in enumerate(read)
             for iface in loopback_interfaces(info, points[i])
         ),
+        unreachable=port_unreachables((v.flows for v in views), window),
     )
     guest_os = _guest_os(os, cfg, views)
     by_rep = _by_representative(conns)

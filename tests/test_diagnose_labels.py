@@ -49,6 +49,12 @@ def test_reset_is_refused() -> None:
     assert decide(attempt(member_refused=True, translated_seen=True)).label is Label.REFUSED
 
 
+def test_udp_answered_by_icmp_port_unreachable_is_refused_not_filtered() -> None:
+    v = decide(attempt(proto="udp", caller_refused=True))
+    assert v.label is Label.REFUSED and "ICMP port unreachable" in v.reason
+    assert decide(attempt(proto="udp")).label is Label.FILTERED
+
+
 def test_member_caller_that_got_an_answer_is_hairpin_other_backend() -> None:
     v = decide(attempt(caller_answered=True, caller_in_pool=True, translated_seen=True))
     assert v.label is Label.HAIRPIN_OTHER_BACKEND and v.confidence is Confidence.HIGH

@@ -9,12 +9,14 @@ judgements.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from pcapflow.diagnose.facts import Facts, facts_for
 from pcapflow.diagnose.findings import Decided, build_findings
 from pcapflow.diagnose.registry import DETECTORS, decide
 from pcapflow.diagnose.verdict import Verdict
 from pcapflow.model.lb import LbConfig
+from pcapflow.model.packet import PacketRef
 from pcapflow.model.result import Finding, FlowResult
 from pcapflow.reconcile.connection import Connection
 from pcapflow.reconcile.lbindex import LbIndex
@@ -38,30 +40,42 @@ def diagnose(
     capture_end: Mapping[int, float],
     captured_members: frozenset[str],
     loopback: frozenset[tuple[int, int]] = frozenset(),
+    unreachable: Mapping[str, tuple[PacketRef, ...]] | None = None,
 ) -> tuple[tuple[FlowResult, ...], tuple[Finding, ...]]:
     """Label every connection; return one :class:`FlowResult` per flow and the findings.
 
-    ``loopback``: the (file index, interface) pairs captured on a host's loopback."""
+    ``loopback``: the (file index, interface) pairs captured on a host's loopback;
+    ``unreachable``: ICMP port unreachable errors answering UDP flows, by flow id."""
     index = LbIndex(lb)
-    decided = [_decide(c, index, capture_end, captured_members, loopback) for c in conns]
+    seen = _Seen(captured_members, loopback, unreachable or {})
+    decided = [_decide(c, index, capture_end, seen) for c in conns]
     results = [r for d in decided for r in _flow_results(d, paths)]
     results.sort(key=lambda r: (r.flow.file_idx, r.flow.ts, r.flow.uid))
     return tuple(results), build_findings(decided, paths)
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What the captures show beyond each connection's own flows."""
+
+    captured_members: frozenset[str]
+    loopback: frozenset[tuple[int, int]]
+    unreachable: Mapping[str, tuple[PacketRef, ...]]
 
 
 def _decide(
     conn: Connection,
     lb: LbIndex,
     capture_end: Mapping[int, float],
-    captured_members: frozenset[str],
-    loopback: frozenset[tuple[int, int]],
+    seen: _Seen,
 ) -> Decided:
     facts = facts_for(
         conn,
         lb,
         capture_end=dict(capture_end),
-        captured_members=captured_members,
-        loopback=loopback,
+        captured_members=seen.captured_members,
+        loopback=seen.loopback,
+        unreachable=seen.unreachable,
     )
     rep = conn.representative
     frontend = f"{_host(conn.frontend[0])}:{conn.frontend[1]}" if conn.frontend else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from pcapflow.model.packet import PacketRef
 from pcapflow.model.result import Evidence
@@ -32,9 +32,21 @@ def packet_role(leg: LegFlow, pkt: PacketRef) -> str:
     return f"{side.get(leg.role, leg.role)} {kind} {'out' if outbound else 'back'}"
 
 
-def connection_evidence(conn: Connection, paths: Mapping[int, str]) -> tuple[Evidence, ...]:
-    """The first packets of every leg (opening packets, replies, resets), in time order."""
+def connection_evidence(
+    conn: Connection, paths: Mapping[int, str], extra: Sequence[PacketRef] = ()
+) -> tuple[Evidence, ...]:
+    """The first packets of every leg (opening packets, replies, resets), and ``extra`` packets
+    that answered it from outside its flows (ICMP errors), in time order."""
     items: list[tuple[int, int, int, Evidence]] = []
+    for pkt in extra[:PACKETS_PER_LEG]:
+        ev = Evidence(
+            file=paths.get(pkt.file_idx, str(pkt.file_idx)),
+            frame=pkt.frame,
+            ts=pkt.ts,
+            summary=pkt.summary(),
+            role="ICMP port unreachable back to the caller",
+        )
+        items.append((pkt.ts_ns, pkt.file_idx, pkt.frame, ev))
     for leg in conn.legs:
         for pkt in leg.flow.packets[:PACKETS_PER_LEG]:
             ev = Evidence(

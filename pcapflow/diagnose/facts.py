@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pcapflow.model.flow import Flow
 from pcapflow.model.lb import Distribution, LbConfig
 from pcapflow.model.packet import ACK, SYN, PacketRef
-from pcapflow.reconcile.connection import COPY, OUTBOUND, PROBE, TRANSLATED, Connection
+from pcapflow.reconcile.connection import (
+    COPY,
+    OUTBOUND,
+    PROBE,
+    TRANSLATED,
+    Connection,
+    flow_id,
+)
 from pcapflow.reconcile.discover import DISCOVERED_LB
 from pcapflow.reconcile.lbindex import LbIndex
 from pcapflow.reconcile.packets import (
@@ -54,6 +62,7 @@ class Facts:
     idle_limit_s: float = DEFAULT_IDLE_TIMEOUT_MIN * 60.0
     dies_after_gap: bool = False  # after that silence: resets, or data nobody acknowledges
     tcp_reset: bool = False
+    unreachable: tuple[PacketRef, ...] = ()  # ICMP port unreachable answering a UDP attempt
     reply_iface_differs: bool = False  # probe: SYN-ACK left on another interface / capture
     reply_unacked: bool = False  # probe: SYN-ACK(s) sent, never acknowledged
     reply_without_request: bool = False  # probe: SYN-ACK captured where the SYN was not
@@ -72,12 +81,18 @@ def facts_for(
     capture_end: dict[int, float],
     captured_members: frozenset[str] = frozenset(),
     loopback: frozenset[tuple[int, int]] = frozenset(),
+    unreachable: Mapping[str, tuple[PacketRef, ...]] | None = None,
 ) -> Facts:
     """Reduce a reconciled connection to :class:`Facts`; ``loopback`` lists the (file index,
-    interface) pairs that are a host's loopback."""
+    interface) pairs that are a host's loopback; ``unreachable`` the ICMP port unreachable
+    errors answering each UDP flow, by flow id (:func:`pcapflow.reconcile.icmp.port_unreachables`).
+    """
     rep = conn.representative.flow
     caller_side = [leg.flow for leg in conn.legs if leg.role in (OUTBOUND, COPY, PROBE, "direct")]
     translated = [leg.flow for leg in conn.legs if leg.role == TRANSLATED]
+    errors = unreachable or {}
+    caller_errors = [p for f in caller_side for p in errors.get(flow_id(f), ())]
+    member_errors = [p for f in translated for p in errors.get(flow_id(f), ())]
     match = conn.rule
     members = match.members if match else ()
     addresses = [m.address for m in members]
@@ -97,9 +112,9 @@ def facts_for(
         self_mapped=conn.self_mapped,
         translated_seen=bool(translated or conn.pairs),
         caller_answered=any(answered(f) for f in caller_side),
-        caller_refused=any(refused(f) for f in caller_side),
+        caller_refused=any(refused(f) for f in caller_side) or bool(caller_errors),
         member_answered=any(answered(f) for f in translated),
-        member_refused=any(refused(f) for f in translated),
+        member_refused=any(refused(f) for f in translated) or bool(member_errors),
         served_locally=not (translated or conn.pairs or conn.member) and on_loopback(rep, loopback),
         at_member=conn.rep_member is not None,
         members_captured=bool(captured_members & (set(addresses) - {rep.orig_h})),
@@ -110,6 +125,9 @@ def facts_for(
         idle_limit_s=(match.rule.idle_timeout_min if match else DEFAULT_IDLE_TIMEOUT_MIN) * 60.0,
         dies_after_gap=dies,
         tcp_reset=bool(match and match.rule.tcp_reset),
+        unreachable=tuple(
+            sorted(caller_errors + member_errors, key=lambda p: (p.ts_ns, p.file_idx))
+        ),
         reply_iface_differs=differs,
         reply_unacked=unacked,
         reply_without_request=orphan,
@@ -119,6 +137,10 @@ def facts_for(
             if m.address != rep.orig_h
         ),
     )
+
+
+def _time_order(pkt: PacketRef) -> tuple[int, int, int]:
+    return (pkt.ts_ns, pkt.file_idx, pkt.frame)
 
 
 def on_loopback(flow: Flow, loopback: frozenset[tuple[int, int]]) -> bool:

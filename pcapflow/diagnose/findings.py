@@ -150,7 +150,7 @@ def _confidence(members: list[Decided], rate: RateCheck | None) -> tuple[Confide
 def _evidence(members: list[Decided], paths: Mapping[int, str]) -> tuple[Evidence, ...]:
     out: list[Evidence] = []
     for d in members:
-        out.extend(connection_evidence(d.conn, paths))
+        out.extend(connection_evidence(d.conn, paths, d.facts.unreachable))
         if len(out) >= MAX_EVIDENCE:
             break
     return tuple(out[:MAX_EVIDENCE])
