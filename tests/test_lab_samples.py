@@ -152,7 +152,9 @@ def test_client_outcomes_agree_with_what_came_back(scenario: str) -> None:
             if (p.src, p.dst, p.dport) == (a["frontend"], a["client"], a["client_port"])
         ]
         answered = [p for p in back if p.proto == "udp" or p.flags & (SYN | ACK) == SYN | ACK]
-        assert bool(answered) == (a["outcome"] in ("connected", "reply")), a["id"]
+        # an idle session connected either way; its outcome is what came after the silence
+        connected = a["outcome"] in ("connected", "reply") or "idle_s" in a
+        assert bool(answered) == connected, a["id"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -183,3 +185,18 @@ def test_probe_counts_match_the_expected_probe_labels(scenario: str) -> None:
 def test_the_main_job_sample_shows_both_hairpin_outcomes() -> None:
     labels = {a["expected_label"] for a in truth("hairpin-two-backends")["attempts"]}
     assert {"hairpin_self", "hairpin_other_backend", "ok"} <= labels
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_idle_sessions_that_timed_out_sent_data_after_the_silence_unacknowledged(
+    scenario: str,
+) -> None:
+    """The session's data after the idle gap leaves the client again and again and no packet
+    of the frontend answers after it (the balancer forgot the flow and dropped it)."""
+    pkts = caller_packets(scenario, "client")
+    sessions = [a for a in truth(scenario)["attempts"] if a.get("idle_s")]
+    for a in sessions:
+        out = [p for p in pkts if (p.src, p.sport) == (a["client"], a["client_port"])]
+        seqs = [p.seq for p in out if p.flags & dpkt.tcp.TH_PUSH]  # data segments
+        retransmitted = len(seqs) != len(set(seqs))
+        assert retransmitted == (a["outcome"] == "timeout"), a["id"]
