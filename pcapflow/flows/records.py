@@ -217,56 +217,64 @@ FRAME_DTYPES: dict[str, str] = {
 }
 
 
+_STATE_NAMES = np.array(CONN_STATES, dtype=object)
+_END_NAMES = np.array(END_REASONS, dtype=object)
+_PROTO_NAMES = np.array([proto_name(p) for p in range(256)], dtype=object)
+
+
+def _merged(blocks: list[FlowBlock]) -> tuple[dict[str, npt.NDArray[Any]], list[str]]:
+    """All blocks' columns concatenated (one array per column) and their histories."""
+    full = [b for b in blocks if len(b)]
+    cols = {k: np.concatenate([b.cols[k] for b in full]) for k in full[0].cols}
+    history = [h for b in full for h in b.history]
+    return cols, history
+
+
 def blocks_frame(blocks: list[FlowBlock]) -> pd.DataFrame:
     """The flows of ``blocks`` as one DataFrame (:data:`FRAME_DTYPES`), sorted by ts, uid."""
-    addrs = _AddrCache()
-    parts: list[pd.DataFrame] = []
-    for block in blocks:
-        if len(block) == 0:
-            continue
-        c = block.cols
-        is_tcp = c["proto"] == 6
-        syn = is_tcp & (c["isn"] >= 0)
-
-        def masked(values: npt.NDArray[Any], ok: npt.NDArray[np.bool_]) -> pd.Series:
-            return pd.Series(pd.array(np.where(ok, values, 0), dtype="Int64")).where(ok)
-
-        data = {
-            "ts": c["start_ns"] / 1e9,
-            "uid": flow_uids(c),
-            "id.orig_h": addrs.column(c["ver"], c["orig_hi"], c["orig_lo"]),
-            "id.orig_p": c["orig_p"],
-            "id.resp_h": addrs.column(c["ver"], c["resp_hi"], c["resp_lo"]),
-            "id.resp_p": c["resp_p"],
-            "proto": [proto_name(p) for p in c["proto"].tolist()],
-            "duration": (c["last_ns"] - c["start_ns"]) / 1e9,
-            "orig_bytes": c["orig_bytes"],
-            "resp_bytes": c["resp_bytes"],
-            "conn_state": [CONN_STATES[s] for s in c["state"].tolist()],
-            "missed_bytes": c["missed_bytes"],
-            "history": block.history,
-            "orig_pkts": c["orig_pkts"],
-            "orig_ip_bytes": c["orig_ip_bytes"],
-            "resp_pkts": c["resp_pkts"],
-            "resp_ip_bytes": c["resp_ip_bytes"],
-            "ip_proto": c["proto"],
-            "file_idx": c["file_idx"],
-            "first_frame": c["first_frame"],
-            "last_frame": c["last_frame"],
-            "isn": masked(c["isn"], syn),
-            "resp_isn": masked(c["resp_isn"], is_tcp & (c["resp_isn"] >= 0)),
-            "syn_ip_id": masked(c["syn_ip_id"], syn),
-            "syn_ttl": masked(c["syn_ttl"], syn),
-            "syn_tsval": masked(c["syn_tsval"], syn & (c["syn_tsval"] >= 0)),
-            "syn_retransmits": c["syn_retransmits"],
-            "duplicates": c["duplicates"],
-            "last_ts": c["lastpkt_ns"] / 1e9,
-            "end_reason": [END_REASONS[e] for e in c["end"].tolist()],
-        }
-        parts.append(
-            pd.DataFrame({k: pd.Series(v).reset_index(drop=True) for k, v in data.items()})
-        )
-    if not parts:
+    if not any(len(b) for b in blocks):
         return pd.DataFrame({k: pd.Series(dtype=t) for k, t in FRAME_DTYPES.items()})
-    frame = pd.concat(parts, ignore_index=True).astype(FRAME_DTYPES)
-    return frame.sort_values(["ts", "uid"], kind="stable").reset_index(drop=True)
+    c, history = _merged(blocks)
+    uids = np.array(flow_uids(c))
+    order = np.lexsort((uids, c["start_ns"]))
+    c = {k: v[order] for k, v in c.items()}
+    addrs = _AddrCache()
+    is_tcp = c["proto"] == 6
+    syn = is_tcp & (c["isn"] >= 0)
+
+    def masked(values: npt.NDArray[Any], ok: npt.NDArray[np.bool_]) -> pd.arrays.IntegerArray:
+        return pd.arrays.IntegerArray(np.where(ok, values, 0).astype(np.int64), ~ok)
+
+    data: dict[str, Any] = {
+        "ts": c["start_ns"] / 1e9,
+        "uid": uids[order].astype(object),
+        "id.orig_h": addrs.column(c["ver"], c["orig_hi"], c["orig_lo"]),
+        "id.orig_p": c["orig_p"],
+        "id.resp_h": addrs.column(c["ver"], c["resp_hi"], c["resp_lo"]),
+        "id.resp_p": c["resp_p"],
+        "proto": _PROTO_NAMES[c["proto"] & 0xFF],
+        "duration": (c["last_ns"] - c["start_ns"]) / 1e9,
+        "orig_bytes": c["orig_bytes"],
+        "resp_bytes": c["resp_bytes"],
+        "conn_state": _STATE_NAMES[c["state"]],
+        "missed_bytes": c["missed_bytes"],
+        "history": np.array(history, dtype=object)[order],
+        "orig_pkts": c["orig_pkts"],
+        "orig_ip_bytes": c["orig_ip_bytes"],
+        "resp_pkts": c["resp_pkts"],
+        "resp_ip_bytes": c["resp_ip_bytes"],
+        "ip_proto": c["proto"],
+        "file_idx": c["file_idx"],
+        "first_frame": c["first_frame"],
+        "last_frame": c["last_frame"],
+        "isn": masked(c["isn"], syn),
+        "resp_isn": masked(c["resp_isn"], is_tcp & (c["resp_isn"] >= 0)),
+        "syn_ip_id": masked(c["syn_ip_id"], syn),
+        "syn_ttl": masked(c["syn_ttl"], syn),
+        "syn_tsval": masked(c["syn_tsval"], syn & (c["syn_tsval"] >= 0)),
+        "syn_retransmits": c["syn_retransmits"],
+        "duplicates": c["duplicates"],
+        "last_ts": c["lastpkt_ns"] / 1e9,
+        "end_reason": _END_NAMES[c["end"]],
+    }
+    return pd.DataFrame(data).astype(FRAME_DTYPES)
