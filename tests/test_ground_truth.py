@@ -170,3 +170,23 @@ def test_a_remediation_turns_the_failures_into_healthy_flows(before: str, after:
     reasons = {r.reason for a in web01 for r in attempt_flows(fixed, a)}
     assert all("served locally" in reason for reason in reasons), reasons
     assert not any(f.label is Label.HAIRPIN_OTHER_BACKEND for f in fixed.findings)
+
+
+def test_floating_ip_attempts_mapped_back_to_the_caller_are_guest_unconfigured() -> None:
+    """S1b (floating IP on, VIP not in the guest, the balancer picks the caller) is a sub-case
+    of S4: `floating_ip_guest_unconfigured`, never `hairpin_self`, with the copy named."""
+    scenario = "floating-ip-no-vip"
+    if not (samples_dir() / scenario / "ground_truth.json").is_file():
+        pytest.skip(f"no {scenario} sample under {samples_dir()}")
+    truth, result = run(scenario, "file")
+    selfs = [a for a in truth["attempts"] if a["case"] == "self"]
+    assert selfs, "the sample must show web01 mapped to itself"
+    for a in selfs:
+        (flow,) = attempt_flows(result, a)
+        assert flow.label is Label.FLOATING_IP_GUEST_UNCONFIGURED
+        assert "came back to the caller itself" in flow.reason
+    base = samples_dir() / scenario
+    alone = analyze([str(base / "web01-eth0.pcap")], load([str(base / "lb.yaml")]))
+    for a in selfs:
+        (flow,) = attempt_flows(alone, a)
+        assert flow.label is Label.FLOATING_IP_GUEST_UNCONFIGURED, flow.reason
