@@ -14,7 +14,7 @@ from pcapflow.cli import main
 from pcapflow.flows.api import capture_blocks
 from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS
 from pcapflow.flows.filter import parse
-from pcapflow.flows.output import FORMATTERS
+from pcapflow.flows.output import FORMATTERS, table_chunks
 from pcapflow.flows.records import blocks_frame
 
 
@@ -81,7 +81,11 @@ def flows(
         frame = frame.sort_values(["ts", "uid"], kind="stable").reset_index(drop=True)
     if selector is not None and len(frame):
         frame = frame[selector.mask(frame).to_numpy()].reset_index(drop=True)
-    output.write(FORMATTERS[fmt](frame))
+    if fmt == "table":
+        for chunk in table_chunks(frame):
+            output.write(chunk)
+    else:
+        output.write(FORMATTERS[fmt](frame))
     if evicted:
         click.echo(
             f"pcapflow: warning: {evicted} flows evicted from the full flow table "

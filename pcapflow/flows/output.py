@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,12 @@ def _endpoint_texts(hosts: list[str], ports: list[int], protos: list[str]) -> li
 
 
 def flows_table(frame: pd.DataFrame) -> str:
-    """A readable terminal table: one line per flow (fine for 10^5 flows)."""
+    """A readable terminal table: one line per flow."""
+    return "".join(table_chunks(frame))
+
+
+def table_chunks(frame: pd.DataFrame, rows: int = 20000) -> Iterator[str]:
+    """:func:`flows_table` in pieces of ``rows`` lines (to stream large tables)."""
     micros = (frame["ts"].to_numpy() * 1e6).round().astype("int64").astype("datetime64[us]")
     protos = frame["proto"].tolist()
     columns: dict[str, list[str]] = {
@@ -135,10 +141,11 @@ def flows_table(frame: pd.DataFrame) -> str:
     }
     widths = [max([len(name), *map(len, col)]) for name, col in columns.items()]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [line.format(*columns).rstrip()]
-    lines.extend(line.format(*row).rstrip() for row in zip(*columns.values(), strict=True))
-    lines.append(f"{len(frame)} flow{'s' if len(frame) != 1 else ''}")
-    return "\n".join(lines) + "\n"
+    yield line.format(*columns).rstrip() + "\n"
+    body = zip(*columns.values(), strict=True)
+    while chunk := [line.format(*row).rstrip() for row in islice(body, rows)]:
+        yield "\n".join(chunk) + "\n"
+    yield f"{len(frame)} flow{'s' if len(frame) != 1 else ''}\n"
 
 
 FORMATTERS: dict[str, Callable[[pd.DataFrame], str]] = {
