@@ -161,6 +161,7 @@ class FlowAssembler:
         # key table (open addressing, in the kernel): position = key id, key_cur = its slot
         self._new_key_table(_table_size(cap))
         self._stored: dict[int, list[PacketArray]] = {}
+        self._closed = False
         self._done: list[FlowBlock] = []
 
     # --- public ------------------------------------------------------------------------
@@ -177,6 +178,8 @@ class FlowAssembler:
 
     def feed(self, batch: PacketArray) -> list[FlowBlock]:
         """Process one batch (capture order); returns the flows that ended meanwhile."""
+        if self._closed:
+            raise InputError("the flow assembler was closed; start a new one")
         if batch.dtype != PACKET_DTYPE:
             raise InputError("packet batch has the wrong dtype (expected PACKET_DTYPE)")
         n = batch.shape[0]
@@ -207,10 +210,20 @@ class FlowAssembler:
         return self._take_done()
 
     def close(self) -> list[FlowBlock]:
-        """End every live flow (end of input) and return the remaining blocks."""
+        """End every live flow (end of input) and return the remaining blocks.
+
+        The live table's memory is released: the assembler cannot be fed afterwards.
+        """
         live = np.nonzero(self._FL[:, F_ACTIVE])[0].astype(np.int64)
         self._finish(live, END_INPUT)
-        return self._take_done()
+        done = self._take_done()
+        self._FL = self._FL[:0].copy()
+        self._EP = self._EP[:0].copy()
+        self._ADDR = self._ADDR[:0].copy()
+        self._HIST = self._HIST[:0].copy()
+        self._new_key_table(1)
+        self._closed = True
+        return done
 
     @property
     def keys(self) -> int:
