@@ -190,3 +190,38 @@ def test_floating_ip_attempts_mapped_back_to_the_caller_are_guest_unconfigured()
     for a in selfs:
         (flow,) = attempt_flows(alone, a)
         assert flow.label is Label.FLOATING_IP_GUEST_UNCONFIGURED, flow.reason
+
+
+def _sample(scenario: str) -> tuple[dict[str, Any], AnalysisResult]:
+    if not (samples_dir() / scenario / "ground_truth.json").is_file():
+        pytest.skip(f"no {scenario} sample under {samples_dir()}")
+    return run(scenario, "file")
+
+
+def test_an_idle_death_shows_the_silence_and_the_unanswered_data_after_it() -> None:
+    truth, result = _sample("idle-timeout")
+    (finding,) = [f for f in result.findings if f.label is Label.IDLE_TIMEOUT]
+    roles = [e.role for e in finding.evidence]
+    before = roles.index(next(r for r in roles if r.startswith("last packet before")))
+    assert "after the silence" in roles[before + 1 :]
+    gap = next(e for e in finding.evidence if e.role == "after the silence").ts
+    assert gap - finding.evidence[before].ts >= 60
+    session = next(a for a in truth["attempts"] if a["expected_label"] == "idle_timeout")
+    (flow,) = attempt_flows(result, session)
+    assert "idle 6" in flow.reason and "never acknowledged" in flow.reason
+
+
+def test_a_udp_port_without_listener_is_refused_with_the_icmp_error_as_evidence() -> None:
+    truth, result = _sample("udp-service")
+    refused = [a for a in truth["attempts"] if a["expected_label"] == "refused"]
+    if not refused:
+        pytest.skip("this udp-service run has no port without listener")
+    for a in refused:
+        (flow,) = attempt_flows(result, a)
+        assert flow.label is Label.REFUSED and "ICMP port unreachable" in flow.reason
+    finding = next(
+        f for f in result.findings if f.label is Label.REFUSED and f.caller == refused[0]["client"]
+    )
+    assert any(e.role.startswith("ICMP port unreachable") for e in finding.evidence)
+    commands = [c for r in finding.remediations for c in r.commands]
+    assert any("ss -lunp" in c for c in commands)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from pcapflow.model.flow import Flow
 from pcapflow.model.lb import Distribution, LbConfig
@@ -61,6 +62,7 @@ class Facts:
     idle_gap_s: float = 0.0  # longest silence inside an established connection
     idle_limit_s: float = DEFAULT_IDLE_TIMEOUT_MIN * 60.0
     dies_after_gap: bool = False  # after that silence: resets, or data nobody acknowledges
+    idle_edges: tuple[PacketRef, ...] = ()  # the packet before that silence, the ones after
     tcp_reset: bool = False
     unreachable: tuple[PacketRef, ...] = ()  # ICMP port unreachable answering a UDP attempt
     reply_iface_differs: bool = False  # probe: SYN-ACK left on another interface / capture
@@ -97,7 +99,7 @@ def facts_for(
     members = match.members if match else ()
     addresses = [m.address for m in members]
     opening = initiating_packets(rep)
-    gap, dies = idle_gap(caller_side + translated)
+    idle = idle_gap(caller_side + translated)
     differs, unacked, orphan = probe_reply_facts(conn)
     kind = ATTEMPT if conn.is_attempt else PROBE_KIND if conn.legs[0].role == PROBE else DIRECT_KIND
     return Facts(
@@ -121,9 +123,10 @@ def facts_for(
         syn_seen=bool(opening),
         requests=len(opening),
         waited_s=(capture_end.get(rep.file_idx, rep.last_ts) - opening[-1].ts) if opening else 0.0,
-        idle_gap_s=gap,
+        idle_gap_s=idle.seconds,
         idle_limit_s=(match.rule.idle_timeout_min if match else DEFAULT_IDLE_TIMEOUT_MIN) * 60.0,
-        dies_after_gap=dies,
+        dies_after_gap=idle.dies,
+        idle_edges=idle.edges,
         tcp_reset=bool(match and match.rule.tcp_reset),
         unreachable=tuple(
             sorted(caller_errors + member_errors, key=lambda p: (p.ts_ns, p.file_idx))
@@ -160,20 +163,33 @@ def _caller_in_pool(conn: Connection, lb: LbConfig | LbIndex) -> bool:
     return bool(caller and caller.vm in vms)
 
 
-def idle_gap(flows: list[Flow]) -> tuple[float, bool]:
-    """The longest silence between packets of an established connection, and whether the
-    connection died after it (a reset, or data retransmitted with nothing coming back)."""
-    packets = sorted((p for f in flows for p in f.packets), key=lambda p: p.ts_ns)
+@dataclass(frozen=True, slots=True)
+class IdleGap:
+    """The longest silence inside an established connection and what followed it."""
+
+    seconds: float = 0.0
+    dies: bool = False  # after it: resets, or data retransmitted with nothing coming back
+    edges: tuple[PacketRef, ...] = ()  # the last packet before it, then the first ones after
+
+    EDGE_PACKETS: ClassVar[int] = 6
+
+
+def idle_gap(flows: list[Flow]) -> IdleGap:
+    """The longest silence between packets of an established connection (in the packets the
+    flows keep, ``Flow.packets``), and whether the connection died after it (a reset, or data
+    retransmitted with nothing coming back)."""
+    packets = sorted((p for f in flows for p in f.packets), key=lambda p: (p.ts_ns, p.frame))
     established = [p for p in packets if not p.tcp_flags & SYN]
     if len(established) < 2:
-        return 0.0, False
+        return IdleGap()
     gaps = [(b.ts - a.ts, i + 1) for i, (a, b) in enumerate(itertools.pairwise(established))]
     gap, after = max(gaps)
     tail = established[after:]
     reset = any(p.tcp_flags & 0x04 for p in tail)
     senders = {(p.src, p.sport) for p in tail}
     unanswered_data = len(senders) == 1 and any(p.payload_len > 0 for p in tail)
-    return gap, reset or unanswered_data
+    edges = (established[after - 1], *tail[: IdleGap.EDGE_PACKETS - 1])
+    return IdleGap(gap, reset or unanswered_data, edges)
 
 
 def probe_reply_facts(conn: Connection) -> tuple[bool, bool, bool]:

@@ -14,7 +14,7 @@ from importlib import resources
 
 import yaml
 
-from pcapflow.diagnose.evidence import connection_evidence
+from pcapflow.diagnose.evidence import connection_evidence, extra_evidence
 from pcapflow.diagnose.facts import Facts
 from pcapflow.diagnose.stats import RateCheck, check_rate, unknown_pool_rate
 from pcapflow.diagnose.verdict import Verdict
@@ -150,7 +150,7 @@ def _confidence(members: list[Decided], rate: RateCheck | None) -> tuple[Confide
 def _evidence(members: list[Decided], paths: Mapping[int, str]) -> tuple[Evidence, ...]:
     out: list[Evidence] = []
     for d in members:
-        out.extend(connection_evidence(d.conn, paths, d.facts.unreachable))
+        out.extend(connection_evidence(d.conn, paths, extra_evidence(d.facts, d.verdict.label)))
         if len(out) >= MAX_EVIDENCE:
             break
     return tuple(out[:MAX_EVIDENCE])
