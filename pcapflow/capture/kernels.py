@@ -488,6 +488,104 @@ def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
 
 
 @njit(cache=True, inline="always")
+def _ipv6_chain(b: Arr, l4: Int, end: Int, proto: Int) -> tuple[Int, Int, Int, bool, Int, bool]:
+    """Walk IPv6 extension headers (hop-by-hop, routing, destination options, AH, fragment)
+    from ``l4`` within ``end``: (transport offset, protocol, fragment offset, more fragments,
+    fragment id, chain complete).  Stops at a non-first fragment."""
+    frag_off = 0
+    more = False
+    ident = 0
+    for _ in range(16):
+        if proto == 0 or proto == 43 or proto == 60 or proto == 51:
+            if l4 + 2 > end:
+                return l4, proto, frag_off, more, ident, False
+            words = np.int64(b[l4 + 1])
+            nxt = np.int64(b[l4])
+            l4 += (words + 2) * 4 if proto == 51 else (words + 1) * 8
+            proto = nxt
+        elif proto == 44:
+            if l4 + 8 > end:
+                return l4, proto, frag_off, more, ident, False
+            fo = _u16(b, l4 + 2)
+            frag_off = fo >> 3
+            more = (fo & 1) != 0
+            ident = _u32(b, l4 + 4)
+            proto = np.int64(b[l4])
+            l4 += 8
+            if frag_off != 0:
+                break
+        else:
+            break
+    return l4, proto, frag_off, more, ident, True
+
+
+@njit(cache=True, inline="always")
+def _tcp_header(b: Arr, l4: Int, avail: Int) -> tuple[Int, Int, Int, Int, Int, Int, Int, Int]:
+    """The fixed TCP header as far as ``avail`` bytes go: (sport, dport, seq, ack, header
+    length, flags, window, checksum); missing fields are 0, the header length then 20."""
+    sport = _u16(b, l4) if avail >= 4 else 0
+    dport = _u16(b, l4 + 2) if avail >= 4 else 0
+    seq = _u32(b, l4 + 4) if avail >= 8 else 0
+    ack = _u32(b, l4 + 8) if avail >= 12 else 0
+    thl = (np.int64(b[l4 + 12]) >> 4) * 4 if avail >= 14 else 20
+    flags = np.int64(b[l4 + 13]) if avail >= 14 else 0
+    win = _u16(b, l4 + 14) if avail >= 16 else 0
+    csum = _u16(b, l4 + 16) if avail >= 18 else 0
+    return sport, dport, seq, ack, thl, flags, win, csum
+
+
+@njit(cache=True, inline="always")
+def _tcp_timestamp(b: Arr, o: Int, o_end: Int) -> tuple[bool, Int]:
+    """TCP options [o, o_end): (timestamp option present, its TSval)."""
+    while o < o_end:
+        kind = b[o]
+        if kind == 0:
+            break
+        if kind == 1:
+            o += 1
+            continue
+        if o + 1 >= o_end:
+            break
+        olen = np.int64(b[o + 1])
+        if olen < 2:
+            break
+        if kind == 8 and olen == 10 and o + 10 <= o_end:
+            return True, _u32(b, o + 2)
+        o += olen
+    return False, 0
+
+
+@njit(cache=True, inline="always")
+def _segment_ok(b: Arr, b64: Arr, q: Int, l4: Int, ip_end: Int, ver: Int, proto: Int) -> bool:
+    """Does the checksum of the fully captured segment [l4, ip_end) verify?"""
+    seg = ip_end - l4
+    acc = _csum_words(b, b64, l4, ip_end)
+    if proto != 1:  # all but ICMPv4 sum a pseudo-header too
+        acc = _csum_add(b, q + 12, q + 20, acc) if ver == 4 else _csum_add(b, q + 8, q + 40, acc)
+        acc += proto + (seg & 0xFFFF) + (seg >> 16)
+    return _csum_fold(acc) == 0xFFFF
+
+
+@njit(cache=True, inline="always")
+def _fingerprint(addrs: tuple[np.uint64, ...], fields: tuple[Int, ...]) -> np.uint64:
+    """64-bit digest of the address words and the packed header fields (duplicate lookup)."""
+    fp = np.uint64(0xCBF29CE484222325)
+    for word in addrs:
+        fp = _mix(fp, word)
+    for value in fields:
+        fp = _mix(fp, np.uint64(value))
+    return fp
+
+
+@njit(cache=True, inline="always")
+def _same_bytes(b: Arr, a: Int, c: Int, length: Int) -> bool:
+    for k in range(length):  # noqa: SIM110 - no generators in nopython mode
+        if b[a + k] != b[c + k]:
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
 def _write_row(
     r: Any, file_idx: Int, frame: Int, iface: Int, ts: Int, ver: Int, proto: Int,
     hi_s: Any, lo_s: Any, hi_d: Any, lo_d: Any, sport: Int, dport: Int, tcp_flags: Int,
@@ -623,39 +721,12 @@ def decode_records(
             lo_s = _u64be(buf, q + 16)
             hi_d = _u64be(buf, q + 24)
             lo_d = _u64be(buf, q + 32)
-            l4 = q + 40
             ip_end = q + span
-            hdr_ok = True
             ip_csum_bad = False
-            cap_end6 = min(stop, ip_end)
-            for _ in range(16):
-                if proto == 0 or proto == 43 or proto == 60 or proto == 51:
-                    if l4 + 2 > cap_end6:
-                        hdr_ok = False
-                        break
-                    nxt = np.int64(buf[l4])
-                    if proto == 51:
-                        l4 += (np.int64(buf[l4 + 1]) + 2) * 4
-                    else:
-                        l4 += (np.int64(buf[l4 + 1]) + 1) * 8
-                    proto = nxt
-                elif proto == 44:
-                    if l4 + 8 > cap_end6:
-                        hdr_ok = False
-                        break
-                    nxt = np.int64(buf[l4])
-                    fo = _u16(buf, l4 + 2)
-                    frag_off = fo >> 3
-                    more = (fo & 1) != 0
-                    ip_id = _u32(buf, l4 + 4)
-                    l4 += 8
-                    proto = nxt
-                    if frag_off != 0:
-                        break
-                else:
-                    break
-            if l4 > stop:
-                hdr_ok = False
+            l4, proto, frag_off, more, ip_id, hdr_ok = _ipv6_chain(
+                buf, q + 40, min(stop, ip_end), proto
+            )
+            hdr_ok = hdr_ok and l4 <= stop
         else:
             continue
         if ip_end > stop:
@@ -685,46 +756,17 @@ def decode_records(
         if not hdr_ok or avail <= 0:  # nothing after the IP headers was captured
             payload_len = 0
         if transport and proto == 6:
-            if avail >= 4:
-                sport = _u16(buf, l4)
-                dport = _u16(buf, l4 + 2)
-            if avail >= 8:
-                seq = _u32(buf, l4 + 4)
-            if avail >= 12:
-                ack = _u32(buf, l4 + 8)
-            thl = 20
-            if avail >= 14:
-                thl = (np.int64(buf[l4 + 12]) >> 4) * 4
-                tcp_flags = np.int64(buf[l4 + 13])
-            if avail >= 16:
-                win = _u16(buf, l4 + 14)
-            if avail >= 18:
-                csum_field = _u16(buf, l4 + 16)
+            sport, dport, seq, ack, thl, tcp_flags, win, csum_field = _tcp_header(buf, l4, avail)
             if thl < 20:
                 thl = 20
                 payload_len = 0
             else:
                 payload_len = max(ip_end - l4 - thl, 0)
-            o = l4 + 20
             o_end = min(l4 + thl, cap_end)
-            if o_end > o:
-                opts_hash = hash32(buf, o, o_end)
-                while o < o_end:
-                    kind = buf[o]
-                    if kind == 0:
-                        break
-                    if kind == 1:
-                        o += 1
-                        continue
-                    if o + 1 >= o_end:
-                        break
-                    olen = np.int64(buf[o + 1])
-                    if olen < 2:
-                        break
-                    if kind == 8 and olen == 10 and o + 10 <= o_end:
-                        tsval = _u32(buf, o + 2)
-                        pflags |= _PF_HAS_TS
-                    o += olen
+            if o_end > l4 + 20:
+                opts_hash = hash32(buf, l4 + 20, o_end)
+                has_ts, tsval = _tcp_timestamp(buf, l4 + 20, o_end)
+                pflags |= _PF_HAS_TS if has_ts else 0
             pay = l4 + thl
             hdr_len = thl
         elif transport and proto == 17:
@@ -754,17 +796,8 @@ def decode_records(
             no_udp_csum = proto == 17 and csum_field == 0 and ver == 4
             if not verify or more or cap_end < ip_end or avail < hdr_len or no_udp_csum:
                 pflags |= _PF_CSUM_UNKNOWN
-            else:
-                seg = ip_end - l4
-                acc = _csum_words(buf, buf64, l4, ip_end)
-                if proto != 1:
-                    if ver == 4:
-                        acc = _csum_add(buf, q + 12, q + 20, acc)
-                    else:
-                        acc = _csum_add(buf, q + 8, q + 40, acc)
-                    acc += proto + (seg & 0xFFFF) + (seg >> 16)
-                if _csum_fold(acc) != 0xFFFF:
-                    pflags |= _PF_BAD_CSUM
+            elif not _segment_ok(buf, buf64, q, l4, ip_end, ver, proto):
+                pflags |= _PF_BAD_CSUM
         if ip_csum_bad:
             pflags |= _PF_BAD_CSUM
 
@@ -779,31 +812,25 @@ def decode_records(
         # Cross-interface duplicates.
         key = (np.int64(ifc) << 32) | np.int64(sll_if | ifx[i])
         anydev = if_anydev[ifc]
-        fp = np.uint64(0xCBF29CE484222325)
-        fp = _mix(fp, lo_s)
-        fp = _mix(fp, lo_d)
-        fp = _mix(fp, hi_s ^ (hi_d << np.uint64(1)))
-        fp = _mix(fp, np.uint64((sport << 16) | dport))
-        fp = _mix(fp, np.uint64((seq << 32) | ack))
-        fp = _mix(fp, np.uint64((ip_len << 32) | (ip_id & 0xFFFFFFFF)))
-        fp = _mix(fp, np.uint64((tcp_flags << 40) | (win << 24) | (ttl << 16) | csum_field))
-        fp = _mix(fp, np.uint64((payload_hash << 32) | opts_hash))
-        fp = _mix(fp, np.uint64((proto << 48) | (frag_off << 32) | (stop - q)))
-        slot = int(fp & np.uint64(mask))
-        is_dup = False
-        if (
+        fp = _fingerprint(
+            (lo_s, lo_d, hi_s ^ (hi_d << np.uint64(1))),
+            (
+                (sport << 16) | dport,
+                (seq << 32) | ack,
+                (ip_len << 32) | (ip_id & 0xFFFFFFFF),
+                (tcp_flags << 40) | (win << 24) | (ttl << 16) | csum_field,
+                (payload_hash << 32) | opts_hash,
+                (proto << 48) | (frag_off << 32) | (stop - q),
+            ),
+        )
+        slot = np.int64(fp & np.uint64(mask))
+        is_dup = (
             tab_fp[slot] == fp
             and abs(t - tab_ts[slot]) <= dup_window
             and (anydev or tab_key[slot] != key)
             and tab_len[slot] == stop - q
-        ):
-            is_dup = True
-            if tab_chunk[slot] == chunk:
-                o2 = tab_off[slot]
-                for k in range(stop - q):
-                    if buf[q + k] != buf[o2 + k]:
-                        is_dup = False
-                        break
+            and (tab_chunk[slot] != chunk or _same_bytes(buf, q, tab_off[slot], stop - q))
+        )
         if is_dup:
             dups += 1
             orig = tab_row[slot]
