@@ -25,6 +25,12 @@ def test_pcapng_interface_names_say_which_is_loopback() -> None:
     assert found == {1}
 
 
+@pytest.mark.parametrize("name", ["lo", "lo0", "\\Device\\NPF_Loopback", "Npcap Loopback Adapter"])
+def test_loopback_interface_names_of_linux_bsd_and_windows(name: str) -> None:
+    assert loopback_interfaces(info(Interface(0, 1, name)), None) == {0}
+    assert loopback_interfaces(info(Interface(0, 1, "long0")), None) == frozenset()
+
+
 def test_bsd_loopback_link_type_is_loopback() -> None:
     assert loopback_interfaces(info(Interface(0, 0, None)), "web01") == {0}
 

@@ -23,7 +23,8 @@ from pcapflow.model.flow import Flow
 from pcapflow.model.lb import AZURE_PROBE_SOURCE, LbConfig
 
 INITIAL_TTLS = frozenset({64, 128, 255})
-LOOPBACK_NAME = re.compile(r"lo\d*|loopback.*|npf_loopback|npcap loopback.*", re.IGNORECASE)
+# Linux/BSD "lo", "lo0"; Windows Npcap "\\Device\\NPF_Loopback", "Npcap Loopback Adapter"
+LOOPBACK_NAME = re.compile(r"lo\d*|.*loopback.*", re.IGNORECASE)
 LOOPBACK_LINK_TYPES = frozenset({0, 108})  # DLT_NULL, DLT_LOOP (BSD loopback encapsulation)
 
 
