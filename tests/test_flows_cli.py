@@ -182,3 +182,13 @@ def test_tshark_engine_gives_the_same_flows() -> None:
     _code, fast, _err = run("--format", "csv", WIKIPEDIA)
     code, slow, _err = run("--format", "csv", "--engine", "tshark", WIKIPEDIA)
     assert code == 0 and slow == fast
+
+
+def test_reader_warnings_go_to_stderr(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.pcap"
+    data = Path(GET).read_bytes()
+    cut.write_bytes(data[: len(data) - 7])  # the last record ends early
+    result = CliRunner().invoke(main, ["flows", "--format", "csv", str(cut)])
+    assert result.exit_code == 0
+    assert "pcapflow: warning: " in result.stderr and str(cut) in result.stderr
+    assert len(pd.read_csv(io.StringIO(result.stdout))) == 1

@@ -66,7 +66,7 @@ def flows(
     frames = []
     evicted = 0
     for idx, path in enumerate(captures):
-        blocks, asm, _info = capture_blocks(
+        blocks, asm, info = capture_blocks(
             path,
             engine=engine,
             file_idx=idx,
@@ -76,6 +76,8 @@ def flows(
         )
         frames.append(blocks_frame(list(blocks)))
         evicted += asm.stats.evicted
+        for warning in info[0].warnings if info else ():
+            click.echo(f"pcapflow: warning: {path}: {warning}", err=True)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if len(frames) > 1:
         frame = frame.sort_values(["ts", "uid"], kind="stable").reset_index(drop=True)
