@@ -23,6 +23,7 @@ from pcapflow.capture import kernels
 from pcapflow.capture.base import DEFAULT_BATCH, register
 from pcapflow.capture.dedupe import DUP_WINDOW_NS
 from pcapflow.capture.formats import (
+    PCAPNG_MAGIC,
     FormatError,
     InterfaceClock,
     block_length,
@@ -116,6 +117,30 @@ class _DupTable:
         self.chunk = np.full(DUP_TABLE_SIZE, -1, np.int64)
         self.off = np.zeros(DUP_TABLE_SIZE, np.int64)
         self.len = np.zeros(DUP_TABLE_SIZE, np.int64)
+
+
+_I64 = npt.NDArray[np.int64]
+
+
+@dataclass
+class _Section:
+    """The pcapng section being read: byte order and its interfaces' clocks."""
+
+    big_endian: bool = False
+    base: int = 0  # global index of the section's first interface
+    clocks: list[InterfaceClock] = field(default_factory=list)
+
+    def start(self, big_endian: bool, base: int) -> None:
+        self.big_endian, self.base, self.clocks = big_endian, base, []
+
+    def arrays(self, interfaces: list[Interface]) -> tuple[_I64, _I64, _I64, _I64]:
+        """Per-interface snaplen, clock mode, factor and offset, as the walker takes them."""
+        return (
+            np.array([i.snaplen for i in interfaces[self.base :]], np.int64),
+            np.array([c.mode for c in self.clocks], np.int64),
+            np.array([c.factor for c in self.clocks], np.int64),
+            np.array([c.offset_ns for c in self.clocks], np.int64),
+        )
 
 
 class FastReader:
@@ -242,23 +267,21 @@ class FastReader:
 
     def _walk_pcapng(self) -> Iterator[PacketArray]:
         buf, rec = self._buf, self._rec
-        big_endian = False
-        base = 0  # global index of this section's first interface
-        clocks: list[InterfaceClock] = []
+        section = _Section()
         while True:
-            snap = np.array([i.snaplen for i in self._interfaces[base:]], np.int64)
+            snaplen, modes, factors, offsets = section.arrays(self._interfaces)
             n, pos, status = _ints(
                 kernels.walk_pcapng(
                     buf.data,
                     buf.pos,
                     buf.end,
-                    big_endian,
+                    section.big_endian,
                     MAX_RECORD,
-                    base,
-                    snap,
-                    np.array([c.mode for c in clocks], np.int64),
-                    np.array([c.factor for c in clocks], np.int64),
-                    np.array([c.offset_ns for c in clocks], np.int64),
+                    section.base,
+                    snaplen,
+                    modes,
+                    factors,
+                    offsets,
                     rec.off,
                     rec.caplen,
                     rec.origlen,
@@ -273,40 +296,39 @@ class FastReader:
             if status == kernels.BAD:
                 self._stop(f"block at byte {buf.base + pos} has a bad length")
                 return
-            if status == kernels.NEED_MORE:
-                if not self._refill("block"):
-                    return
-                continue
-            if status != kernels.CONTROL:
-                continue
-            if not buf.ensure(12):
-                self._stop(f"file ends inside a block header at byte {buf.base + buf.pos}")
+            if status == kernels.NEED_MORE and not self._refill("block"):
                 return
-            head = buf.take(12)
-            if head[:4] == b"\x0a\x0d\x0d\x0a":
-                try:
-                    big_endian = shb_byte_order(head)
-                except FormatError as exc:
-                    self._stop(f"{exc} at byte {buf.base + buf.pos}")
-                    return
-                base, clocks = len(self._interfaces), []
-            blen = block_length(head, big_endian)
+            if status == kernels.CONTROL and not self._control_block(section):
+                return
+
+    def _control_block(self, section: _Section) -> bool:
+        """Read the SHB or IDB at the buffer position; False (with a warning) to stop."""
+        buf = self._buf
+        where = buf.base + buf.pos
+        if not buf.ensure(12):
+            self._stop(f"file ends inside a block header at byte {where}")
+            return False
+        head = buf.take(12)
+        is_shb = head[:4] == PCAPNG_MAGIC
+        try:
+            if is_shb:
+                section.start(shb_byte_order(head), len(self._interfaces))
+            blen = block_length(head, section.big_endian)
             if blen < 12 or blen % 4 or blen > MAX_RECORD:
-                self._stop(f"block at byte {buf.base + buf.pos} has a bad length ({blen})")
-                return
+                raise FormatError(f"block with a bad length ({blen})")
             if not buf.ensure(blen):
-                self._stop(f"file ends inside a block at byte {buf.base + buf.pos}")
-                return
-            block = buf.take(blen)
-            if head[:4] != b"\x0a\x0d\x0d\x0a":  # an interface description block
-                try:
-                    iface, clock = parse_idb(block, big_endian, len(self._interfaces))
-                except FormatError as exc:
-                    self._stop(f"{exc} at byte {buf.base + buf.pos}")
-                    return
+                self._stop(f"file ends inside a block at byte {where}")
+                return False
+            if not is_shb:
+                index = len(self._interfaces)
+                iface, clock = parse_idb(buf.take(blen), section.big_endian, index)
                 self._add_interface(iface)
-                clocks.append(clock)
-            buf.pos += blen
+                section.clocks.append(clock)
+        except FormatError as exc:
+            self._stop(f"{exc} at byte {where}")
+            return False
+        buf.pos += blen
+        return True
 
     def _refill(self, what: str) -> bool:
         """More bytes for the walker; False (with a warning if bytes are left) at the end."""
