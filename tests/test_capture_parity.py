@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,29 @@ def test_tshark_backend_reports_unreadable_files_like_fast(tmp_path: Path) -> No
     for engine in ("fast", "tshark"):
         with pytest.raises(CaptureError, match="not a pcap or pcapng file"):
             get_backend(engine).open(str(bad))
+
+
+@needs_tshark
+@pytest.mark.parametrize("layout", ["sll-any", "two-interfaces"])
+def test_both_engines_drop_the_same_duplicates(tmp_path: Path, layout: str) -> None:
+    from test_capture_formats import SYN_PKT, T0, epb, eth, idb, ipv4, pcap, shb, tcp
+
+    other = ipv4("10.0.0.9", "10.0.0.8", tcp(9, 8))
+    if layout == "sll-any":
+        out = struct.pack("!HHH8sH", 4, 1, 6, b"\x02" * 8, 0x0800)
+        inc = struct.pack("!HHH8sH", 0, 1, 6, b"\x02" * 8, 0x0800)
+        frames = [(T0 * 10**9, out + SYN_PKT), (T0 * 10**9 + 2000, inc + SYN_PKT)]
+        content = pcap([*frames, (T0 * 10**9 + 9000, out + other)], link=113)
+    else:
+        content = (
+            shb() + idb("<", 1, tsresol=9) + idb("<", 1, tsresol=9)
+            + epb("<", 0, T0 * 10**9, eth(SYN_PKT))
+            + epb("<", 1, T0 * 10**9 + 10_000, eth(SYN_PKT))
+            + epb("<", 1, T0 * 10**9 + 20_000, eth(other))
+        )  # fmt: skip
+    path = tmp_path / "dups.cap"
+    path.write_bytes(content)
+    fast_rows, fast_info = _rows("fast", path)
+    ref_rows, ref_info = _rows("tshark", path)
+    assert fast_info.duplicates == ref_info.duplicates == 1
+    assert np.array_equal(fast_rows, ref_rows)
