@@ -68,8 +68,7 @@ from pcapflow.flows.layout import (
 from pcapflow.model.packet import PACKET_DTYPE, PacketArray
 
 NS = 1_000_000_000
-DEFAULT_MAX_FLOWS = 1_000_000
-_INITIAL_SLOTS = 4096
+DEFAULT_MAX_FLOWS = 500_000  # ~1 KB of state per live flow: ~0.5 GB at the cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +147,10 @@ class FlowAssembler:
         self._P = self.params.vector()
         self._server_tcp = port_table(self.params.server_ports_tcp)
         self._server_udp = port_table(self.params.server_ports_udp)
-        cap = min(_INITIAL_SLOTS, self.params.max_flows)
+        # The arrays are reserved for max_flows at once: np.zeros maps zero pages lazily, so
+        # only slots that were used take memory, and the table never has to be copied to grow
+        # (slots are handed out lowest first and reused, see C_HIGH in the kernel).
+        cap = self.params.max_flows
         self._FL = np.zeros((cap, N_F), dtype=np.int64)
         self._ADDR = np.zeros((cap, N_A), dtype=np.uint64)
         self._EP = np.zeros((cap, 2, N_E), dtype=np.int64)
@@ -173,8 +175,8 @@ class FlowAssembler:
 
     @property
     def capacity(self) -> int:
-        """Slots currently allocated for the live table."""
-        return int(self._FL.shape[0])
+        """Slots used so far (high-water mark; at most ``max_flows``)."""
+        return int(self._C[K.C_HIGH])
 
     def feed(self, batch: PacketArray) -> list[FlowBlock]:
         """Process one batch (capture order); returns the flows that ended meanwhile."""
@@ -203,7 +205,7 @@ class FlowAssembler:
                 break
             self._collect()
             if self._C[K.C_FREE] == 0:
-                self._make_room()
+                self._evict()
             else:
                 self._rehash(self._ht_hash.shape[0])
         self._collect()
@@ -214,8 +216,7 @@ class FlowAssembler:
 
         The live table's memory is released: the assembler cannot be fed afterwards.
         """
-        live = np.nonzero(self._FL[:, F_ACTIVE])[0].astype(np.int64)
-        self._finish(live, END_INPUT)
+        self._finish(self._live_slots(), END_INPUT)
         done = self._take_done()
         self._FL = self._FL[:0].copy()
         self._EP = self._EP[:0].copy()
@@ -244,33 +245,13 @@ class FlowAssembler:
 
     # --- slots -------------------------------------------------------------------------
 
-    def _make_room(self) -> None:
-        cap = self.capacity
-        if self.live < self.params.max_flows and cap < self.params.max_flows:
-            self._grow(min(cap * 2, self.params.max_flows))
-        else:
-            self._evict()
-
-    def _grow(self, new_cap: int) -> None:
-        cap = self.capacity
-        extra = new_cap - cap
-        self._FL = np.concatenate([self._FL, np.zeros((extra, N_F), dtype=np.int64)])
-        self._ADDR = np.concatenate([self._ADDR, np.zeros((extra, N_A), dtype=np.uint64)])
-        self._EP = np.concatenate([self._EP, np.zeros((extra, 2, N_E), dtype=np.int64)])
-        self._HIST = np.concatenate([self._HIST, np.zeros((extra, HIST_MAX), dtype=np.uint8)])
-        nfree = int(self._C[K.C_FREE])
-        free = np.concatenate(
-            [self._free[:nfree], np.arange(new_cap - 1, cap - 1, -1, dtype=np.int64)]
-        )
-        self._free = np.zeros(new_cap, dtype=np.int64)
-        self._free[: free.shape[0]] = free
-        self._C[K.C_FREE] = free.shape[0]
-        self._fin = np.zeros(new_cap, dtype=np.int64)
-        self._rehash(_table_size(new_cap))
+    def _live_slots(self) -> npt.NDArray[np.int64]:
+        high = self.capacity
+        return np.nonzero(self._FL[:high, F_ACTIVE])[0].astype(np.int64)
 
     def _evict(self) -> None:
         """Evict a tenth of the table: half-open attempts (S0) first, then the idlest."""
-        live = np.nonzero(self._FL[:, F_ACTIVE])[0]
+        live = self._live_slots()
         if live.size == 0:
             return
         half_open = (self._EP[live, 0, E_STATE] == SYN_SENT) & (

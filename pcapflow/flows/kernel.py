@@ -14,8 +14,8 @@ packet the kernel
    ``TCPSessionAdapter::Process``; for UDP/ICMP the activity, sizes and history of their
    session adapters; in all cases the ConnSize packet and IP-byte counters.
 
-Every ``sweep`` interval of capture time (ten times less often while the table is less than half
-full) all live flows are checked for due timers, so idle flows end and free their slot even when
+Every ``sweep`` interval of capture time the used part of the table (up to ``C_HIGH``) is
+checked for due timers, so idle flows end and free their slot even when
 no further packet of theirs arrives; a flow's own packets always check its timers first.
 Ended flows get their ``conn_state`` and byte counts computed (:func:`finish`) and are listed
 in ``fin_slots`` for the Python side to gather; their slots are not reused within the same call.
@@ -195,7 +195,8 @@ C_NEXT_SWEEP = 3  # capture time of the next sweep, ns
 C_NEW = 4  # flows created (all time)
 C_HT_USED = 5  # keys in the hash table
 C_HT_FILL = 6  # used + deleted (tombstone) entries
-N_C = 7
+C_HIGH = 7  # slots used so far (free slots are handed out lowest first): sweeps stop here
+N_C = 8
 
 HT_EMPTY = 0
 HT_USED = 1
@@ -925,7 +926,7 @@ def sweep(
     fin_slots: Arr,
     C: Arr,
 ) -> None:
-    for s in range(FL.shape[0]):
+    for s in range(C[C_HIGH]):
         if FL[s, F_ACTIVE] and timer_due(FL, EP, s, now, P):
             finish(FL, EP, HIST, s, END_TIMEOUT, key_cur, ht_state, fin_slots, C)
 
@@ -951,7 +952,7 @@ def ht_find(ht_hash: Arr, ht_state: Arr, h: Any) -> tuple[int, int]:
 def rehash(FL: Arr, ADDR: Arr, ht_hash: Arr, ht_state: Arr, key_cur: Arr, C: Arr) -> None:
     """Insert every live flow's key into fresh (empty) table arrays."""
     used = 0
-    for s in range(FL.shape[0]):
+    for s in range(C[C_HIGH]):
         if FL[s, F_ACTIVE]:
             h = ADDR[s, A_HASH]
             _k, ins = ht_find(ht_hash, ht_state, h)
@@ -1000,9 +1001,7 @@ def run(
         now = pk[i]["ts_ns"]
         if now >= C[C_NEXT_SWEEP]:
             sweep(FL, EP, HIST, now, P, key_cur, ht_state, fin_slots, C)
-            # A sweep costs the table's size: sweep rarely while the table has room.
-            pressure = C[C_LIVE] * 2 >= FL.shape[0]
-            C[C_NEXT_SWEEP] = now + P[P_SWEEP_NS] * (1 if pressure else 10)
+            C[C_NEXT_SWEEP] = now + P[P_SWEEP_NS]
         pkt_slot[i] = -1
         pkt_keep[i] = False
         if not valid[i]:
@@ -1040,6 +1039,8 @@ def run(
             k = ins
             C[C_FREE] -= 1
             s = free_slots[C[C_FREE]]
+            if s >= C[C_HIGH]:
+                C[C_HIGH] = s + 1
             init_slot(FL, EP, HIST, s)
             FL[s, F_ACTIVE] = 1
             FL[s, F_KEY] = k
