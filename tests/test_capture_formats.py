@@ -595,3 +595,8 @@ def test_sll2_interface_index_tells_interfaces_apart(
     frames = [(T0 * 10**9, sll2(3) + SYN_PKT), (T0 * 10**9 + 3000, sll2(second_index) + SYN_PKT)]
     rows, info = read(tmp_path, pcap(frames, link=276))
     assert (len(rows), info.duplicates) == (2 - dropped, dropped)
+
+
+def test_a_directory_is_not_a_capture(tmp_path: Path) -> None:
+    with pytest.raises(CaptureError, match="cannot open"):
+        get_backend("fast").open(str(tmp_path))

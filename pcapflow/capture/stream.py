@@ -140,7 +140,11 @@ class Source:
         self._hash = hashlib.sha256()
         self.offset = 0  # decompressed bytes handed out so far
         raw = self._open_raw(path)
-        head = _read_exactly(_Prefixed(b"", raw), 6)
+        try:
+            head = _read_exactly(_Prefixed(b"", raw), 6)
+        except OSError as exc:
+            raw.close()
+            raise CaptureError(f"{self.label}: cannot read: {exc.strerror or exc}") from None
         plain = _Prefixed(head, raw)
         stream: _Prefixed | _Decompressed = plain
         for magic, name, make in COMPRESSIONS:
@@ -163,7 +167,10 @@ class Source:
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` bytes (fewer only at the end of the content)."""
-        data = _read_exactly(self._stream, size)
+        try:
+            data = _read_exactly(self._stream, size)
+        except OSError as exc:
+            raise CaptureError(f"{self.label}: read error: {exc.strerror or exc}") from None
         self.settle()
         self._hash.update(data)
         self.offset += len(data)
@@ -173,11 +180,14 @@ class Source:
         """Fill ``view`` as far as the content goes (0 at the end); hashing of those bytes is
         started in the background: call :meth:`settle` before the bytes in ``view`` change."""
         got = 0
-        while got < len(view):
-            n = self._stream.readinto(view[got:])
-            if not n:
-                break
-            got += n
+        try:
+            while got < len(view):
+                n = self._stream.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+        except OSError as exc:
+            raise CaptureError(f"{self.label}: read error: {exc.strerror or exc}") from None
         if got:
             self.offset += got
             if self._hasher is None:
@@ -193,8 +203,11 @@ class Source:
 
     def drain(self) -> str | None:
         """Read (and hash) whatever is left; a decompression problem met on the way, or None."""
-        while self.read(1 << 20):
-            pass
+        try:
+            while self.read(1 << 20):
+                pass
+        except CaptureError as exc:
+            return str(exc).removeprefix(f"{self.label}: ")
         problem = getattr(self._stream, "problem", None)
         return f"{self.compression}: {problem}" if problem else None
 
