@@ -65,7 +65,13 @@ def _lb_config(
 @main.command(short_help="Capture, make N attempts on VIP:PORT, diagnose them (live).")
 @click.argument("frontend", metavar="VIP:PORT")
 @click.option("--count", "-n", default=12, show_default=True, help="Connection attempts (1-1000).")
-@click.option("--proto", type=click.Choice(["tcp", "udp"]), default="tcp", show_default=True)
+@click.option(
+    "--proto",
+    type=click.Choice(["tcp", "udp"]),
+    default="tcp",
+    show_default=True,
+    help="tcp: a connect per attempt; udp: one datagram, then wait for a reply.",
+)
 @lb_options
 @click.option(
     "--iface",

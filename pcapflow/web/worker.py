@@ -20,6 +20,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,7 @@ class JobRunner:
             result = self.analyze(
                 [c.file for c in job.captures], lb, os=job.os, points=capture_points(job)
             )
+        result = with_upload_names(result, job)
         self.store.set_stage(job.id, claimant, "rendering reports")
         reports = {name: render(result, name) for name in sorted(RENDERERS)}
         for name, text in reports.items():
@@ -161,6 +163,30 @@ def name_captures(message: str, job: Job) -> str:
         if capture.name != capture.file:
             message = message.replace(capture.file, f"{capture.file} ({capture.name})", 1)
     return message
+
+
+def with_upload_names(result: AnalysisResult, job: Job) -> AnalysisResult:
+    """Reports name each capture as uploaded (``web01-eth0.pcap``), not as stored
+    (``capture-1.pcap``); two uploads of one name keep the stored name beside it."""
+    names = [capture.name for capture in job.captures]
+    shown = {
+        c.file: c.name if names.count(c.name) == 1 else f"{c.name} ({c.file})" for c in job.captures
+    }
+
+    def name(path: str) -> str:
+        return shown.get(path, path)
+
+    return replace(
+        result,
+        captures=tuple(
+            replace(c, info=replace(c.info, path=name(c.info.path))) for c in result.captures
+        ),
+        flows=tuple(replace(f, capture=name(f.capture)) for f in result.flows),
+        findings=tuple(
+            replace(f, evidence=tuple(replace(e, file=name(e.file)) for e in f.evidence))
+            for f in result.findings
+        ),
+    )
 
 
 def capture_points(job: Job) -> list[str]:
