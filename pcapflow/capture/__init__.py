@@ -1,7 +1,8 @@
 """Capture reading: a path (or ``-``) -> :class:`CaptureInfo` + batches of packet rows.
 
 Backends sit behind one small interface (:class:`CaptureBackend`) and a registry keyed by name
-("fast" = dpkt-based default, "tshark" = pyshark/tshark).
+("fast" = the default chunked numba reader, "tshark" = Wireshark's dissectors via pyshark).
+See docs/capture.md for formats, link types, column semantics and duplicate handling.
 """
 
 from __future__ import annotations
