@@ -600,3 +600,15 @@ def test_sll2_interface_index_tells_interfaces_apart(
 def test_a_directory_is_not_a_capture(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="cannot open"):
         get_backend("fast").open(str(tmp_path))
+
+
+def test_openbsd_pflog_header_length_comes_from_its_first_byte(tmp_path: Path) -> None:
+    header = bytes([61, 2]) + b"\0" * 62  # length 61, padded to 64; AF_INET
+    row = one(tmp_path, header + SYN_PKT, link=117)
+    assert (int(row["ip_ver"]), int(row["dport"])) == (4, 80)
+
+
+@pytest.mark.parametrize(("link", "header"), [(8, 16), (7, 6)])
+def test_fixed_length_link_headers_from_dpkt(tmp_path: Path, link: int, header: int) -> None:
+    row = one(tmp_path, b"\0" * header + SYN_PKT, link=link)
+    assert (int(row["ip_ver"]), int(row["dport"])) == (4, 80)

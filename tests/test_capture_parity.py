@@ -150,3 +150,14 @@ def test_both_engines_drop_the_same_duplicates(tmp_path: Path, layout: str) -> N
     ref_rows, ref_info = _rows("tshark", path)
     assert fast_info.duplicates == ref_info.duplicates == 1
     assert np.array_equal(fast_rows, ref_rows)
+
+
+@needs_tshark
+def test_both_engines_read_openbsd_pflog(tmp_path: Path) -> None:
+    from test_capture_formats import SYN_PKT, T0, pcap
+
+    path = tmp_path / "pflog.pcap"
+    path.write_bytes(pcap([(T0 * 10**9, bytes([61, 2]) + b"\0" * 62 + SYN_PKT)], link=117))
+    fast_rows, _ = _rows("fast", path)
+    ref_rows, _ = _rows("tshark", path)
+    assert len(fast_rows) == 1 and np.array_equal(fast_rows, ref_rows)

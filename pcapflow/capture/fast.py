@@ -32,7 +32,14 @@ from pcapflow.capture.formats import (
     shb_byte_order,
     sniff,
 )
-from pcapflow.capture.linktypes import KIND_NONE, KIND_SLL, KIND_SLL2, link_kind, link_name
+from pcapflow.capture.linktypes import (
+    KIND_NONE,
+    KIND_SLL,
+    KIND_SLL2,
+    link_header_length,
+    link_kind,
+    link_name,
+)
 from pcapflow.capture.stream import Source
 from pcapflow.errors import CaptureError
 from pcapflow.model.capture import CaptureInfo, Interface
@@ -190,6 +197,7 @@ class FastReader:
         self._pending: PacketArray | None = None
         self._pending_row0 = 0
         self._kind_arr = np.zeros(0, np.int64)
+        self._fixed_arr = np.zeros(0, np.int64)
         self._anydev_arr = np.zeros(0, np.bool_)
         if self._pcap is not None:
             link = self._pcap.link_type & 0xFFFF
@@ -351,6 +359,9 @@ class FastReader:
         kind = link_kind(iface.link_type)
         self._kinds.append(kind)
         self._kind_arr = np.array(self._kinds, np.int64)
+        self._fixed_arr = np.array(
+            [link_header_length(i.link_type) for i in self._interfaces], np.int64
+        )
         self._anydev_arr = self._kind_arr == KIND_SLL
 
     def _emit(self, n: int) -> Iterator[PacketArray]:
@@ -373,6 +384,7 @@ class FastReader:
                 rec.ifx,
                 n,
                 self._kind_arr,
+                self._fixed_arr,
                 self._anydev_arr,
                 self.file_idx,
                 self._frames + 1,

@@ -27,11 +27,13 @@ from numba import njit
 from pcapflow.capture.linktypes import (
     KIND_ETHERNET,
     KIND_FDDI,
+    KIND_FIXED,
     KIND_IEEE80211,
     KIND_IPV4,
     KIND_IPV6,
     KIND_NFLOG,
     KIND_NULL,
+    KIND_PFLOG,
     KIND_PPP,
     KIND_RADIOTAP,
     KIND_RAW,
@@ -355,8 +357,17 @@ def _find_ip(
     p: Int,
     stop: Int,
     kind: Int,
+    fixed: Int,
 ) -> tuple[Int, Int, Int, Int]:
-    """Locate the IP header of one frame: (offset, ethertype or -1, vlan, sll2 ifindex)."""
+    """Locate the IP header of one frame: (offset, ethertype or -1, vlan, sll2 ifindex).
+    ``fixed`` is the link-header length of ``KIND_FIXED`` link types."""
+    if kind == KIND_FIXED:
+        return p + fixed, _version_etype(b, p + fixed, stop), 0, 0
+    if kind == KIND_PFLOG:  # the header's own length, rounded up to 4 bytes
+        if p >= stop:
+            return p, -1, 0, 0
+        q = p + ((np.int64(b[p]) + 3) & ~3)
+        return q, _version_etype(b, q, stop), 0, 0
     if kind == KIND_ETHERNET:
         if p + 14 > stop:
             return p, -1, 0, 0
@@ -631,6 +642,7 @@ def decode_records(
     ifx: Arr,
     n: Int,
     if_kind: Arr,
+    if_fixed: Arr,
     if_anydev: Arr,
     file_idx: Int,
     frame0: Int,
@@ -671,7 +683,7 @@ def decode_records(
         p = off[i]
         cl = caplen[i]
         stop = p + cl
-        q, etype, vlan, sll_if = _find_ip(buf, p, stop, if_kind[ifc])
+        q, etype, vlan, sll_if = _find_ip(buf, p, stop, if_kind[ifc], if_fixed[ifc])
         wire_left = origlen[i] - (q - p)  # bytes of the packet on the wire from q
         pflags = 0
         ip_id = 0

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from dpkt.pcap import dltoff as _DPKT_LINK_HEADER_LENGTHS
+
 KIND_NONE: Final = 0  # not decoded
 KIND_ETHERNET: Final = 1  # Ethernet II / 802.3+SNAP, 802.1Q/802.1ad/QinQ, MPLS, PPPoE
 KIND_SLL: Final = 2  # Linux cooked v1 (16-byte header, no interface index)
@@ -21,6 +23,8 @@ KIND_FDDI: Final = 9  # FDDI with LLC/SNAP
 KIND_NFLOG: Final = 10  # Linux NFLOG (TLVs; the payload TLV holds the IP packet)
 KIND_IEEE80211: Final = 11  # 802.11 data frames with LLC/SNAP (not protected ones)
 KIND_RADIOTAP: Final = 12  # radiotap header, then 802.11
+KIND_PFLOG: Final = 13  # OpenBSD pflog: header length in its first byte (word-aligned)
+KIND_FIXED: Final = 14  # a fixed-length link header (from dpkt's table), then IP
 
 # LINKTYPE_* value -> (kind, name)
 LINK_TYPES: Final[dict[int, tuple[int, str]]] = {
@@ -35,11 +39,20 @@ LINK_TYPES: Final[dict[int, tuple[int, str]]] = {
     105: (KIND_IEEE80211, "IEEE802_11"),
     108: (KIND_NULL, "LOOP"),
     113: (KIND_SLL, "LINUX_SLL"),
+    117: (KIND_PFLOG, "PFLOG"),
     127: (KIND_RADIOTAP, "IEEE802_11_RADIOTAP"),
     228: (KIND_RAW, "IPV4"),  # the version nibble decides, as in Wireshark
     229: (KIND_RAW, "IPV6"),
     239: (KIND_NFLOG, "NFLOG"),
     276: (KIND_SLL2, "LINUX_SLL2"),
+}
+
+# Link types dpkt knows only by the length of their header (SLIP, ARCNET, token ring, pfsync,
+# ...): that header is skipped and the IP version nibble decides.
+FIXED_HEADER: Final[dict[int, int]] = {
+    int(link): int(length)
+    for link, length in _DPKT_LINK_HEADER_LENGTHS.items()
+    if int(link) not in LINK_TYPES
 }
 
 # The pcap LinkType field keeps FCS information in its top bits; the link type is the low 16.
@@ -48,9 +61,20 @@ LINKTYPE_MASK: Final = 0xFFFF
 
 def link_kind(link_type: int) -> int:
     """The decoder kind for a LINKTYPE value (``KIND_NONE`` when not supported)."""
-    return LINK_TYPES.get(link_type & LINKTYPE_MASK, (KIND_NONE, ""))[0]
+    link = link_type & LINKTYPE_MASK
+    if link in FIXED_HEADER:
+        return KIND_FIXED
+    return LINK_TYPES.get(link, (KIND_NONE, ""))[0]
+
+
+def link_header_length(link_type: int) -> int:
+    """The fixed link-header length of a ``KIND_FIXED`` link type (0 for the others)."""
+    return FIXED_HEADER.get(link_type & LINKTYPE_MASK, 0)
 
 
 def link_name(link_type: int) -> str:
     """A readable name for a LINKTYPE value."""
-    return LINK_TYPES.get(link_type & LINKTYPE_MASK, (KIND_NONE, str(link_type)))[1]
+    link = link_type & LINKTYPE_MASK
+    if link in FIXED_HEADER:
+        return f"{link} (fixed {FIXED_HEADER[link]}-byte header)"
+    return LINK_TYPES.get(link, (KIND_NONE, str(link_type)))[1]

@@ -91,6 +91,7 @@ LINK_LAYERS = frozenset(
         "radiotap",
         "wlan_radio",
         "wlan",
+        "pflog",
     ]
 )
 
