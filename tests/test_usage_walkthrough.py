@@ -1,0 +1,304 @@
+"""A network engineer's first hour with pcapflow, as the README and docs/*.md tell it.
+
+Each test is one step of the walkthrough, run with click's CliRunner on the committed sample
+captures: the README's main job, every analyze and flows format, the config commands, explain,
+slice, a batch report, the lab list, and every offline command of the docs' code blocks, run as
+written (in a copy of one scenario's folder, so relative names like ``web01-eth0.pcap`` resolve).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pcapflow.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "sample_captures"
+SCENARIO = SAMPLES / "hairpin-two-backends"
+CAPTURE = SCENARIO / "web01-eth0.pcap"
+LB = SCENARIO / "lb.yaml"
+
+pytestmark = pytest.mark.skipif(not CAPTURE.exists(), reason=f"sample captures absent: {SAMPLES}")
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> Result:
+    argv = [str(a) for a in args]
+    if cwd is None:
+        return CliRunner().invoke(main, argv, catch_exceptions=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        return CliRunner().invoke(main, argv, catch_exceptions=False)
+
+
+@pytest.fixture
+def scenario_copy(tmp_path: Path) -> Path:
+    """A writable copy of the hairpin scenario: docs examples name its files bare."""
+    folder = tmp_path / "hairpin-two-backends"
+    shutil.copytree(SCENARIO, folder)
+    return folder
+
+
+# ---- the README's main job -----------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_readme_main_job_says_hairpin_in_the_first_lines_and_gives_the_fix() -> None:
+    result = run(
+        "analyze",
+        "sample_captures/hairpin-two-backends/web01-eth0.pcap",
+        "--lb",
+        "sample_captures/hairpin-two-backends/lb.yaml",
+        cwd=REPO,
+    )
+    assert result.exit_code == 3, result.output
+    head = result.stdout.splitlines()[:8]
+    assert head[0] == "Verdict: HAIRPIN FAILURE"
+    assert any("16 connection(s), 8 failed" in line for line in head), head
+    assert any(re.match(r"\s+8\s+hairpin_self\s", line) for line in head), head
+    assert "az network lb rule update" in result.stdout and "--floating-ip true" in result.stdout
+    assert "Traceback" not in result.output
+
+
+# ---- every format ----------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_analyze_every_format_parses(tmp_path: Path) -> None:
+    outputs = {}
+    for fmt in ("text", "json", "markdown", "html", "csv", "zeek"):
+        target = tmp_path / f"report.{fmt}"
+        result = run("analyze", CAPTURE, "--lb", LB, "--format", fmt, "-o", target)
+        assert result.exit_code == 3, (fmt, result.output)
+        assert result.stdout == "", f"{fmt}: -o must keep stdout empty"
+        outputs[fmt] = target.read_text()
+    doc = json.loads(outputs["json"])
+    assert {f["label"] for f in doc["findings"]} == {"hairpin_self", "hairpin_other_backend"}
+    assert outputs["markdown"].startswith("# pcapflow: hairpin failure")
+    assert outputs["html"].lstrip().lower().startswith("<!doctype html")
+    rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
+    failed = [r for r in rows if r["label"] == "hairpin_self" and r["role"] == "outbound"]
+    assert len(failed) == 8
+    zeek = outputs["zeek"].splitlines()
+    assert zeek[0] == "#separator \\x09" and zeek[6].startswith("#fields\tts\tuid")
+    assert outputs["text"].startswith("Verdict: HAIRPIN FAILURE")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.xfail(strict=True, reason="qa-bugs.md #1: -o report.html writes the text report")
+def test_analyze_output_named_html_is_html(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    result = run("analyze", CAPTURE, "--lb", LB, "-o", target)
+    assert result.exit_code == 3
+    assert target.read_text().lstrip().lower().startswith("<!doctype html")
+
+
+@pytest.mark.timeout(60)
+def test_flows_every_format() -> None:
+    table = run("flows", CAPTURE)
+    assert table.exit_code == 0 and table.stdout.splitlines()[-1] == "28 flows"
+    csv_rows = list(csv.DictReader(io.StringIO(run("flows", CAPTURE, "--format", "csv").stdout)))
+    json_rows = [
+        json.loads(line) for line in run("flows", CAPTURE, "--format", "json").stdout.splitlines()
+    ]
+    zeek = run("flows", CAPTURE, "--format", "zeek").stdout.splitlines()
+    assert len(csv_rows) == len(json_rows) == 28
+    assert len([line for line in zeek if not line.startswith("#")]) == 28
+    assert {r["uid"] for r in csv_rows} == {r["uid"] for r in json_rows}
+    filtered = run("flows", CAPTURE, "--filter", "host 10.2.1.100 and port 80")
+    assert filtered.exit_code == 0 and "16 flows" in filtered.stdout
+
+
+@pytest.mark.timeout(60)
+def test_bad_filter_is_one_actionable_line() -> None:
+    result = run("flows", CAPTURE, "--filter", "hots 10.2.1.4")
+    assert result.exit_code == 2
+    assert (
+        result.stderr.startswith("pcapflow: error: bad filter") and result.stderr.count("\n") == 1
+    )
+
+
+# ---- config commands ---------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_lb_show_and_validate_the_sample_configs() -> None:
+    shown = run("lb", "show", LB)
+    assert shown.exit_code == 0
+    assert "10.2.1.100" in shown.stdout and "2 member(s)" in shown.stdout
+    for config in (LB, SCENARIO / "lb.az.json"):
+        checked = run("lb", "validate", config)
+        assert checked.exit_code == 0, checked.output
+    as_yaml = run("lb", "show", SCENARIO / "lb.az.json", "--format", "yaml")
+    assert as_yaml.exit_code == 0 and "10.2.1.100" in as_yaml.stdout
+    assert json.loads(run("lb", "schema").stdout)["$schema"]
+
+
+# ---- explain and slice -------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_explain_a_failed_flow_taken_from_the_csv() -> None:
+    rows = csv.DictReader(
+        io.StringIO(run("analyze", CAPTURE, "--lb", LB, "--format", "csv").stdout)
+    )
+    failed = next(r["id"] for r in rows if r["label"] == "hairpin_self" and r["role"] == "outbound")
+    result = run("explain", CAPTURE, "--lb", LB, "--flow", failed)
+    assert result.exit_code == 3, result.output
+    assert "Verdict: hairpin_self" in result.stdout
+    assert "The chosen member 10.2.1.4 is the caller itself" in result.stdout
+    quiet = run("explain", CAPTURE, "--lb", LB, "--flow", failed, "--quiet")
+    assert quiet.stdout.count("\n") == 1
+
+
+@pytest.mark.timeout(60)
+def test_slice_writes_a_pcap_that_pcapflow_reads_back(tmp_path: Path) -> None:
+    out = tmp_path / "F1.pcap"
+    result = run("slice", CAPTURE, "--lb", LB, "--flow", "F1", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "wrote 48 packet(s) of 16 flow(s)" in result.output
+    back = run("flows", out)
+    assert back.exit_code == 0 and back.stdout.splitlines()[-1] == "16 flows"
+
+
+# ---- batch, lab, web -------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_report_batch_over_one_scenario(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    result = run("report", SCENARIO, "--lb", LB, "--out", out, "-j", "1")
+    assert result.exit_code == 3, result.output
+    rows = json.loads((out / "summary.json").read_text())["reports"]
+    captures = sorted(SCENARIO.glob("*.pcap*"))
+    assert len(rows) == len(captures)
+    assert all(row["error"] is None for row in rows)
+    verdicts = {Path(r["captures"][0]).name: r["verdict"] for r in rows}
+    assert verdicts["web01-eth0.pcap"] == "hairpin failure"
+    assert verdicts["client-eth0.pcap"] == "healthy"
+    again = run("report", SCENARIO, "--lb", LB, "--out", out, "-j", "1")
+    assert f"{len(rows)} up to date" in again.output
+
+
+@pytest.mark.timeout(60)
+def test_lab_list_names_every_sample_scenario() -> None:
+    result = run("lab", "list")
+    assert result.exit_code == 0
+    listed = {line.split()[0] for line in result.stdout.splitlines() if line and line[0] != " "}
+    scenarios = {d.name for d in SAMPLES.iterdir() if d.is_dir() and "+" not in d.name}
+    assert scenarios <= listed, scenarios - listed
+
+
+@pytest.mark.timeout(60)
+def test_web_reports_name_captures_as_uploaded(tmp_path: Path) -> None:
+    """A web upload is stored as capture-1.pcap; its reports must still say web01-eth0.pcap."""
+    from pcapflow.pipeline import analyze
+    from pcapflow.report import render
+    from pcapflow.web.store import Job, Status, UploadedCapture
+    from pcapflow.web.worker import with_upload_names
+
+    shutil.copy(CAPTURE, tmp_path / "capture-1.pcap")
+    upload = UploadedCapture("capture-1.pcap", "web01-eth0.pcap", CAPTURE.stat().st_size, "pcap")
+    job = Job(id="j", created=0.0, updated=0.0, status=Status.RUNNING, captures=(upload,))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        result = analyze(["capture-1.pcap"], None, capture_points=["web01-eth0"])
+    assert "capture-1" in render(result, "text")  # what the engine saw
+    shown = with_upload_names(result, job)
+    for fmt in ("text", "html", "json", "markdown", "csv"):
+        rendered = render(shown, fmt)
+        assert "capture-1" not in rendered and "web01-eth0.pcap" in rendered, fmt
+
+
+# ---- every command of the docs' code blocks ---------------------------------------------------
+
+DOC_FILES = [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md", SAMPLES / "README.md"]
+
+# Offline commands, run as written in a copy of hairpin-two-backends/ (after _setup), with the exit
+# status the docs give them (3: failures found, the sample holds the hairpin).
+RUNNABLE = {
+    "pcapflow analyze sample_captures/hairpin-two-backends/web01-eth0.pcap "
+    "--lb sample_captures/hairpin-two-backends/lb.yaml": 3,
+    "pcapflow lab list": 0,
+    "pcapflow lb show lb.yaml": 0,
+    "pcapflow analyze web01-eth0.pcap --lb lb.yaml": 3,
+    "pcapflow analyze web01-eth0.pcap --vip 10.2.1.100:80/tcp --backend 10.2.1.4:80 "
+    "--backend 10.2.1.6:80": 3,
+    "pcapflow explain web01-eth0.pcap --lb lb.yaml --frame 33": 3,
+    "pcapflow slice web01-eth0.pcap --lb lb.yaml --flow F1 -o F1.pcap": 0,
+    "pcapflow report captures/ 'more/**/*.pcapng' --lb lb.yaml --out reports/": 3,
+    "pcapflow report --manifest incidents.csv --lb lb.yaml --out reports/ --jobs 4": 3,
+}
+# Commands that cannot run here, and why (a new docs command must be added to one of the two).
+NOT_HERE = {
+    "pcapflow analyze CAPTURE...": "synopsis",
+    "pcapflow flows CAPTURE...": "synopsis",
+    "pcapflow lab run": "needs root and network namespaces",
+    "pcapflow lab clean": "needs root and network namespaces",
+    "pcapflow analyze /tmp/before/": "needs a lab run first",
+    "pcapflow analyze /tmp/after/": "needs a lab run first",
+    "pcapflow lb show lb.json --nic nics.json": "example az files not shipped",
+    "pcapflow lb validate template.json": "example ARM files not shipped",
+    "pcapflow slice web01-eth0.pcap web02-eth0.pcap --lb lb.yaml --flow 0:CxY...": "placeholder id",
+    "pcapflow report captures/ --lb lb.yaml --out reports/ --scheduler": "needs a Dask cluster",
+    "pcapflow report /mnt/captures": "needs a Dask cluster",
+    "pcapflow serve": "a server (tested in test_web_*)",
+    "pcapflow probe": "live capture (tested in test_live_*)",
+    "pcapflow watch": "live capture (tested in test_live_*)",
+}
+
+
+def documented_commands() -> list[str]:
+    """``pcapflow ...`` lines of the fenced or indented code blocks, comments and prompts off."""
+    found: list[str] = []
+    for md in DOC_FILES:
+        fenced = False
+        for line in md.read_text(encoding="utf-8").splitlines():
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+                continue
+            text = line.strip().removeprefix("$ ")
+            if (fenced or line.startswith("    ")) and text.startswith("pcapflow "):
+                found.append(re.sub(r"\s+#.*$", "", text).rstrip(" \\"))
+    return found
+
+
+def _setup(folder: Path) -> None:
+    """What the docs' batch examples assume: captures/, more/**/*.pcapng and a manifest."""
+    (folder / "captures").mkdir()
+    for name in ("web01-eth0.pcap", "client-eth0.pcap"):
+        shutil.copy(folder / name, folder / "captures" / name)
+    (folder / "more" / "siteA").mkdir(parents=True)
+    shutil.copy(folder / "web02-eth0.pcapng", folder / "more" / "siteA" / "web02-eth0.pcapng")
+    (folder / "incidents.csv").write_text(
+        "incident,file\nINC-1042,web01-eth0.pcap\nINC-1042,web02-eth0.pcap\n"
+    )
+
+
+def test_every_documented_command_is_run_or_excused() -> None:
+    for command in documented_commands():
+        runnable = any(command.startswith(known) for known in RUNNABLE)
+        excused = any(command.startswith(prefix) for prefix in NOT_HERE)
+        assert runnable or excused, f"new docs command, add it to RUNNABLE or NOT_HERE: {command}"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("command", sorted(RUNNABLE))
+def test_documented_command_runs_as_written(command: str, scenario_copy: Path) -> None:
+    written = [c for c in documented_commands() if c.startswith(command)]
+    assert written, f"no longer in the docs: {command}"
+    _setup(scenario_copy)
+    argv = shlex.split(re.sub(r"\[(--[^]]*)\]", r"\1", written[0]))[1:]  # [--opt ...]: given
+    from_repo = argv[0] == "analyze" and argv[1].startswith("sample_captures/")
+    cwd = REPO if from_repo else scenario_copy
+    result = run(*argv, cwd=cwd)
+    assert "Traceback" not in result.output
+    assert result.exit_code == RUNNABLE[command], f"{written[0]}\n{result.output}"
