@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 import pcapflow
@@ -37,3 +38,16 @@ def test_read_flows_gives_zeek_columns() -> None:
     for column in ("uid", "id.orig_h", "id.resp_p", "conn_state", "history", "orig_pkts"):
         assert column in frame.columns
     assert (frame["conn_state"] == "S0").any()
+
+
+def test_all_and_the_lazy_export_table_agree() -> None:
+    assert set(pcapflow.__all__) - {"__version__"} == set(pcapflow._EXPORTS)
+
+
+def test_cli_command_table_names_every_registered_command() -> None:
+    from pcapflow.cli import COMMANDS
+
+    ctx = click.Context(main)
+    for name in COMMANDS:
+        assert main.get_command(ctx, name) is not None, name
+    assert set(main.commands) <= set(COMMANDS)

@@ -1,7 +1,11 @@
 """The ``pcapflow`` command line: thin click shells over the engine.
 
-Each sub-command lives in its own module of this package and registers itself on :data:`main`.
+Each sub-command lives in its own module of this package and registers itself on :data:`main`
+(``from pcapflow.cli import main`` ... ``@main.command()``).  Modules are imported only when their
+command is run or listed, so ``pcapflow flows`` does not pay for the web service's imports.
 A :class:`~pcapflow.errors.PcapflowError` becomes one line on stderr and exit status 2.
+
+Adding a command: write ``pcapflow/cli/<module>.py`` and name its commands in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -14,11 +18,32 @@ import click
 
 from pcapflow.errors import PcapflowError
 
-COMMAND_MODULES = ("flows", "lb", "analyze", "lab", "report", "serve", "live")
+# command name -> module of this package that defines it
+COMMANDS: dict[str, str] = {
+    "analyze": "analyze",
+    "explain": "live",
+    "flows": "flows",
+    "lab": "lab",
+    "lb": "lb",
+    "probe": "live",
+    "report": "report",
+    "serve": "serve",
+    "slice": "report",
+    "watch": "live",
+}
 
 
 class PcapflowGroup(click.Group):
-    """A click group that reports pcapflow errors as one line, never a traceback."""
+    """A click group that loads sub-command modules lazily and reports pcapflow errors as one
+    line, never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"{__name__}.{COMMANDS[cmd_name]}")
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -34,7 +59,3 @@ class PcapflowGroup(click.Group):
 @click.version_option(package_name="pcapflow")
 def main() -> None:
     """pcapflow: packet-capture analyzer and flow reconciler for load-balancer hairpins."""
-
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"pcapflow.cli.{_name}")

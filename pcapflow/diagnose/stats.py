@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scipy.stats import binomtest
-
 from pcapflow.model.lb import Distribution
 
 ALPHA = 0.01
@@ -34,6 +32,8 @@ def expected_rate(pool_size: int) -> float | None:
 
 def binomial_p(failures: int, attempts: int, rate: float) -> float:
     """Two-sided binomial test of ``failures`` in ``attempts`` against ``rate``."""
+    from scipy.stats import binomtest  # imported here: scipy.stats costs ~0.5 s at start-up
+
     return float(binomtest(failures, attempts, rate, alternative="two-sided").pvalue)
 
 
