@@ -192,3 +192,12 @@ def test_reader_warnings_go_to_stderr(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "pcapflow: warning: " in result.stderr and str(cut) in result.stderr
     assert len(pd.read_csv(io.StringIO(result.stdout))) == 1
+
+
+def test_standard_input_is_read_with_dash() -> None:
+    result = CliRunner().invoke(
+        main, ["flows", "--format", "csv", "-"], input=Path(GET).read_bytes()
+    )
+    assert result.exit_code == 0, result.stderr
+    frame = pd.read_csv(io.StringIO(result.stdout))
+    assert frame["history"].tolist() == ["ShADadFf"]
