@@ -41,6 +41,7 @@ class PacketBuilder:
 
     def __init__(self, start: float = 1_700_000_000.0, file_idx: int = 0) -> None:
         self.t_ns = round(start * 1e9)
+        self._start_ns = self.t_ns
         self.file_idx = file_idx
         self.rows: list[tuple[object, ...]] = []
 
@@ -81,11 +82,8 @@ class PacketBuilder:
 
     @property
     def base_ns(self) -> int:
-        return self._base if hasattr(self, "_base") else self._set_base()
-
-    def _set_base(self) -> int:
-        self._base: int = self.t_ns
-        return self._base
+        """Capture time of the first packet (``at`` offsets count from it)."""
+        return self._start_ns
 
     def tcp(
         self,
@@ -109,7 +107,6 @@ class PacketBuilder:
         iface: int = 0,
     ) -> PacketBuilder:
         """One TCP segment; ``at`` is seconds since the first packet (default: 1 ms later)."""
-        self.base_ns  # noqa: B018  (fix the time origin at the first packet)
         if at is None and self.rows:
             self.t_ns += 1_000_000
         self._row(
@@ -129,7 +126,6 @@ class PacketBuilder:
         payload: int = 10,
         at: float | None = None,
     ) -> PacketBuilder:
-        self.base_ns  # noqa: B018
         if at is None and self.rows:
             self.t_ns += 1_000_000
         self._row(at, PROTO_UDP, src, sport, dst, dport, payload=payload, header=8)
@@ -139,7 +135,6 @@ class PacketBuilder:
         self, src: str, dst: str, icmp_type: int, code: int = 0, *, payload: int = 56,
         at: float | None = None,
     ) -> PacketBuilder:  # fmt: skip
-        self.base_ns  # noqa: B018
         if at is None and self.rows:
             self.t_ns += 1_000_000
         self._row(at, PROTO_ICMP, src, icmp_type, dst, code, payload=payload, header=8)
