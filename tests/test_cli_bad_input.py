@@ -452,3 +452,43 @@ def test_analyze_says_when_a_capture_was_read_only_in_part(fmt: str, tmp_path: P
     result = invoke("analyze", capture, "--format", fmt)
     assert result.exit_code in (0, 3)
     assert "impossible length" in result.output, result.output
+
+
+# ---- hostile batch manifests -------------------------------------------------------------------
+
+MANIFESTS: dict[str, tuple[str, bytes]] = {
+    "binary": ("incidents.yaml", bytes(range(256)) * 4),
+    "deep-yaml": ("incidents.yaml", b"INC: " + b"[" * 5000 + b"]" * 5000 + b"\n"),
+    "huge-csv-field": ("incidents.csv", b'incident,file\nINC,"' + b"x" * 200_000 + b'"\n'),
+    "nul-in-file-name": ("incidents.csv", b"incident,file\nINC,web01\x00eth0.pcap\n"),
+    "nested-aliases": ("incidents.yaml", b"a: &a [x, x, x]\nb: &b [*a, *a, *a]\nINC: *b\n"),
+    "not-a-mapping": ("incidents.yaml", b"- just\n- a list\n"),
+    "missing-header": ("incidents.csv", b"web01-eth0.pcap\n"),
+}
+MANIFEST_BUGS = {"binary", "deep-yaml", "huge-csv-field", "nul-in-file-name"}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(
+            k,
+            marks=pytest.mark.xfail(strict=True, reason="qa-bugs.md #0: manifest traceback"),
+        )
+        if k in MANIFEST_BUGS
+        else k
+        for k in sorted(MANIFESTS)
+    ],
+)
+def test_report_with_hostile_manifest(kind: str, tmp_path: Path) -> None:
+    name, content = MANIFESTS[kind]
+    manifest = tmp_path / name
+    manifest.write_bytes(content)
+    out = tmp_path / "o"
+    result = CliRunner().invoke(main, ["report", "--manifest", str(manifest), "-o", str(out)])
+    crashed = result.exception is not None and not isinstance(result.exception, SystemExit)
+    assert not crashed, f"{type(result.exception).__name__}: {result.exception}"
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("pcapflow: error:") and name in lines[0], lines

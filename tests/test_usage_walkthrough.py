@@ -160,6 +160,20 @@ def test_explain_a_failed_flow_taken_from_the_csv() -> None:
 
 
 @pytest.mark.timeout(60)
+def test_explain_errors_say_what_to_give() -> None:
+    bare = run("explain", CAPTURE)
+    assert bare.exit_code == 2 and "pcapflow analyze --format csv" in bare.stderr
+    beyond = run("explain", CAPTURE, "--frame", "5:1")
+    assert beyond.exit_code == 2
+    assert beyond.stderr == (
+        "pcapflow: error: --frame '5:1': no capture 5; captures count from 0 in the order given "
+        "(1 given)\n"
+    )
+    second = run("explain", CAPTURE, SCENARIO / "web02-eth0.pcap", "--lb", LB, "--frame", "1:31")
+    assert second.exit_code == 0 and "Verdict: hairpin_other_backend" in second.stdout
+
+
+@pytest.mark.timeout(60)
 def test_slice_writes_a_pcap_that_pcapflow_reads_back(tmp_path: Path) -> None:
     out = tmp_path / "F1.pcap"
     result = run("slice", CAPTURE, "--lb", LB, "--flow", "F1", "-o", out)

@@ -320,10 +320,14 @@ def explain(captures: tuple[str, ...], flow_id: str | None, frame: str | None, a
     from pcapflow.report.story import connection, find_flow, find_flow_at_frame, story
 
     if (flow_id is None) == (frame is None):
-        raise InputError("give exactly one of --flow ID or --frame N")
+        raise InputError(
+            "give exactly one of --flow ID (ids are in `pcapflow analyze --format csv`) "
+            "or --frame N (a frame number as Wireshark shows it)"
+        )
+    at = _frame(frame, len(captures)) if frame is not None else None
     cfg = _lb_config(**lb)
     result = analyze(list(captures), cfg)
-    fr = find_flow(result, flow_id) if flow_id else find_flow_at_frame(result, *_frame(frame))
+    fr = find_flow_at_frame(result, *at) if at else find_flow(result, flow_id or "")
     lines = story(result, fr.id)
     legs = connection(result, fr)
     failed = any(leg.label is not None and leg.label.is_failure for leg in legs)
@@ -336,9 +340,14 @@ def explain(captures: tuple[str, ...], flow_id: str | None, frame: str | None, a
     sys.exit(EXIT_FAILURES if failed else EXIT_OK)
 
 
-def _frame(text: str | None) -> tuple[int, int]:
-    """``"N"`` or ``"FILE_IDX:N"`` -> (N, FILE_IDX)."""
-    idx, _, number = (text or "").rpartition(":")
+def _frame(text: str, captures: int) -> tuple[int, int]:
+    """``"N"`` or ``"FILE_IDX:N"`` -> (N, FILE_IDX), FILE_IDX one of the ``captures`` given."""
+    idx, _, number = text.rpartition(":")
     if not number.isdigit() or (idx and not idx.isdigit()) or int(number) < 1:
         raise InputError(f"--frame {text!r}: expected N or FILE_IDX:N (frames count from 1)")
+    if int(idx or 0) >= captures:
+        raise InputError(
+            f"--frame {text!r}: no capture {int(idx)}; captures count from 0 in the order given "
+            f"({captures} given)"
+        )
     return int(number), int(idx or 0)
