@@ -19,7 +19,7 @@ import pandas as pd
 from pcapflow.flows.assembler import FlowBlock
 from pcapflow.flows.layout import CONN_STATES, END_REASONS
 from pcapflow.model.flow import Flow
-from pcapflow.model.packet import PROTO_NAMES, packet_ref
+from pcapflow.model.packet import PF_HAS_TS, PROTO_NAMES, PacketArray, PacketRef
 
 _BASE62 = np.frombuffer(
     b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8
@@ -123,6 +123,82 @@ class _AddrCache:
 _OCTETS = np.array([str(i) for i in range(256)], dtype=object)
 
 
+_REF_FIELDS = ("file_idx", "frame", "ts_ns", "iface", "sport", "dport", "proto", "tcp_flags",
+               "seq", "ack", "payload_len", "ip_len", "ip_id", "ttl", "tsval", "opts_hash",
+               "payload_hash", "pflags")  # fmt: skip
+
+
+def packet_refs(rows: PacketArray, addrs: _AddrCache) -> list[PacketRef]:
+    """:class:`PacketRef` objects for packet rows, column-wise (~10x faster than row by row)."""
+    if rows.shape[0] == 0:
+        return []
+    col = {name: rows[name].tolist() for name in _REF_FIELDS}
+    src = addrs.column(rows["ip_ver"], rows["src_hi"], rows["src_lo"])
+    dst = addrs.column(rows["ip_ver"], rows["dst_hi"], rows["dst_lo"])
+    has_ts = (rows["pflags"] & PF_HAS_TS) != 0
+    tsval = [v if ok else None for v, ok in zip(col["tsval"], has_ts.tolist(), strict=True)]
+    return [
+        PacketRef(
+            file_idx=f,
+            frame=fr,
+            ts_ns=t,
+            iface=i,
+            src=sa,
+            sport=sp,
+            dst=da,
+            dport=dp,
+            proto=pr,
+            tcp_flags=fl,
+            seq=sq,
+            ack=ak,
+            payload_len=pl,
+            ip_len=il,
+            ip_id=ii,
+            ttl=tt,
+            tsval=ts,
+            opts_hash=oh,
+            payload_hash=ph,
+            pflags=pf,
+        )
+        for f, fr, t, i, sa, sp, da, dp, pr, fl, sq, ak, pl, il, ii, tt, ts, oh, ph, pf in zip(
+            col["file_idx"],
+            col["frame"],
+            col["ts_ns"],
+            col["iface"],
+            src,
+            col["sport"],
+            dst,
+            col["dport"],
+            col["proto"],
+            col["tcp_flags"],
+            col["seq"],
+            col["ack"],
+            col["payload_len"],
+            col["ip_len"],
+            col["ip_id"],
+            col["ttl"],
+            tsval,
+            col["opts_hash"],
+            col["payload_hash"],
+            col["pflags"],
+            strict=True,
+        )
+    ]
+
+
+def _evidence(per_flow: list[PacketArray | None], addrs: _AddrCache) -> list[tuple[PacketRef, ...]]:
+    """The evidence packets of every flow of a block, converted in one pass."""
+    sizes = [0 if rows is None else rows.shape[0] for rows in per_flow]
+    present = [rows for rows in per_flow if rows is not None and rows.shape[0]]
+    refs = packet_refs(np.concatenate(present), addrs) if present else []
+    out: list[tuple[PacketRef, ...]] = []
+    pos = 0
+    for n in sizes:
+        out.append(tuple(refs[pos : pos + n]))
+        pos += n
+    return out
+
+
 def proto_name(proto: int) -> str:
     """Zeek's transport name: tcp, udp, icmp (v4 and v6), else unknown_transport."""
     return PROTO_NAMES.get(proto, "unknown_transport")
@@ -141,10 +217,10 @@ def block_flows(block: FlowBlock, addrs: _AddrCache | None = None) -> Iterator[F
     resp_h = addrs.column(c["ver"], c["resp_hi"], c["resp_lo"])
     lists = {k: v.tolist() for k, v in c.items()}
     has_syn = c["proto"] == 6
+    evidence = _evidence(block.packets, addrs) if block.packets else []
     for j in range(len(block)):
         syn = bool(has_syn[j]) and lists["isn"][j] >= 0
-        rows = block.packets[j] if block.packets else None
-        refs = tuple(packet_ref(r) for r in rows) if rows is not None else ()
+        refs = evidence[j] if evidence else ()
         ifaces_mask = lists["ifaces"][j]
         yield Flow(
             uid=uids[j],
