@@ -68,6 +68,7 @@ from pcapflow.flows.layout import (
 from pcapflow.model.packet import PACKET_DTYPE, PacketArray
 
 NS = 1_000_000_000
+_RAW = np.dtype((np.void, PACKET_DTYPE.itemsize))
 DEFAULT_MAX_FLOWS = 500_000  # ~1 KB of state per live flow: ~0.5 GB at the cap
 
 
@@ -116,7 +117,8 @@ class FlowBlock:
 
     cols: dict[str, npt.NDArray[Any]]
     history: list[str]
-    packets: list[PacketArray | None] = field(default_factory=list)
+    packets: list[PacketArray | None] = field(default_factory=list)  # views into packet_rows
+    packet_rows: PacketArray | None = None  # every kept packet of the block, flow after flow
 
     def __len__(self) -> int:
         return len(self.history)
@@ -289,9 +291,12 @@ class FlowAssembler:
         order = np.argsort(owners, kind="stable")
         idx = idx[order]
         owners = owners[order]
-        cuts = np.flatnonzero(np.diff(owners)) + 1
-        for part in np.split(idx, cuts):
-            self._stored.setdefault(int(slot[part[0]]), []).append(batch[part])
+        kept = batch[idx]  # one gather, then a copy per flow (a view would pin the batch)
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        ends = [*starts[1:].tolist(), int(owners.shape[0])]
+        stored = self._stored
+        for a, b, owner in zip(starts.tolist(), ends, owners[starts].tolist(), strict=True):
+            stored.setdefault(owner, []).append(kept[a:b].copy())
 
     # --- gathering finished flows --------------------------------------------------------
 
@@ -352,9 +357,20 @@ class FlowAssembler:
         history = raw.view(f"S{HIST_MAX}").ravel().astype(f"U{HIST_MAX}").tolist()
         packets: list[PacketArray | None] = []
         if self.params.packets_per_flow:
-            for s in slots.tolist():
-                parts = self._stored.pop(s, None)
-                packets.append(np.concatenate(parts) if parts else None)
+            # One concatenation for the whole block (per-flow ones cost more than the copy).
+            per_flow = [self._stored.pop(s, []) for s in slots.tolist()]
+            sizes = [sum(part.shape[0] for part in parts) for parts in per_flow]
+            flat = [part for parts in per_flow for part in parts]
+            # (as raw records: concatenating structured arrays promotes their dtypes pairwise)
+            rows = (
+                np.concatenate([part.view(_RAW) for part in flat]).view(PACKET_DTYPE)
+                if flat
+                else np.zeros(0, dtype=PACKET_DTYPE)
+            )
+            ends = np.cumsum(sizes).tolist()
+            starts = [0, *ends[:-1]]
+            packets = [rows[a:b] if b > a else None for a, b in zip(starts, ends, strict=True)]
+            return FlowBlock(cols=cols, history=history, packets=packets, packet_rows=rows)
         return FlowBlock(cols=cols, history=history, packets=packets)
 
     def _take_done(self) -> list[FlowBlock]:

@@ -186,14 +186,14 @@ def packet_refs(rows: PacketArray, addrs: _AddrCache) -> list[PacketRef]:
     ]
 
 
-def _evidence(per_flow: list[PacketArray | None], addrs: _AddrCache) -> list[tuple[PacketRef, ...]]:
+def _evidence(block: FlowBlock, addrs: _AddrCache) -> list[tuple[PacketRef, ...]]:
     """The evidence packets of every flow of a block, converted in one pass."""
-    sizes = [0 if rows is None else rows.shape[0] for rows in per_flow]
-    present = [rows for rows in per_flow if rows is not None and rows.shape[0]]
-    refs = packet_refs(np.concatenate(present), addrs) if present else []
+    rows = block.packet_rows
+    refs = packet_refs(rows, addrs) if rows is not None else []
     out: list[tuple[PacketRef, ...]] = []
     pos = 0
-    for n in sizes:
+    for part in block.packets:
+        n = 0 if part is None else part.shape[0]
         out.append(tuple(refs[pos : pos + n]))
         pos += n
     return out
@@ -217,7 +217,7 @@ def block_flows(block: FlowBlock, addrs: _AddrCache | None = None) -> Iterator[F
     resp_h = addrs.column(c["ver"], c["resp_hi"], c["resp_lo"])
     lists = {k: v.tolist() for k, v in c.items()}
     has_syn = c["proto"] == 6
-    evidence = _evidence(block.packets, addrs) if block.packets else []
+    evidence = _evidence(block, addrs) if block.packets else []
     for j in range(len(block)):
         syn = bool(has_syn[j]) and lists["isn"][j] >= 0
         refs = evidence[j] if evidence else ()
