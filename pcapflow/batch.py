@@ -110,11 +110,17 @@ def read_manifest(path: str) -> dict[str, list[str]]:
     """incident -> capture files, from a CSV (incident,file) or YAML manifest."""
     manifest = Path(path)
     try:
-        text = manifest.read_text(encoding="utf-8")
+        text = manifest.read_bytes().decode("utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read manifest: {exc.strerror or exc}") from None
-    groups = _manifest_yaml(path, text) if manifest.suffix in (".yaml", ".yml") else None
-    groups = groups if groups is not None else _manifest_csv(path, text)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (a manifest is UTF-8 CSV or YAML)") from None
+    is_yaml = manifest.suffix.lower() in (".yaml", ".yml")
+    groups = _manifest_yaml(path, text) if is_yaml else _manifest_csv(path, text)
+    for files in groups.values():
+        for file in files:
+            if "\0" in file:
+                raise InputError(f"{path}: file name {file!r} contains a NUL byte")
     base = manifest.parent
     return {
         name: [str(base / f) if not Path(f).is_absolute() else f for f in files]
@@ -123,15 +129,22 @@ def read_manifest(path: str) -> dict[str, list[str]]:
 
 
 def _manifest_csv(path: str, text: str) -> dict[str, list[str]]:
-    rows = list(csv.DictReader(io.StringIO(text)))
-    if not rows or not {"incident", "file"} <= set(rows[0]):
-        raise InputError(f"{path}: a CSV manifest needs the header 'incident,file'")
+    reader = csv.DictReader(io.StringIO(text))
     groups: dict[str, list[str]] = {}
-    for n, row in enumerate(rows, start=2):
-        incident, file = (row.get("incident") or "").strip(), (row.get("file") or "").strip()
-        if not incident or not file:
-            raise InputError(f"{path}: line {n}: incident and file are both required")
-        groups.setdefault(incident, []).append(file)
+    try:
+        if not {"incident", "file"} <= set(reader.fieldnames or ()):
+            raise InputError(f"{path}: a CSV manifest needs the header 'incident,file'")
+        for row in reader:
+            incident, file = (row.get("incident") or "").strip(), (row.get("file") or "").strip()
+            if not incident or not file:
+                raise InputError(
+                    f"{path}: line {reader.line_num}: incident and file are both required"
+                )
+            groups.setdefault(incident, []).append(file)
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {reader.line_num}: not a CSV manifest: {exc}") from None
+    if not groups:
+        raise InputError(f"{path}: the manifest lists no capture")
     return groups
 
 
@@ -139,7 +152,12 @@ def _manifest_yaml(path: str, text: str) -> dict[str, list[str]]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{path}: not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise InputError(f"{path}: YAML nested too deeply for a manifest") from None
     valid = isinstance(data, dict) and all(
         isinstance(k, str) and isinstance(v, list) and all(isinstance(f, str) for f in v)
         for k, v in data.items()
@@ -205,6 +223,30 @@ def job_key(job: Job, settings_hash: str) -> str:
     for part in (tool_version(), settings_hash, *map(file_sha256, job.captures)):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
+
+
+def capture_problem(path: str) -> str | None:
+    """Why ``path`` cannot be a capture of the batch (checked before hashing it), or None."""
+    file = Path(path)
+    try:
+        if not file.exists():
+            return f"{path}: no such capture file"
+        if not file.is_file():  # a FIFO or a device would be hashed forever
+            return f"{path}: not a regular file"
+    except (OSError, ValueError) as exc:  # e.g. an embedded NUL byte
+        return f"{path}: cannot read: {exc}"
+    return None
+
+
+def fingerprint(job: Job, settings_hash: str) -> tuple[str | None, str | None]:
+    """(up-to-date key, None), or (None, why a capture of the job cannot be read)."""
+    problem = next((p for p in map(capture_problem, job.captures) if p), None)
+    if problem is not None:
+        return None, problem
+    try:
+        return job_key(job, settings_hash), None
+    except OSError as exc:
+        return None, f"{exc.filename or job.captures[0]}: cannot read: {exc.strerror or exc}"
 
 
 def load_state(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -377,16 +419,14 @@ def run_batch(
     pending: list[Work] = []
     skipped: list[str] = []
     for job in jobs:
-        try:
-            keys[job.name] = job_key(job, settings_hash)
-        except OSError as exc:
-            outcomes[job.name] = Outcome(job.name, job.captures, None,
-                                         error=f"cannot read capture: {exc.strerror or exc}: "
-                                         f"{exc.filename or ''}".rstrip(": "))  # fmt: skip
+        key, problem = fingerprint(job, settings_hash)
+        if problem is not None or key is None:
+            outcomes[job.name] = Outcome(job.name, job.captures, None, error=problem)
             state.pop(job.name, None)
             if progress:
                 progress(outcomes[job.name], False)
             continue
+        keys[job.name] = key
         cached = state.get(job.name)
         if cached and cached.get("key") == keys[job.name] and _reports_exist(out_dir, cached):
             outcomes[job.name] = outcome_from_dict(cached["outcome"])

@@ -8,10 +8,12 @@ import re
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pcapflow.batch import plan_jobs, read_manifest, safe_name
+from pcapflow.errors import InputError
 from pcapflow.report.markdown import cell
 
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1,
@@ -85,3 +87,40 @@ def test_a_multiline_internal_error_keeps_its_first_line() -> None:
 
     error = "internal error: TypingError: Failed\n\x1b[1mNo implementation\x1b[0m\n  more"
     assert one_line(error) == "internal error: TypingError: Failed"
+
+
+HOSTILE_MANIFESTS = {
+    "binary": ("m.yaml", bytes(range(256)) * 4, "not a text file"),
+    "deep-yaml": ("m.yaml", b"INC: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
+    "bad-yaml": ("m.yaml", b"INC: [a\n  - b: c", "not valid YAML at line 2"),
+    "huge-csv-field": ("m.csv", b'incident,file\nINC,"' + b"x" * 200_000 + b'"\n', "field limit"),
+    "nul-in-file-name": ("m.csv", b"incident,file\nINC,web01\x00eth0.pcap\n", "NUL byte"),
+    "header-only": ("m.csv", b"incident,file\n", "lists no capture"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_MANIFESTS))
+def test_a_hostile_manifest_is_one_input_error_naming_it(kind: str, tmp_path: Path) -> None:
+    name, content, message = HOSTILE_MANIFESTS[kind]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        read_manifest(str(path))
+    text = str(caught.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text
+
+
+def test_captures_that_cannot_be_hashed_are_refused_before_reading(tmp_path: Path) -> None:
+    import os
+
+    from pcapflow.batch import capture_problem
+
+    fifo = tmp_path / "live.pcap"
+    os.mkfifo(fifo)
+    assert capture_problem(str(fifo)) == f"{fifo}: not a regular file"
+    assert capture_problem("/dev/zero") == "/dev/zero: not a regular file"
+    assert (
+        capture_problem(str(tmp_path / "nope.pcap"))
+        == f"{tmp_path / 'nope.pcap'}: no such capture file"
+    )
+    assert capture_problem(str(tmp_path)) == f"{tmp_path}: not a regular file"

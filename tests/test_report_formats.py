@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from pcapflow.errors import InputError
-from pcapflow.model.result import Label
+from pcapflow.model.result import AnalysisResult, Label
 from pcapflow.report import RENDERERS, render, to_dict
 from pcapflow.report.example import hairpin_example, healthy_example
 from pcapflow.report.facts import label_counts
@@ -103,3 +103,44 @@ def test_json_flow_pairs_name_each_other() -> None:
 def test_rendering_is_deterministic() -> None:
     for fmt in RENDERERS:
         assert render(hairpin_example(), fmt) == render(hairpin_example(), fmt)
+
+
+def _read_in_part() -> AnalysisResult:
+    """A capture that stopped at a damaged record and held no flow."""
+    result = healthy_example()
+    info = replace(
+        result.captures[0].info, warnings=("record at byte 24 has an impossible length",)
+    )
+    return replace(result, flows=(), captures=(replace(result.captures[0], info=info),))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "verdict"),
+    [
+        ("text", "Verdict: NO TRAFFIC\n"),
+        ("markdown", "# pcapflow: no traffic\n"),
+        ("html", '<div class="verdict neutral">\n  <div class="big">no traffic</div>'),
+    ],
+)
+def test_a_capture_read_only_in_part_says_so_and_no_traffic_is_not_healthy(
+    fmt: str, verdict: str
+) -> None:
+    out = render(_read_in_part(), fmt)
+    assert "web01-eth0.pcap: record at byte 24 has an impossible length" in out
+    assert verdict in out
+
+
+def test_json_verdict_of_an_empty_result_is_no_traffic() -> None:
+    data = json.loads(render(_read_in_part(), "json"))
+    assert data["summary"]["verdict"] == "no traffic"
+    assert data["captures"][0]["warnings"] == ["record at byte 24 has an impossible length"]
+    jsonschema.validate(data, schema(), cls=jsonschema.Draft202012Validator)
+
+
+def test_a_finding_of_connections_that_worked_does_not_read_as_failures() -> None:
+    result = hairpin_example()
+    worked = replace(result.findings[0], id="F2", label=Label.HAIRPIN_OTHER_BACKEND, count=5)
+    text = render(replace(result, findings=(*result.findings, worked)), "text")
+    section = text[text.index("[F2]") :]
+    assert "5 of 8 attempts worked (balancer chose another member) (62%)" in section
+    assert "failed" not in section.splitlines()[2]

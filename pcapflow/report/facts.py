@@ -32,7 +32,10 @@ VERDICT_WORDS: dict[str, str] = {
     "hairpin failure": "Some connections fail because the load balancer sends them back to "
     "the machine that made them (hairpin).",
     "failures found": "Some connections to the load balancer fail.",
+    "no traffic": "The capture holds no TCP, UDP or ICMP flow: check the capture filter, the "
+    "interface and the time window.",
 }
+NO_TRAFFIC = "no traffic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class Summary:
     connections: int  # labelled connections
     failed: int
     flows: int
+    warnings: tuple[str, ...]  # "<capture>: <problem>" for captures read only in part, etc.
 
 
 def tool_version() -> str:
@@ -83,14 +87,21 @@ def label_counts(flows: Iterable[FlowResult]) -> tuple[tuple[Label, int], ...]:
 
 def summarize(result: AnalysisResult) -> Summary:
     counts = label_counts(result.flows)
+    verdict = NO_TRAFFIC if not result.flows and not result.findings else result.verdict
     return Summary(
-        verdict=result.verdict,
-        verdict_words=VERDICT_WORDS.get(result.verdict, result.verdict),
+        verdict=verdict,
+        verdict_words=VERDICT_WORDS.get(verdict, verdict),
         counts=counts,
         connections=sum(n for _, n in counts),
         failed=sum(n for label, n in counts if label.is_failure),
         flows=len(result.flows),
+        warnings=capture_warnings(result),
     )
+
+
+def capture_warnings(result: AnalysisResult) -> tuple[str, ...]:
+    """Problems met reading the captures, each prefixed with its capture's path."""
+    return tuple(f"{c.info.path}: {w}" for c in result.captures for w in c.info.warnings)
 
 
 def flow_index(result: AnalysisResult) -> dict[str, FlowResult]:
@@ -98,7 +109,16 @@ def flow_index(result: AnalysisResult) -> dict[str, FlowResult]:
 
 
 def rate_text(finding: Finding, *, p_value: bool = True) -> str:
-    """``"3 of 8 attempts failed (38%); expected about 50% (1 in 2), p = 0.73"``."""
+    """``"3 of 8 attempts failed (38%); expected about 50% (1 in 2), p = 0.73"``.
+
+    For a finding of connections that worked (``ok``, ``hairpin_other_backend``) it says how many
+    of the attempts worked that way, not the frontend's failure rate."""
+    if not finding.label.is_failure:
+        words = LABEL_WORDS[finding.label]
+        if not finding.attempts:
+            return f"{finding.count} connection(s) {words}"
+        share = finding.count / finding.attempts
+        return f"{finding.count} of {finding.attempts} attempts {words} ({share:.0%})"
     parts: list[str] = []
     if finding.attempts:
         observed = finding.observed_rate

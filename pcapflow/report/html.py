@@ -43,6 +43,7 @@ LABEL_COLOURS: dict[Label, str] = {
     Label.IDLE_TIMEOUT: "#1565c0",
     Label.UNKNOWN: "#616161",
 }
+VERDICT_CLASSES = {"healthy": "healthy", "no traffic": "neutral"}
 MAX_FLOW_ROWS = 5000  # rows of the flow table; the rest are in --format csv
 EVIDENCE_SHOWN = 12  # evidence rows shown before "show more"
 LABEL_ORDER_KEY = {label.value: n for n, label in enumerate(Label)}
@@ -138,6 +139,8 @@ def shown_flows(result: AnalysisResult, limit: int = MAX_FLOW_ROWS) -> list[Flow
 def headline(summary: Summary, result: AnalysisResult) -> str:
     """The one sentence a non-specialist reads first."""
     failures = result.failures
+    if not result.flows:
+        return "Nothing to diagnose."
     if not failures:
         return f"All {summary.connections} connection(s) seen to load-balancer frontends worked."
     top = failures[0]
@@ -171,6 +174,7 @@ def context(result: AnalysisResult) -> dict[str, object]:
         "result": result,
         "summary": summary,
         "headline": headline(summary, result),
+        "verdict_class": VERDICT_CLASSES.get(summary.verdict, "failing"),
         "label_words": {label.value: words for label, words in LABEL_WORDS.items()},
         "label_colours": {label.value: colour for label, colour in LABEL_COLOURS.items()},
         "findings": [finding_view(result, f) for f in result.findings],

@@ -46,10 +46,14 @@ def _summary(result: AnalysisResult) -> Iterator[str]:
     yield ""
     yield f"**{summary.verdict_words}**"
     yield ""
+    for warning in summary.warnings:
+        yield f"> **Warning:** {warning}"
+        yield ""
     yield f"{summary.connections} connection(s), {summary.failed} failed."
     yield ""
     rows = [(f"`{label.value}`", n, LABEL_WORDS[label]) for label, n in summary.counts]
-    yield from table(("label", "connections", "meaning"), rows)
+    if rows:
+        yield from table(("label", "connections", "meaning"), rows)
 
 
 def _finding(finding: Finding, flows: dict[str, FlowResult]) -> Iterator[str]:

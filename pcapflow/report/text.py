@@ -15,7 +15,12 @@ WIDTH = 100
 MAX_EVIDENCE = 8  # evidence lines per finding; the rest are counted
 Style = Callable[..., str]
 
-VERDICT_COLOURS = {"healthy": "green", "hairpin failure": "red", "failures found": "yellow"}
+VERDICT_COLOURS = {
+    "healthy": "green",
+    "hairpin failure": "red",
+    "failures found": "yellow",
+    "no traffic": "yellow",
+}
 
 
 def _styler(options: RenderOptions) -> Style:
@@ -39,6 +44,8 @@ def _head(result: AnalysisResult, style: Style) -> Iterator[str]:
     yield from _wrap(summary.verdict_words, "  ")
     files = ", ".join(c.info.path for c in result.captures) or "(none)"
     yield f"  captures: {files}"
+    for warning in summary.warnings:
+        yield style(f"  warning: {warning}", fg="yellow")
     yield f"  {summary.connections} connection(s), {summary.failed} failed, {summary.flows} flow(s)"
     for label, n in summary.counts:
         mark = style("x", fg="red") if label.is_failure else style("ok", fg="green")
