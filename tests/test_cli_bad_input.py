@@ -443,7 +443,6 @@ def test_console_script_on_corpus_files_and_stdin(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(strict=True, reason="qa-bugs.md #2: analyze text hides the capture's warnings")
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
 def test_analyze_says_when_a_capture_was_read_only_in_part(fmt: str, tmp_path: Path) -> None:
     """The reader stops at an impossible record length and records a warning; a text report
@@ -465,7 +464,7 @@ MANIFESTS: dict[str, tuple[str, bytes]] = {
     "not-a-mapping": ("incidents.yaml", b"- just\n- a list\n"),
     "missing-header": ("incidents.csv", b"web01-eth0.pcap\n"),
 }
-MANIFEST_BUGS = {"binary", "deep-yaml", "huge-csv-field", "nul-in-file-name"}
+MANIFEST_BUGS: set[str] = set()  # qa-bugs.md #0 fixed in pcapflow/batch.py
 
 
 @pytest.mark.timeout(30)
