@@ -298,6 +298,21 @@ def test_gzip_is_detected_by_magic_and_hashed_decompressed(tmp_path: Path) -> No
     assert info.sha256 == hashlib.sha256(plain).hexdigest()
 
 
+@pytest.mark.parametrize("packed", [False, True])
+def test_digest_off_gives_the_same_rows_and_no_hash(tmp_path: Path, packed: bool) -> None:
+    frames = [(T0 * 10**9 + i, eth(ipv4("10.0.0.1", "10.0.0.2", tcp(i + 1, 80)))) for i in range(9)]
+    content = pcap(frames)
+    path = tmp_path / "c.pcap"
+    path.write_bytes(gzip.compress(content) if packed else content)
+    hashed = get_backend("fast").open(str(path))
+    plain = fast.FastBackend(digest=False).open(str(path))
+    rows = np.concatenate(list(plain.batches()))
+    assert rows.tobytes() == np.concatenate(list(hashed.batches())).tobytes()
+    assert hashed.info().sha256 == hashlib.sha256(content).hexdigest()
+    assert plain.info().sha256 == ""
+    assert plain.info().frames == 9
+
+
 def test_cut_gzip_keeps_what_decompresses(tmp_path: Path) -> None:
     frames = [
         (T0 * 10**9 + i, eth(ipv4("10.0.0.1", "10.0.0.2", tcp(i + 1, 80)))) for i in range(400)

@@ -161,13 +161,14 @@ class FastReader:
         *,
         verify_checksums: bool = True,
         dedupe: bool = True,
+        digest: bool = True,
     ) -> None:
         self.path = path
         self.file_idx = file_idx
         self.batch_size = max(1, batch_size)
         self.verify_checksums = verify_checksums
         self.dup_window = DUP_WINDOW_NS if dedupe else -1
-        self._source = Source(path)
+        self._source = Source(path, digest=digest)
         self.label = self._source.label
         head = self._source.read(24)
         try:
@@ -461,9 +462,12 @@ class FastBackend:
 
     name = "fast"
 
-    def __init__(self, *, verify_checksums: bool = True, dedupe: bool = True) -> None:
+    def __init__(
+        self, *, verify_checksums: bool = True, dedupe: bool = True, digest: bool = True
+    ) -> None:
         self.verify_checksums = verify_checksums
         self.dedupe = dedupe
+        self.digest = digest
 
     def open(self, path: str, file_idx: int = 0, *, batch_size: int = DEFAULT_BATCH) -> FastReader:
         return FastReader(
@@ -472,6 +476,7 @@ class FastBackend:
             batch_size,
             verify_checksums=self.verify_checksums,
             dedupe=self.dedupe,
+            digest=self.digest,
         )
 
 

@@ -73,6 +73,7 @@ def flows(
             packets_per_flow=0,
             ignore_checksums=not validate_checksums,
             max_flows=max_flows,
+            digest=False,
         )
         frames.append(blocks_frame(list(blocks)))
         evicted += asm.stats.evicted

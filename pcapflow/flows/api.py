@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from pcapflow.capture import get_backend
+from pcapflow.capture.base import CaptureBackend
 from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS, FlowAssembler, FlowBlock, Params
 from pcapflow.flows.records import _AddrCache, block_flows, blocks_frame
 from pcapflow.model.capture import CaptureInfo
@@ -55,6 +56,14 @@ def assemble(
     return _sorted(flows)
 
 
+def _backend(engine: str, digest: bool) -> CaptureBackend:
+    if engine == "fast" and not digest:
+        from pcapflow.capture.fast import FastBackend
+
+        return FastBackend(digest=False)
+    return get_backend(engine)
+
+
 def capture_blocks(
     path: str | Path,
     *,
@@ -64,12 +73,14 @@ def capture_blocks(
     ignore_checksums: bool = True,
     max_flows: int = DEFAULT_MAX_FLOWS,
     params: Params | None = None,
+    digest: bool = True,
 ) -> tuple[Iterator[FlowBlock], FlowAssembler, list[CaptureInfo]]:
     """Blocks of finished flows of a capture, streamed; ``info`` is filled at the end.
 
-    ``params`` (when given) replaces the three assembly options before it.
+    ``params`` (when given) replaces the three assembly options before it.  ``digest=False``
+    leaves ``CaptureInfo.sha256`` empty (the fast engine then does not hash the file).
     """
-    reader = get_backend(engine).open(str(path), file_idx)
+    reader = _backend(engine, digest).open(str(path), file_idx)
     asm = FlowAssembler(
         file_idx=file_idx,
         params=params or _params(packets_per_flow, ignore_checksums, max_flows),
@@ -123,6 +134,7 @@ def iter_flows(
         packets_per_flow=packets_per_flow,
         ignore_checksums=ignore_checksums,
         max_flows=max_flows,
+        digest=False,
     )
     addrs = _AddrCache()
     for block in blocks:
@@ -145,5 +157,6 @@ def read_flows(
         packets_per_flow=0,
         ignore_checksums=ignore_checksums,
         max_flows=max_flows,
+        digest=False,
     )
     return blocks_frame(list(blocks))
