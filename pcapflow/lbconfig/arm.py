@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pcapflow.lbconfig.arm_expr import Scope, evaluate_value
+from pcapflow.lbconfig.arm_expr import MAX_COPY, Scope, TemplateTooCostly, evaluate_value
 from pcapflow.lbconfig.azure import read_lb
 from pcapflow.lbconfig.azure_ids import flat, get
 from pcapflow.lbconfig.draft import LbDraft, Loaded, assemble
@@ -120,6 +120,11 @@ class _Expander:
                 f"cannot resolve the copy count: {count}",
             )
             return []
+        if not 0 <= count <= MAX_COPY:
+            self.doc.report(
+                pointer_join(at, "copy", "count"), f"copy count {count} is outside 0..{MAX_COPY}"
+            )
+            return []
         return [scope.with_copy(name, i) for i in range(count)]
 
     def resource(
@@ -160,6 +165,13 @@ class _Expander:
 
 def load_arm(data: Any, doc: Document, inventory: Inventory) -> Loaded:
     """An ARM template -> the load balancers it declares (NICs/VMs/VNets feed the inventory)."""
+    try:
+        return _load_arm(data, doc, inventory)
+    except TemplateTooCostly as exc:
+        raise doc.fail("", str(exc)) from None
+
+
+def _load_arm(data: Any, doc: Document, inventory: Inventory) -> Loaded:
     if not isinstance(data, Mapping):
         raise doc.fail("", "an ARM template is a JSON object")
     variables = data.get("variables") or {}

@@ -13,16 +13,62 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pcapflow.errors import ConfigError
 from pcapflow.lbconfig.node import Unresolved
 
 MAX_DEPTH = 64
+MAX_COPY = 800  # Azure's limit on a copy loop's count
+MAX_ITEMS = 10_000  # range(): Azure's limit on count
+MAX_VALUE = 4 * 1024 * 1024  # characters + items of one value; a whole template is at most 4 MB
+MAX_WORK = 5_000_000  # values evaluated + characters/items produced, for the whole template
 
 
 class ExpressionError(ValueError):
     """A malformed expression (the template itself is broken)."""
+
+
+class TemplateTooCostly(ConfigError):
+    """Expressions that would take too long or too much memory (a hostile template)."""
+
+
+@dataclass
+class Budget:
+    """Work left for one template's expressions, shared by every scope derived from it."""
+
+    left: int = MAX_WORK
+
+    def spend(self, units: int) -> None:
+        self.left -= units
+        if self.left < 0:
+            raise TemplateTooCostly(
+                "its expressions take too much work to evaluate (a hostile template?)"
+            )
+
+
+def value_size(value: Any) -> int:
+    """Characters and items of ``value`` with shared parts counted once per use (aliasing)."""
+    sizes: dict[int, int] = {}
+
+    def size(v: Any) -> int:
+        if isinstance(v, str):
+            return len(v) + 1
+        if not isinstance(v, list | dict):
+            return 1
+        known = sizes.get(id(v))
+        if known is None:
+            items = v.items() if isinstance(v, dict) else enumerate(v)
+            known = 1 + sum(size(k) + size(x) for k, x in items)
+            sizes[id(v)] = known
+        return known
+
+    return size(value)
+
+
+def _too_large(what: str, size: int) -> TemplateTooCostly:
+    return TemplateTooCostly(f"{what} would be {size:,} characters/items (limit {MAX_VALUE:,})")
 
 
 # ---- tokenizer / parser ----------------------------------------------------------------------
@@ -141,20 +187,23 @@ class Scope:
     copy_index: dict[str, int] = field(default_factory=dict)  # loop name ("" = current) -> i
     resolved_vars: dict[str, Any] = field(default_factory=dict)  # shared by derived scopes
     resolving: set[str] = field(default_factory=set)
+    budget: Budget = field(default_factory=Budget)  # shared by derived scopes
+    resolved_params: dict[str, Any] = field(default_factory=dict)  # shared by derived scopes
 
     def with_copy(self, name: str, index: int) -> Scope:
         loops = {**self.copy_index, name.casefold(): index, "": index}
-        return Scope(self.parameters, self.variables, loops, self.resolved_vars, self.resolving)
+        return replace(self, copy_index=loops)
 
     def top(self) -> Scope:
         """The scope variables are evaluated in (no copy loop)."""
-        return Scope(self.parameters, self.variables, {}, self.resolved_vars, self.resolving)
+        return replace(self, copy_index={})
 
 
 def evaluate_value(value: Any, scope: Scope, depth: int = 0) -> Any:
     """Evaluate every expression inside a JSON value (objects and lists recursively)."""
     if depth > MAX_DEPTH:
         return Unresolved("<value>", "nested too deeply")
+    scope.budget.spend(1)
     if isinstance(value, str):
         if is_expression(value):
             return evaluate(value, scope, depth)
@@ -185,6 +234,8 @@ def _property_copy(loop: Any, scope: Scope, depth: int) -> tuple[str, Any]:
     count = evaluate_value(loop.get("count"), scope, depth + 1)
     if not isinstance(count, int) or isinstance(count, bool):
         return name, Unresolved(f"copy {name}", f"count {count} is not a number")
+    if not 0 <= count <= MAX_COPY:
+        return name, Unresolved(f"copy {name}", f"count {count} is outside 0..{MAX_COPY}")
     return name, [
         evaluate_value(loop.get("input"), scope.with_copy(name, i), depth + 1) for i in range(count)
     ]
@@ -254,6 +305,7 @@ class _Evaluator:
         raise ExpressionError(f"cannot index {type(target).__name__} with {key!r}")
 
     def call(self, node: Call) -> Any:
+        self.scope.budget.spend(1)
         if node.name in _DEPLOYMENT_FUNCTIONS:
             return Unresolved(f"{node.name}()", _DEPLOYMENT_FUNCTIONS[node.name])
         if node.name == "if":  # lazy: only the chosen branch is evaluated
@@ -277,16 +329,29 @@ class _Evaluator:
         function = FUNCTIONS.get(node.name)
         if function is None:
             return Unresolved(f"{node.name}()", "is not a function pcapflow evaluates")
+        _check_growth(node.name, args)
         try:
-            return function(*args)
+            result = function(*args)
         except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError) as exc:
             raise ExpressionError(f"{node.name}() failed: {exc}") from None
+        except RecursionError:
+            raise ExpressionError(f"{node.name}() failed: nested too deeply") from None
+        size = value_size(result)
+        if size > MAX_VALUE:
+            raise _too_large(f"the result of {node.name}()", size)
+        self.scope.budget.spend(size)
+        return result
 
     def parameter(self, args: list[Any]) -> Any:
         name = self._name(args, "parameters")
+        cache = self.scope.resolved_params
+        if name.casefold() in cache:
+            return cache[name.casefold()]
         for key, value in self.scope.parameters.items():
             if key.casefold() == name.casefold():
-                return evaluate_value(value, self.scope, self.depth + 1)
+                result = evaluate_value(value, self.scope, self.depth + 1)
+                cache[name.casefold()] = result
+                return result
         raise ExpressionError(f"unknown parameter {name!r}")
 
     def variable(self, args: list[Any]) -> Any:
@@ -327,6 +392,29 @@ class _Evaluator:
 
 
 # ---- functions -------------------------------------------------------------------------------
+
+_ARITHMETIC = frozenset({"add", "sub", "mul", "div", "mod"})
+
+
+def _check_growth(name: str, args: list[Any]) -> None:
+    """Refuse, before running it, a call whose result would be huge (range(0, 10^9), padLeft to
+    a gigabyte, mul('x', 10^9), replace() that multiplies a long string)."""
+    if name in _ARITHMETIC and not all(
+        isinstance(a, int) and not isinstance(a, bool) for a in args
+    ):
+        raise ExpressionError(f"{name}() takes integers")
+    size = sum(value_size(a) for a in args)
+    if name == "range" and len(args) == 2 and isinstance(args[1], int):
+        size = args[1]
+        if not 0 <= size <= MAX_ITEMS:
+            raise ExpressionError(f"range() count {size} is outside 0..{MAX_ITEMS}")
+    elif name == "padleft" and len(args) >= 2 and isinstance(args[1], int):
+        size = max(size, args[1])
+    elif name == "replace" and len(args) == 3 and all(isinstance(a, str) for a in args):
+        text, old, new = args
+        size = len(text) + (text.count(old) if old else len(text) + 1) * len(new)
+    if size > MAX_VALUE:
+        raise _too_large(f"{name}()", size)
 
 
 def _concat(*args: Any) -> Any:
