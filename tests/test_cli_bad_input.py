@@ -556,3 +556,20 @@ def test_report_with_hostile_manifest(kind: str, tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("pcapflow: error:") and name in lines[0], lines
+
+
+# ---- pcapflow watch --file on a hostile file ---------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["text", "huge-record-length", "gzip-zeros"])
+def test_watch_file_refuses_a_hostile_capture(kind: str, tmp_path: Path) -> None:
+    capture = HOSTILE[kind](tmp_path)
+    result = invoke(
+        "watch", "-f", capture, "--duration", "5", "--quiet", "--vip", "10.2.1.100:80",
+        "--backend", "10.2.1.4",
+    )  # fmt: skip
+    assert "Traceback" not in result.output
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("pcapflow: error:")]
+    assert len(errors) == 1 and capture.name in errors[0], result.stderr

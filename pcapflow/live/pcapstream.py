@@ -23,6 +23,7 @@ PCAP_MAGICS: dict[bytes, tuple[str, int]] = {
     b"\xa1\xb2\x3c\x4d": (">", 1),
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+GZIP_MAGIC = b"\x1f\x8b"
 BLOCK_IDB, BLOCK_SPB, BLOCK_EPB = 1, 3, 6
 OPT_IF_NAME, OPT_IF_TSRESOL, OPT_IF_TSOFFSET = 2, 9, 14
 MAX_BLOCK = 1 << 24  # a larger block length means a corrupt stream, not a packet
@@ -93,8 +94,13 @@ class StreamParser:
         if magic == PCAPNG_SHB:
             self.format = "pcapng"
             return 0, None
+        if magic[:2] == GZIP_MAGIC:
+            raise CaptureError(
+                "gzip-compressed: a live view follows uncompressed pcap/pcapng "
+                "(use `pcapflow analyze` for a finished .gz capture)"
+            )
         if magic not in PCAP_MAGICS:
-            raise CaptureError(f"not a pcap or pcapng stream (magic {magic.hex()})")
+            raise CaptureError(f"not a pcap or pcapng stream (starts with {magic.hex(' ')})")
         if len(self._buf) < 24:
             return None
         self._order, ns_per_unit = PCAP_MAGICS[magic]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from pcapflow.errors import CaptureError
 from pcapflow.live.capture import CaptureSession, LiveCaptureError, explain_failure
 from pcapflow.live.pcapstream import PcapngAppender, Record, StreamInterface, StreamParser
 from pcapflow.model.lb import LbConfig
@@ -229,7 +230,10 @@ class FileSource:
             self._pos, self.parser = 0, StreamParser()
         data = self._fh.read(READ_CHUNK * 16)
         self._pos += len(data)
-        return data, self.parser.feed(data)
+        try:
+            return data, self.parser.feed(data)
+        except CaptureError as exc:
+            raise CaptureError(f"{self.path}: {exc}") from None
 
     def ended(self) -> bool:
         return False  # a growing file never ends by itself; duration or Ctrl-C ends the watch
