@@ -18,6 +18,7 @@ from itertools import islice
 import numpy as np
 import pandas as pd
 
+from pcapflow.flows.csvwrite import frame_csv
 from pcapflow.model.flow import ZEEK_FIELDS
 
 CONN_FIELDS: tuple[str, ...] = (*ZEEK_FIELDS, "ip_proto")
@@ -81,7 +82,7 @@ def zeek_conn_log(frame: pd.DataFrame) -> str:
 
 def flows_csv(frame: pd.DataFrame) -> str:
     """All DataFrame columns as CSV (Zeek names first, pcapflow's additions after)."""
-    return str(frame.to_csv(index=False, lineterminator="\n"))
+    return frame_csv(frame)
 
 
 def flows_json(frame: pd.DataFrame) -> str:
