@@ -16,6 +16,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -230,6 +231,35 @@ def test_web_reports_name_captures_as_uploaded(tmp_path: Path) -> None:
     for fmt in ("text", "html", "json", "markdown", "csv"):
         rendered = render(shown, fmt)
         assert "capture-1" not in rendered and "web01-eth0.pcap" in rendered, fmt
+
+
+# ---- help texts --------------------------------------------------------------------------------
+
+
+def _commands(command: click.Command, path: tuple[str, ...]) -> list[tuple[str, click.Command]]:
+    found = [(" ".join(path), command)]
+    if isinstance(command, click.Group):
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):  # the group loads its modules on demand
+            sub = command.get_command(ctx, name)
+            assert sub is not None, f"{' '.join(path)} lists {name} but cannot load it"
+            found += _commands(sub, (*path, name))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), [pytest.param(p, c, id=p) for p, c in _commands(main, ("pcapflow",))]
+)
+def test_every_command_and_option_has_help(path: str, command: click.Command) -> None:
+    assert command.help or command.short_help, f"{path}: no help text"
+    undocumented = [
+        "/".join(p.opts)
+        for p in command.params
+        if isinstance(p, click.Option) and not p.hidden and not p.help
+    ]
+    assert not undocumented, f"{path}: options without help: {undocumented}"
+    result = run(*path.split()[1:], "--help")
+    assert result.exit_code == 0 and "Usage: " in result.stdout
 
 
 # ---- every command of the docs' code blocks ---------------------------------------------------
