@@ -15,6 +15,7 @@ import pandas as pd
 
 from pcapflow.capture import get_backend
 from pcapflow.capture.base import CaptureBackend
+from pcapflow.capture.prefetch import prefetched
 from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS, FlowAssembler, FlowBlock, Params
 from pcapflow.flows.records import _AddrCache, block_flows, blocks_frame
 from pcapflow.model.capture import CaptureInfo
@@ -88,7 +89,7 @@ def capture_blocks(
     info: list[CaptureInfo] = []
 
     def blocks() -> Iterator[FlowBlock]:
-        for batch in reader.batches():
+        for batch in prefetched(reader.batches()):
             yield from asm.feed(batch)
         yield from asm.close()
         info.append(reader.info())

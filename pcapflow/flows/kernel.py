@@ -148,9 +148,10 @@ def kernel_jit(**options: Any) -> Callable[[_F], _F]:
 
     The kernel never allocates arrays (it only indexes the ones passed in), so numba's
     reference counting of every array argument on every helper call is pure overhead (it cost
-    two thirds of the run time); ``_nrt=False`` drops it.
+    two thirds of the run time); ``_nrt=False`` drops it.  ``nogil``: the capture reader's
+    read-ahead thread decodes the next batches while the kernel runs.
     """
-    decorator: Callable[[_F], _F] = _njit(cache=True, _nrt=False, **options)
+    decorator: Callable[[_F], _F] = _njit(cache=True, _nrt=False, nogil=True, **options)
     return decorator
 
 

@@ -109,11 +109,12 @@ class _AddrCache:
         out = np.empty(n, dtype=object)
         v4 = ver == 4
         if v4.any():
-            value = lo[v4].astype(np.uint64)
+            # each distinct address once (captures repeat a few addresses many times)
+            value, inverse = np.unique(lo[v4].astype(np.uint64), return_inverse=True)
             text = _OCTETS[(value >> _U(24)) & _U(255)]
             for shift in (16, 8, 0):
                 text = text + "." + _OCTETS[(value >> _U(shift)) & _U(255)]
-            out[v4] = text
+            out[v4] = text[inverse.ravel()]
         for j in np.flatnonzero(~v4).tolist():
             out[j] = self.text(int(ver[j]), int(hi[j]), int(lo[j]))
         result: list[str] = out.tolist()
