@@ -133,7 +133,13 @@ def _unknown(data: Any) -> str:
             f"{keys or 'none'}); expected pcapflow YAML, az network lb show JSON, "
             "an ARM template or terraform show -json output (or pass --lb-format)"
         )
-    return f"cannot tell the configuration format of a top-level {type(data).__name__}"
+    kinds = {str: "a single text value", int: "a single number", float: "a single number",
+             bool: "a single true/false", list: "a list, but not of load balancers"}  # fmt: skip
+    found = kinds.get(type(data), f"a {type(data).__name__}")
+    return (
+        f"cannot tell the configuration format: the document is {found}; expected pcapflow YAML, "
+        "az network lb show JSON, an ARM template or terraform show -json output"
+    )
 
 
 # ---- format detection ------------------------------------------------------------------------
