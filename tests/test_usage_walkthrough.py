@@ -262,6 +262,18 @@ def test_every_command_and_option_has_help(path: str, command: click.Command) ->
     assert result.exit_code == 0 and "Usage: " in result.stdout
 
 
+@pytest.mark.timeout(60)
+def test_british_spelling_and_typos() -> None:
+    """`analyse` works as `analyze`; a mistyped command gets a suggestion."""
+    british = run("analyse", CAPTURE, "--lb", LB)
+    assert british.exit_code == 3 and british.stdout.startswith("Verdict: HAIRPIN FAILURE")
+    typo = run("flow", CAPTURE)
+    assert typo.exit_code == 2 and "Did you mean 'flows'?" in typo.stderr
+    nothing_close = run("zzz")
+    assert nothing_close.exit_code == 2 and "No such command 'zzz'." in nothing_close.stderr
+    assert "analyse" not in run("--help").stdout
+
+
 # ---- every command of the docs' code blocks ---------------------------------------------------
 
 DOC_FILES = [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md", SAMPLES / "README.md"]

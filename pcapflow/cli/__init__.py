@@ -10,6 +10,7 @@ Adding a command: write ``pcapflow/cli/<module>.py`` and name its commands in :d
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from typing import Any
@@ -33,6 +34,10 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# other spellings people type -> command name (not listed in --help)
+ALIASES: dict[str, str] = {"analyse": "analyze"}
+
+
 class PcapflowGroup(click.Group):
     """A click group that loads sub-command modules lazily and reports pcapflow errors as one
     line, never a traceback."""
@@ -41,9 +46,21 @@ class PcapflowGroup(click.Group):
         return sorted(set(COMMANDS) | set(self.commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd_name = ALIASES.get(cmd_name, cmd_name)
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             importlib.import_module(f"{__name__}.{COMMANDS[cmd_name]}")
         return self.commands.get(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        unknown = name and not name.startswith("-") and self.get_command(ctx, name) is None
+        if unknown and not ctx.resilient_parsing:  # click would suggest only loaded commands
+            close = difflib.get_close_matches(name, self.list_commands(ctx))
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
