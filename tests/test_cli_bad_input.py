@@ -85,6 +85,15 @@ def _huge_record(d: Path) -> Path:
     return d / "huge.pcap"
 
 
+def _pcapng_huge_block(d: Path) -> Path:
+    """A pcapng section and interface, then a packet block declaring 4 GiB."""
+    shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+    idb = struct.pack("<IIHHI", 1, 20, 1, 0, 0) + struct.pack("<I", 20)
+    block = struct.pack("<II", 6, 0xFFFFFFF0) + bytes(64)
+    (d / "huge-block.pcapng").write_bytes(shb + idb + block)
+    return d / "huge-block.pcapng"
+
+
 def _gzip_zeros(d: Path) -> Path:
     """64 MiB of zeros, gzip'd to ~64 KiB: a bomb-ish stream with no capture magic."""
     with gzip.open(d / "zeros.pcap.gz", "wb", compresslevel=9) as fh:
@@ -109,6 +118,7 @@ HOSTILE: dict[str, Callable[[Path], Path]] = {
     "dev-null": _dev_null,
     "text": _text,
     "huge-record-length": _huge_record,
+    "pcapng-huge-block": _pcapng_huge_block,
     "gzip-zeros": _gzip_zeros,
     "gzip-zero-records": _gzip_zero_records,
 }
