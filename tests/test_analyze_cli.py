@@ -99,3 +99,22 @@ def test_bad_lb_config_exits_2(tmp_path: Path) -> None:
     )
     code, out = run(str(cap), "--lb", str(bad))
     assert code == 2 and "error" in out
+
+
+def test_the_output_format_follows_the_file_extension() -> None:
+    from pcapflow.cli.analyze import format_for_output
+
+    assert format_for_output("report.html") == "html"
+    assert format_for_output("REPORT.HTM") == "html"
+    assert format_for_output("ticket.md") == "markdown"
+    assert format_for_output("result.json") == "json"
+    assert format_for_output("flows.csv") == "csv"
+    assert format_for_output("conn.log") == "zeek"
+    assert format_for_output("out.bin") == "text"
+    assert format_for_output(None) == "text"
+
+
+def test_a_window_that_is_not_a_number_is_bad_input() -> None:
+    code, out = run(str(SAMPLE / "web01-eth0.pcap"), "--window-ms", "nan")
+    assert code == 2
+    assert "--window-ms: not a number" in out

@@ -94,7 +94,6 @@ def test_analyze_every_format_parses(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, reason="qa-bugs.md #1: -o report.html writes the text report")
 def test_analyze_output_named_html_is_html(tmp_path: Path) -> None:
     target = tmp_path / "report.html"
     result = run("analyze", CAPTURE, "--lb", LB, "-o", target)

@@ -21,6 +21,17 @@ EXIT_OK = 0
 EXIT_FAILURES = 3
 
 
+def format_for_output(output: str | None) -> str:
+    """The renderer whose file extension ``output`` carries (``report.html`` -> html), else text."""
+    suffix = Path(output).suffix.lstrip(".").lower() if output else ""
+    aliases = {"htm": "html", "markdown": "md"}
+    suffix = aliases.get(suffix, suffix)
+    for name, spec in sorted(RENDERERS.items()):
+        if spec.extension == suffix:
+            return name
+    return "text"
+
+
 @main.command()
 @click.argument("captures", nargs=-1, metavar="CAPTURE...")
 @lb_options
@@ -37,9 +48,9 @@ EXIT_FAILURES = 3
     "--format",
     "fmt",
     type=click.Choice(sorted(RENDERERS)),
-    default="text",
-    show_default=True,
-    help="Output format.",
+    default=None,
+    help="Output format [default: from the -o extension (.html, .json, .md, .csv, .log), "
+    "else text].",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE, not stdout.")
 @click.option(
@@ -58,7 +69,7 @@ EXIT_FAILURES = 3
 )
 @click.option(
     "--window-ms",
-    type=click.FloatRange(min=0.001),
+    type=click.FloatRange(min=0.001, max=60_000.0),
     default=50.0,
     show_default=True,
     help="Pairing window: how far apart an outbound packet and its translated copy may be "
@@ -73,7 +84,7 @@ def analyze(
     backend: tuple[str, ...],
     floating_ip: bool,
     guest_os: str,
-    fmt: str,
+    fmt: str | None,
     output: str | None,
     points: tuple[str, ...],
     engine: str,
@@ -83,6 +94,9 @@ def analyze(
 
     Exit status: 0 when no failure is found, 3 when failures are found, 2 for bad input.
     """
+    fmt = fmt or format_for_output(output)
+    if window_ms != window_ms:  # NaN passes click's FloatRange: every comparison is false
+        raise InputError("--window-ms: not a number")
     if not captures:
         raise InputError("give at least one capture file (pcap, pcapng, gzip, or - for stdin)")
     if points and len(points) != len(captures):
