@@ -76,6 +76,7 @@ class Outcome:
     reports: tuple[str, ...] = ()  # report file names, relative to the output folder
     error: str | None = None
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()  # problems met reading the captures (read only in part ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +278,7 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
         reports=tuple(data.get("reports", ())),
         error=data.get("error"),
         seconds=float(data.get("seconds", 0.0)),
+        warnings=tuple(data.get("warnings", ())),
     )
 
 
@@ -308,6 +310,7 @@ def run_job(job: Job, settings: Settings) -> JobResult:
         findings=len(result.failures),
         reports=tuple(rendered),
         seconds=round(time.perf_counter() - started, 3),
+        warnings=tuple(one_line(w) for w in summary.warnings),
     )
     return JobResult(outcome, rendered)
 
@@ -483,6 +486,7 @@ def summary_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             "findings": o.findings,
             "reports": list(o.reports),
             "error": o.error,
+            "warnings": list(o.warnings),
         }
         for o in outcomes
     ]
@@ -492,11 +496,12 @@ def summary_csv(outcomes: Sequence[Outcome]) -> str:
     out = io.StringIO()
     header = ["name", "captures", "verdict", "findings", *(lbl.value for lbl in Label)]
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*header, "reports", "error"])
+    writer.writerow([*header, "reports", "error", "warnings"])
     for row in summary_rows(outcomes):
         counts = [row["counts"][label.value] for label in Label]
         head = [row["name"], ";".join(row["captures"]), row["verdict"] or "", row["findings"]]
-        writer.writerow([*head, *counts, ";".join(row["reports"]), row["error"] or ""])
+        tail = [";".join(row["reports"]), row["error"] or "", "; ".join(row["warnings"])]
+        writer.writerow([*head, *counts, *tail])
     return out.getvalue()
 
 

@@ -209,3 +209,28 @@ def test_cli_report_runs_on_a_dask_scheduler(inputs: Path, tmp_path: Path) -> No
         ("client-eth0", "healthy"),
         ("web01-eth0", "hairpin failure"),
     ]
+
+
+def test_a_capture_read_in_part_shows_its_warning_in_the_index(tmp_path: Path) -> None:
+    import struct
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    record = struct.pack("<IIII", 1, 0, 0xFFFFFFF0, 0xFFFFFFF0) + bytes(64)
+    (folder / "huge.pcap").write_bytes(header + record)
+    shutil.copy(SAMPLE / "client-eth0.pcap", folder / "client-eth0.pcap")
+    out = tmp_path / "out"
+    done = run_batch(jobs_in(folder), out, workers=1)
+    huge = next(o for o in done.outcomes if o.name == "huge")
+    assert huge.verdict == "no traffic" and huge.error is None
+    assert huge.warnings and "impossible length" in huge.warnings[0]
+    rows = {r["name"]: r for r in json.loads((out / "summary.json").read_text())["reports"]}
+    assert rows["huge"]["warnings"] == list(huge.warnings) and rows["client-eth0"]["warnings"] == []
+    index = (out / "index.html").read_text()
+    assert "warning: " + huge.warnings[0] in index
+    assert '<div class="k">no traffic</div><div class="v">1</div>' in index
+    assert "impossible length" in (out / "summary.csv").read_text()
+    rerun = run_batch(jobs_in(folder), out, workers=1)
+    assert rerun.skipped == ("client-eth0", "huge")
+    assert next(o for o in rerun.outcomes if o.name == "huge").warnings == huge.warnings

@@ -32,6 +32,8 @@ def render_index(rows: Sequence[dict[str, Any]]) -> str:
             "reports": len(rows),
             "failing": sum(1 for r in rows if r["findings"]),
             "healthy": sum(1 for r in rows if r["verdict"] == "healthy"),
+            "no_traffic": sum(1 for r in rows if r["verdict"] == "no traffic"),
+            "warnings": sum(1 for r in rows if r["warnings"]),
             "errors": sum(1 for r in rows if r["error"]),
         },
         version=tool_version(),
