@@ -6,6 +6,7 @@ addresses -> connections and legs -> labels and findings -> remediations -> Anal
 
 from __future__ import annotations
 
+import gc
 import os as _os
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,7 +57,13 @@ def analyze(
     if os not in (None, *OS_CHOICES):
         raise InputError(f"unknown --os {os!r} (choose linux, windows or auto)")
     read = [_read(path, i, engine) for i, path in enumerate(paths)]
-    return analyze_flows(read, paths, lb, os=os, capture_points=points, window=window)
+    # The flows and their evidence packets (millions of objects for a large capture) live
+    # until the end: keep the cyclic collector from walking them again and again meanwhile.
+    gc.freeze()
+    try:
+        return analyze_flows(read, paths, lb, os=os, capture_points=points, window=window)
+    finally:
+        gc.unfreeze()
 
 
 def analyze_flows(

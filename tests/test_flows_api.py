@@ -147,3 +147,18 @@ def test_frame_of_no_flows_has_the_columns() -> None:
     frame = blocks_frame(asm.close())
     assert isinstance(frame, pd.DataFrame) and list(frame.columns) == list(FRAME_DTYPES)
     assert len(frame) == 0
+
+
+@needs_corpus
+def test_evidence_packets_equal_the_row_by_row_conversion_and_share_small_values() -> None:
+    from pcapflow.capture import get_backend
+    from pcapflow.flows.records import _AddrCache, packet_refs
+    from pcapflow.model.packet import PF_HAS_TS, packet_ref
+
+    rows = np.concatenate(list(get_backend("fast").open(str(WIKIPEDIA)).batches()))
+    assert (rows["pflags"] & PF_HAS_TS).any() and not (rows["pflags"] & PF_HAS_TS).all()
+    refs = packet_refs(rows, _AddrCache())
+    assert refs == [packet_ref(row) for row in rows]
+    big = [r for r in refs if r.sport > 256]  # (CPython caches small ints anyway)
+    same_port = [r for r in big if r.sport == big[0].sport]
+    assert len(same_port) > 1 and all(r.sport is same_port[0].sport for r in same_port)
