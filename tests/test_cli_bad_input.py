@@ -539,22 +539,10 @@ MANIFESTS: dict[str, tuple[str, bytes]] = {
     "not-a-mapping": ("incidents.yaml", b"- just\n- a list\n"),
     "missing-header": ("incidents.csv", b"web01-eth0.pcap\n"),
 }
-MANIFEST_BUGS: set[str] = set()  # qa-bugs.md #0 fixed in pcapflow/batch.py
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param(
-            k,
-            marks=pytest.mark.xfail(strict=True, reason="qa-bugs.md #0: manifest traceback"),
-        )
-        if k in MANIFEST_BUGS
-        else k
-        for k in sorted(MANIFESTS)
-    ],
-)
+@pytest.mark.parametrize("kind", sorted(MANIFESTS))
 def test_report_with_hostile_manifest(kind: str, tmp_path: Path) -> None:
     name, content = MANIFESTS[kind]
     manifest = tmp_path / name
