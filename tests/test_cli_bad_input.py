@@ -17,6 +17,7 @@ import gzip
 import json
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -571,3 +572,26 @@ def test_watch_file_refuses_a_hostile_capture(kind: str, tmp_path: Path) -> None
     assert result.exit_code == 2, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("pcapflow: error:")]
     assert len(errors) == 1 and capture.name in errors[0], result.stderr
+
+
+# ---- pcapflow serve: an address or data folder it cannot use -----------------------------------
+
+
+@pytest.mark.timeout(30)
+def test_serve_refuses_unusable_data_dir_and_taken_port(tmp_path: Path) -> None:
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("x")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cases = {
+            "is a file, not a directory": ["--data-dir", str(a_file)],
+            "cannot use it": ["--data-dir", "/proc/no-such-dir/web"],
+            "Address already in use": ["--port", str(port), "--data-dir", str(tmp_path / "d")],
+        }
+        for expected, args in cases.items():
+            result = invoke("serve", "--workers", "0", *args)
+            assert "Traceback" not in result.output
+            assert result.exit_code == 2, result.output
+            assert result.stderr.startswith("pcapflow: error:") and expected in result.stderr

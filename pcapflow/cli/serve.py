@@ -6,6 +6,7 @@ import fcntl
 import ipaddress
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import IO
 
@@ -20,14 +21,35 @@ DEFAULT_DATA_DIR = "~/.local/share/pcapflow/web"
 
 def lock_data_dir(data_dir: Path) -> IO[bytes]:
     """One server per data directory: hold an exclusive lock for the server's life."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    handle = (data_dir / "server.lock").open("ab")
+    if data_dir.exists() and not data_dir.is_dir():
+        raise InputError(f"--data-dir {data_dir}: is a file, not a directory")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = (data_dir / "server.lock").open("ab")
+    except OSError as exc:
+        raise InputError(f"--data-dir {data_dir}: cannot use it: {exc.strerror or exc}") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
         raise InputError(f"another pcapflow serve is already using {data_dir}") from None
     return handle
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Refuse in one line, before anything starts, an address that cannot be listened on (taken
+    port, unknown host), as uvicorn would only log it and exit."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InputError(f"--host {host}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def is_loopback(host: str) -> bool:
@@ -133,6 +155,7 @@ def serve(
         token=token or None,
         job_timeout_s=job_timeout_s,
     )
+    check_can_listen(host, port)
     lock = lock_data_dir(settings.data_dir)
     if not settings.token and not is_loopback(host):
         click.echo(
