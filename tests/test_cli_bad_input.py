@@ -595,3 +595,33 @@ def test_serve_refuses_unusable_data_dir_and_taken_port(tmp_path: Path) -> None:
             assert "Traceback" not in result.output
             assert result.exit_code == 2, result.output
             assert result.stderr.startswith("pcapflow: error:") and expected in result.stderr
+
+
+# ---- output paths that cannot be written -------------------------------------------------------
+
+
+WATCH_FILE = ["watch", "-f", str(GOOD), "--duration", "1", "--quiet"]
+DECLARED = ["--vip", "10.2.1.100:80", "--backend", "10.2.1.4"]
+UNWRITABLE_OUTPUTS = {
+    "analyze-text": ["analyze", str(GOOD), "-o", "{missing}/report.txt"],
+    "analyze-html": ["analyze", str(GOOD), "--format", "html", "-o", "{missing}/report.html"],
+    "flows": ["flows", str(GOOD), "-o", "{missing}/flows.csv"],
+    "slice": ["slice", str(GOOD), "--lb", str(LB), "--flow", "F1", "-o", "{missing}/f1.pcap"],
+    "report": ["report", str(GOOD), "-o", "{missing}/out", "-j", "1"],
+    "watch-write": [*WATCH_FILE, "-w", "{missing}/w.pcapng", *DECLARED],
+}
+
+
+@pytest.mark.timeout(60)
+@needs_sample
+@pytest.mark.parametrize("case", sorted(UNWRITABLE_OUTPUTS))
+def test_output_in_a_folder_that_cannot_exist(case: str, tmp_path: Path) -> None:
+    """-o under a regular file: one error line naming the path, exit 2."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    argv = [a.format(missing=blocker) for a in UNWRITABLE_OUTPUTS[case]]
+    result = invoke(*argv)
+    assert "Traceback" not in result.output
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("pcapflow: error:")]
+    assert len(lines) == 1 and str(blocker) in lines[0], result.stderr

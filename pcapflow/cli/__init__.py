@@ -70,6 +70,14 @@ class PcapflowGroup(click.Group):
             sys.exit(exc.exit_code)
         except BrokenPipeError:
             sys.exit(1)
+        except click.FileError as exc:  # click's own -o FILENAME opening
+            click.echo(f"pcapflow: error: {exc.ui_filename}: {exc.message}", err=True)
+            sys.exit(PcapflowError.exit_code)
+        except OSError as exc:  # a path the user gave that cannot be used (e.g. -o in no folder)
+            if exc.filename is None:
+                raise
+            click.echo(f"pcapflow: error: {exc.filename}: {exc.strerror or exc}", err=True)
+            sys.exit(PcapflowError.exit_code)
 
 
 @click.group(cls=PcapflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
