@@ -4,8 +4,8 @@
 
 Without FILE a capture is generated with ``benchmarks/gen_capture.py`` (cached under /tmp).
 Each tool runs as a child process, whole-process (start-up included), one after the other in
-the same run (``--repeat N``: N times each, the fastest counts); peak memory is the child's
-maximum resident set size and "cpu s" its user + system time (``os.wait4`` rusage).
+the same run (``--repeat N``: N times each, default 2, the median counts); peak memory is the
+child's maximum resident set size and "cpu s" its user + system time (``os.wait4`` rusage).
 A tool that is missing or fails is reported as such; the others still run.
 """
 
@@ -80,21 +80,30 @@ def run(tool: str, argv: list[str]) -> Run:
     return Run(tool, seconds, usage.ru_maxrss / 1024, cpu=usage.ru_utime + usage.ru_stime)
 
 
-def best_of(tool: str, argv: list[str], repeat: int) -> Run:
-    """The fastest of ``repeat`` runs (the machine may be shared), largest peak memory."""
+def median_of(tool: str, argv: list[str], repeat: int) -> Run:
+    """The median of ``repeat`` runs (the machine may be shared), largest peak memory."""
     runs = [run(tool, argv) for _ in range(max(1, repeat))]
-    ok = [r for r in runs if r.seconds is not None]
+    ok = sorted((r for r in runs if r.seconds is not None), key=lambda r: r.seconds or 0.0)
     if not ok:
         return runs[0]
-    fastest = min(ok, key=lambda r: r.seconds or 0.0)
+    middle = ok[(len(ok) - 1) // 2 : len(ok) // 2 + 1]
+    seconds = sum(r.seconds or 0.0 for r in middle) / len(middle)
+    cpu = sum(r.cpu for r in middle) / len(middle)
     peak = max(r.peak_mib or 0.0 for r in ok)
-    return Run(tool, fastest.seconds, peak, fastest.note, fastest.cpu)
+    return Run(tool, seconds, peak, ok[0].note, cpu)
+
+
+def pcapflow_script() -> str:
+    """The installed ``pcapflow`` script of this interpreter (not a version manager's shim,
+    which adds its own start-up), else whatever ``pcapflow`` is on PATH."""
+    beside = Path(sys.executable).parent / "pcapflow"
+    return str(beside) if beside.exists() else "pcapflow"
 
 
 def commands(path: Path, skip: set[str]) -> list[tuple[str, list[str]]]:
     py = sys.executable
     cmds = [
-        ("pcapflow flows", ["pcapflow", "flows", str(path), "--format", "csv"]),
+        ("pcapflow flows", [pcapflow_script(), "flows", str(path), "--format", "csv"]),
         ("pcapflow reader only", [py, "-c", READER_ONLY, str(path)]),
         ("tshark -z conv,tcp", ["tshark", "-r", str(path), "-q", "-z", "conv,tcp"]),
         ("tcptrace -n", ["tcptrace", "-n", str(path)]),
@@ -131,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", nargs="?", type=Path)
     parser.add_argument("--flows", type=int, default=105_000)
     parser.add_argument("--skip", default="", help="comma-separated tools to skip")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per tool; the fastest counts")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per tool; the median counts")
     args = parser.parse_args(argv)
     path = args.file
     if path is None:
@@ -143,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     runs = []
     for name, cmd in commands(path, skip):
-        runs.append(best_of(name, cmd, args.repeat))
+        runs.append(median_of(name, cmd, args.repeat))
         print(f"  {name}: {runs[-1].seconds or runs[-1].note}", file=sys.stderr)
     print(report(runs, packets))
     return 0
