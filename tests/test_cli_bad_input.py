@@ -625,3 +625,20 @@ def test_output_in_a_folder_that_cannot_exist(case: str, tmp_path: Path) -> None
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("pcapflow: error:")]
     assert len(lines) == 1 and str(blocker) in lines[0], result.stderr
+
+
+# ---- a large terraform state loads in linear time ------------------------------------------------
+
+
+@pytest.mark.timeout(20)
+def test_terraform_state_with_two_thousand_balancers_loads_quickly(tmp_path: Path) -> None:
+    """22,000 resources (2,000 copies of a state's balancer, rules, pools, NICs): every resource
+    used to be matched against every balancer (25 s); indexed, it takes about a second."""
+    state = json.loads((REPO / "tests" / "fixtures" / "lbconfig" / "tf-state.json").read_text())
+    resources = state["values"]["root_module"]["resources"]
+    state["values"]["root_module"]["resources"] = resources * 2000
+    config = tmp_path / "state.json"
+    config.write_text(json.dumps(state))
+    result = invoke("lb", "validate", config)
+    assert "Traceback" not in result.output
+    assert result.exit_code in (0, 1), result.output

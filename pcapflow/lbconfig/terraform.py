@@ -114,15 +114,39 @@ class _State:
     resources: list[TfResource]
     configuration: dict[str, dict[str, Any]]  # "module.x.type.name" -> config resource
     by_id: dict[str, TfResource] = field(default_factory=dict)
+    _of_type: dict[str, list[TfResource]] = field(default_factory=dict)
+    # (type, attribute) -> what the attribute links to -> resources (linear, not type x balancers)
+    _pointing: dict[tuple[str, str], dict[object, list[TfResource]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for res in self.resources:
             rid = res.values.get("id")
             if isinstance(rid, str) and rid:
                 self.by_id[id_key(rid)] = res
+            self._of_type.setdefault(res.type, []).append(res)
 
     def of_type(self, rtype: str) -> list[TfResource]:
-        return [r for r in self.resources if r.type == rtype]
+        return self._of_type.get(rtype, [])
+
+    def pointing_to(
+        self, rtype: str, attr: str, target: TfResource | None, target_id: str | None
+    ) -> list[TfResource]:
+        """Resources of ``rtype`` whose ``attr`` links to ``target`` (the resource of this
+        document) or to ``target_id`` (its ID), in document order; ``target=None`` and
+        ``target_id=None``: those whose link is unknown."""
+        index = self._pointing.get((rtype, attr))
+        if index is None:
+            index = {}
+            for res in self.of_type(rtype):
+                index.setdefault(_link_key(self.link(res, attr)), []).append(res)
+            self._pointing[(rtype, attr)] = index
+        if target is None and target_id is None:
+            return index.get(None, [])
+        hits = index.get(id(target), []) if target is not None else []
+        if target_id is not None:
+            hits = hits + index.get(id_key(target_id), [])
+        order = {id(r): i for i, r in enumerate(self.of_type(rtype))} if len(hits) > 1 else {}
+        return sorted(hits, key=lambda r: order.get(id(r), 0))
 
     def resource_id(self, res: TfResource) -> str:
         """The Azure ID of ``res``: known, or synthesized from its type and name (plans)."""
@@ -338,6 +362,13 @@ def _nic_rest(state: _State, res: TfResource) -> dict[str, Any]:
 # ---- one balancer in the REST shape ----------------------------------------------------------
 
 
+def _link_key(target: TfResource | str | None) -> object:
+    """The key :meth:`_State.pointing_to` files a link under: the resource, an ID, or None."""
+    if isinstance(target, TfResource):
+        return id(target)
+    return id_key(target) if isinstance(target, str) else None
+
+
 class _Rebuilder:
     def __init__(self, state: _State, lb: TfResource) -> None:
         self.state = state
@@ -346,19 +377,13 @@ class _Rebuilder:
 
     def mine(self, rtype: str) -> list[TfResource]:
         """Resources of ``rtype`` whose ``loadbalancer_id`` is this balancer."""
-        out = []
-        for res in self.state.of_type(rtype):
-            target = self.state.link(res, "loadbalancer_id")
-            if target is self.lb or (
-                isinstance(target, str) and id_key(target) == id_key(self.lb_id)
-            ):
-                out.append(res)
-            elif target is None and len(self.state.of_type(LB)) == 1:
+        if len(self.state.of_type(LB)) == 1:
+            for res in self.state.pointing_to(rtype, "loadbalancer_id", None, None):
                 self.state.doc.report(
                     res.at("loadbalancer_id"),
                     f"{res.address}: loadbalancer_id is not known (plan without configuration)",
                 )
-        return out
+        return self.state.pointing_to(rtype, "loadbalancer_id", self.lb, self.lb_id)
 
     def child_id(self, kind: str, res: TfResource | str | None) -> str | None:
         if isinstance(res, TfResource):
@@ -432,12 +457,7 @@ class _Rebuilder:
         name = res.values.get("name") or res.name
         pool_id = f"{self.lb_id}/backendAddressPools/{name}"
         configs: list[dict[str, Any]] = []
-        for assoc in self.state.of_type(NIC_POOL):
-            target = self.state.link(assoc, "backend_address_pool_id")
-            if target is not res and not (
-                isinstance(target, str) and id_key(target) == id_key(pool_id)
-            ):
-                continue
+        for assoc in self.state.pointing_to(NIC_POOL, "backend_address_pool_id", res, pool_id):
             nic = self.state.link(assoc, "network_interface_id")
             ipc_name = assoc.values.get("ip_configuration_name")
             if nic is None or not ipc_name:
@@ -455,24 +475,22 @@ class _Rebuilder:
                 at = res.at("backend_ip_configurations", j)
                 configs.append({SOURCE_POINTER: at, "id": ipc_id})
         addresses = []
-        for addr in self.state.of_type(POOL_ADDRESS):
-            target = self.state.link(addr, "backend_address_pool_id")
-            if target is res or (isinstance(target, str) and id_key(target) == id_key(pool_id)):
-                addresses.append(
-                    {
-                        SOURCE_POINTER: addr.pointer,
-                        SOURCE_FIELDS: {"ipAddress": addr.at("ip_address")},
-                        "name": addr.values.get("name"),
-                        "ipAddress": addr.values.get("ip_address"),
-                    }
+        for addr in self.state.pointing_to(POOL_ADDRESS, "backend_address_pool_id", res, pool_id):
+            addresses.append(
+                {
+                    SOURCE_POINTER: addr.pointer,
+                    SOURCE_FIELDS: {"ipAddress": addr.at("ip_address")},
+                    "name": addr.values.get("name"),
+                    "ipAddress": addr.values.get("ip_address"),
+                }
+            )
+            if not addr.values.get("ip_address"):
+                self.state.doc.report(
+                    addr.at("ip_address"),
+                    f"{addr.address}: ip_address is not known",
+                    Severity.ERROR,
                 )
-                if not addr.values.get("ip_address"):
-                    self.state.doc.report(
-                        addr.at("ip_address"),
-                        f"{addr.address}: ip_address is not known",
-                        Severity.ERROR,
-                    )
-                    addresses.pop()
+                addresses.pop()
         return {
             SOURCE_POINTER: res.pointer,
             "name": name,
@@ -537,13 +555,12 @@ class _Rebuilder:
         exported = res.values.get("backend_ip_configuration_id")  # state: the NIC ipconfig
         if isinstance(exported, str) and exported:
             out["backendIPConfiguration"] = {"id": exported}
-        for assoc in self.state.of_type(NIC_NAT):
-            if self.state.link(assoc, "nat_rule_id") is res:
-                nic = self.state.link(assoc, "network_interface_id")
-                ipc = assoc.values.get("ip_configuration_name")
-                if nic is not None and ipc:
-                    nic_id = self.state.resource_id(nic) if isinstance(nic, TfResource) else nic
-                    out["backendIPConfiguration"] = {"id": f"{nic_id}/ipConfigurations/{ipc}"}
+        for assoc in self.state.pointing_to(NIC_NAT, "nat_rule_id", res, None):
+            nic = self.state.link(assoc, "network_interface_id")
+            ipc = assoc.values.get("ip_configuration_name")
+            if nic is not None and ipc:
+                nic_id = self.state.resource_id(nic) if isinstance(nic, TfResource) else nic
+                out["backendIPConfiguration"] = {"id": f"{nic_id}/ipConfigurations/{ipc}"}
         return out
 
     def outbound(self, res: TfResource) -> dict[str, Any]:
