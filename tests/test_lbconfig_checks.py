@@ -89,7 +89,8 @@ def test_an_idle_timeout_shorter_than_azure_allows_is_a_warning() -> None:
     found = problems(replace(LB, rules=(replace(RULE, idle_timeout_min=1),)))
     assert [(m, s) for _, m, s in found] == [
         (
-            "rule 'r': idle timeout 1 min is outside 4-100 (Azure refuses it; analysed as declared)",
+            "rule 'r': idle timeout 1 min is outside 4-100 "
+            "(Azure refuses it; analysed as declared)",
             Severity.WARNING,
         )
     ]
