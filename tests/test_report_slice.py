@@ -137,3 +137,14 @@ def test_cli_slice_of_an_unknown_flow_is_a_one_line_error(tmp_path: Path) -> Non
     args = ["slice", str(SAMPLE / "web01-eth0.pcap"), "--flow", "F99", "-o", str(tmp_path / "x")]
     run = CliRunner().invoke(main, args)
     assert run.exit_code == 2 and "no finding or flow 'F99'" in run.output
+
+
+def test_cli_slice_into_a_missing_folder_fails_before_analysing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+
+    out = tmp_path / "no" / "such" / "f1.pcap"
+    run = CliRunner().invoke(main, ["slice", str(tmp_path / "absent.pcap"), "--flow", "F1",
+                                    "-o", str(out)])  # fmt: skip
+    assert run.exit_code == 2 and "does not exist" in run.output and "absent" not in run.output

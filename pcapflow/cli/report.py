@@ -202,6 +202,8 @@ def slice_command(
     from pcapflow.pipeline import analyze
     from pcapflow.report.slice import slice_flows
 
+    if not output.parent.is_dir():  # fail before a long analysis, not after it
+        raise InputError(f"{output}: folder {output.parent} does not exist")
     config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
     result = analyze(list(captures), config, engine=engine)
     flows, written = slice_flows(result, list(captures), ref, output, engine)

@@ -28,7 +28,9 @@ class Arrow:
     t: float  # seconds since the first packet drawn
     file: str
     frame: int
-    text: str  # "SYN, ACK seq=.. ack=.."
+    text: str  # "SYN, ACK seq=.. ack=.. len=.." (the whole line)
+    label: str  # "SYN, ACK len=36": drawn above the arrow
+    detail: str  # "seq=.. ack=..": drawn under it
     leg: str  # "outbound" | "translated"
     addresses: str  # "10.2.1.4:40002 -> 10.2.1.4:80"
 
@@ -62,7 +64,10 @@ def _arrow(fr: FlowResult, pkt: PacketRef, outbound: bool, t0_ns: int, files: di
     from_orig = (pkt.src, pkt.sport) == (fr.flow.orig_h, fr.flow.orig_p)
     near, far = (CALLER, LB) if outbound else (LB, MEMBER)
     src, dst = (near, far) if from_orig else (far, near)
-    text = _packet_text(pkt)
+    label, detail = _packet_text(pkt)
+    text = f"{flags_text(pkt.tcp_flags)} {detail}" if detail else label
+    if detail and pkt.payload_len:
+        text += f" len={pkt.payload_len}"
     return Arrow(
         src=src,
         dst=dst,
@@ -70,16 +75,19 @@ def _arrow(fr: FlowResult, pkt: PacketRef, outbound: bool, t0_ns: int, files: di
         file=files.get(pkt.file_idx, str(pkt.file_idx)),
         frame=pkt.frame,
         text=text,
+        label=label,
+        detail=detail,
         leg="outbound" if outbound else "translated",
         addresses=f"{pkt.src}:{pkt.sport} -> {pkt.dst}:{pkt.dport}",
     )
 
 
-def _packet_text(pkt: PacketRef) -> str:
+def _packet_text(pkt: PacketRef) -> tuple[str, str]:
+    """(flags and length, sequence numbers) of one packet."""
     if pkt.proto != PROTO_TCP:
-        return f"{'UDP' if pkt.proto == 17 else 'ICMP'} len={pkt.payload_len}"
-    text = f"{flags_text(pkt.tcp_flags)} seq={pkt.seq} ack={pkt.ack}"
-    return text + (f" len={pkt.payload_len}" if pkt.payload_len else "")
+        return f"{'UDP' if pkt.proto == 17 else 'ICMP'} len={pkt.payload_len}", ""
+    size = f" len={pkt.payload_len}" if pkt.payload_len else ""
+    return f"{flags_text(pkt.tcp_flags)}{size}", f"seq={pkt.seq} ack={pkt.ack}"
 
 
 def ladder(result: AnalysisResult, head: FlowResult, title: str) -> Ladder:
@@ -172,7 +180,9 @@ def _svg_arrow(arrow: Arrow, y: float, many_files: bool) -> list[str]:
         f'<line x1="{_fmt(x1)}" y1="{_fmt(y)}" x2="{_fmt(x2 + tip)}" y2="{_fmt(y)}"/>',
         f'<polygon points="{_fmt(x2)},{_fmt(y)} {_fmt(x2 + tip)},{_fmt(y - 4)} '
         f'{_fmt(x2 + tip)},{_fmt(y + 4)}"/>',
-        f'<text class="pkt" x="{_fmt(mid)}" y="{_fmt(y - 5)}">{escape(arrow.text)}</text>',
+        f'<text class="pkt" x="{_fmt(mid)}" y="{_fmt(y - 5)}">{escape(arrow.label)}</text>',
+        f'<text class="pkt detail" x="{_fmt(mid)}" y="{_fmt(y + 12)}">'
+        f"{escape(arrow.detail)}</text>",
         f'<text class="when" x="8" y="{_fmt(y + 4)}">+{arrow.t:.6f} s</text>',
         f'<text class="frame" x="{LEFT - 12}" y="{_fmt(y + 4)}">{where}#{arrow.frame}</text>',
         "</g>",
