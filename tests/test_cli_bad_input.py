@@ -642,3 +642,28 @@ def test_terraform_state_with_two_thousand_balancers_loads_quickly(tmp_path: Pat
     result = invoke("lb", "validate", config)
     assert "Traceback" not in result.output
     assert result.exit_code in (0, 1), result.output
+
+
+@pytest.mark.timeout(10)
+def test_az_pool_of_fifteen_thousand_nic_members_loads_quickly(tmp_path: Path) -> None:
+    """`az network lb show` with 15,000 NIC-based members and the matching `az network nic list`:
+    each member used to be compared with every member before it (quadratic, ~17 s)."""
+    fixtures = REPO / "tests" / "fixtures" / "lbconfig"
+    shown = json.loads((fixtures / "az-lb-show.json").read_text())
+    balancer = shown[0] if isinstance(shown, list) else shown
+    template = json.dumps(json.loads((fixtures / "az-nic-list.json").read_text())[0])
+    nics, members = [], []
+    for i in range(15_000):
+        nic = json.loads(template.replace("vm-we-02-web01-nic2", f"vm-nic{i}"))
+        nic["ipConfigurations"][0]["privateIPAddress"] = f"10.2.{i >> 8}.{i & 255}"
+        nics.append(nic)
+        members.append({"id": nic["ipConfigurations"][0]["id"]})
+    pool = balancer["backendAddressPools"][0]
+    pool["backendIPConfigurations"], pool["loadBalancerBackendAddresses"] = members, []
+    (tmp_path / "lb.json").write_text(json.dumps(balancer))
+    (tmp_path / "nics.json").write_text(json.dumps(nics))
+    result = invoke("lb", "show", tmp_path / "lb.json", "--nic", tmp_path / "nics.json",
+                    "--format", "json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (lb,) = json.loads(result.stdout)["load_balancers"]
+    assert len(lb["pools"][0]["members"]) == 15_000

@@ -108,6 +108,8 @@ class _Reader:
         self.inventory = inventory
         self.lb_id = lb_id
         self.unresolved: set[tuple[str, str]] = set()
+        # id(pool) -> casefolded (ip_config or address) of its members, kept as members are added
+        self._member_keys: dict[int, set[str]] = {}
 
     def read(self) -> None:
         for fe in self.node.children("frontendIPConfigurations"):
@@ -236,9 +238,21 @@ class _Reader:
                 self.doc.report(addr.pointer, "backend address without ipAddress or NIC")
 
     def add_member(self, pool: PoolDraft, member: Member, pointer: str, key: str) -> None:
-        seen = {(m.value.ip_config or m.value.address).casefold() for m in pool.members}
-        if key.casefold() not in seen:
-            pool.members.append(Placed(member, self.doc.origin(pointer)))
+        if key.casefold() not in self.member_keys(pool):
+            self.append_member(pool, Placed(member, self.doc.origin(pointer)))
+
+    def member_keys(self, pool: PoolDraft) -> set[str]:
+        """Each member's ip_config, or address when it has none (casefolded): a set, so that a
+        pool of thousands of members is not searched member by member."""
+        keys = self._member_keys.get(id(pool))
+        if keys is None:
+            keys = {(m.value.ip_config or m.value.address).casefold() for m in pool.members}
+            self._member_keys[id(pool)] = keys
+        return keys
+
+    def append_member(self, pool: PoolDraft, placed: Placed[Member]) -> None:
+        self.member_keys(pool).add((placed.value.ip_config or placed.value.address).casefold())
+        pool.members.append(placed)
 
     def nic_member(self, pool: PoolDraft, ipc_id: str, pointer: str) -> None:
         member = self.inventory.member(ipc_id)
@@ -279,10 +293,8 @@ class _Reader:
                 message = self.unresolved_nic(ipc.id, pool.name)
                 self.doc.problems.append(Problem.at(ipc.origin, message))
                 continue
-            if not any(
-                (m.value.ip_config or "").casefold() == ipc.id.casefold() for m in pool.members
-            ):
-                pool.members.append(Placed(member, ipc.origin))
+            if ipc.id.casefold() not in self.member_keys(pool):
+                self.append_member(pool, Placed(member, ipc.origin))
 
     def probe(self, node: Node) -> None:
         name = node.text("name", required=True) or "<unnamed>"
