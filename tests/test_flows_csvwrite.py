@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcapflow.flows.csvwrite import frame_csv
 
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
 INTS = st.integers(min_value=-(2**63) + 1, max_value=2**63 - 1)
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
@@ -70,3 +73,43 @@ def test_text_that_needs_quotes_and_empty_frames_go_to_pandas() -> None:
     assert frame_csv(single) == reference(single) == 'a\n""\n1\n'
     unnamed = pd.DataFrame({0: [1], "x,y": [2]})
     assert frame_csv(unnamed) == reference(unnamed)
+
+
+def test_columns_without_pandas_write_what_the_frame_writes() -> None:
+    from pcapflow.flows.csvwrite import columns_csv
+
+    columns = {
+        "ts": np.array([1.5, 0.25]),
+        "uid": np.array(["Ca", "Cb"], dtype=object),
+        "host": ["10.0.0.1", "fe80::1"],
+        "port": np.array([80, 65535], dtype=np.uint16),
+        "isn": (np.array([7, 0]), np.array([False, True])),
+    }
+    frame = pd.DataFrame(
+        {
+            "ts": [1.5, 0.25],
+            "uid": ["Ca", "Cb"],
+            "host": ["10.0.0.1", "fe80::1"],
+            "port": [80, 65535],
+            "isn": pd.array([7, None], dtype="Int64"),
+        }
+    )
+    assert columns_csv(columns) == reference(frame)
+    assert columns_csv({**columns, "host": ["a,b", "c"]}) is None  # quoting: pandas decides
+    assert columns_csv({"only": [""]}) is None
+
+
+def test_flows_cli_csv_of_one_capture_equals_the_frame_path(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+    from pcapflow.flows import read_flows
+    from pcapflow.flows.output import flows_csv
+
+    capture = SAMPLES / "hairpin-two-backends" / "web01-eth0.pcap"
+    if not capture.exists():
+        pytest.skip("sample captures not available")
+    result = CliRunner().invoke(main, ["flows", "--format", "csv", str(capture)])
+    assert result.exit_code == 0
+    assert result.output == flows_csv(read_flows(capture))
+    assert result.output.count("\n") > 2

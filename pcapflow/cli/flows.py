@@ -8,13 +8,12 @@ Formats: ``table`` (default, for the terminal), ``csv``, ``json`` (one object pe
 from __future__ import annotations
 
 import click
-import pandas as pd
 
 from pcapflow.cli import main
 from pcapflow.flows.api import capture_blocks
 from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS
 from pcapflow.flows.filter import parse
-from pcapflow.flows.output import FORMATTERS, table_chunks
+from pcapflow.flows.output import FORMATTERS, blocks_csv, table_chunks
 from pcapflow.flows.records import blocks_frame
 
 
@@ -63,6 +62,11 @@ def flows(
 ) -> None:
     """List the TCP connections and UDP/ICMP flows of CAPTURE files (pcap, pcapng, gzip, -)."""
     selector = parse(filter_text) if filter_text is not None else None
+    if fmt == "csv" and selector is None and len(captures) == 1:
+        _csv_of_one(captures[0], engine, validate_checksums, max_flows, output)
+        return
+    import pandas as pd
+
     frames = []
     evicted = 0
     for idx, path in enumerate(captures):
@@ -89,6 +93,33 @@ def flows(
             output.write(chunk)
     else:
         output.write(FORMATTERS[fmt](frame))
+    _warn_evicted(evicted, max_flows)
+
+
+def _csv_of_one(
+    path: str,
+    engine: str,
+    validate_checksums: bool,
+    max_flows: int,
+    output: click.utils.LazyFile,
+) -> None:
+    """CSV of one unfiltered capture: the flow table goes to the CSV writer without pandas."""
+    blocks, asm, info = capture_blocks(
+        path,
+        engine=engine,
+        packets_per_flow=0,
+        ignore_checksums=not validate_checksums,
+        max_flows=max_flows,
+        digest=False,
+    )
+    text = blocks_csv(list(blocks))
+    for warning in info[0].warnings if info else ():
+        click.echo(f"pcapflow: warning: {path}: {warning}", err=True)
+    output.write(text)
+    _warn_evicted(asm.stats.evicted, max_flows)
+
+
+def _warn_evicted(evicted: int, max_flows: int) -> None:
     if evicted:
         click.echo(
             f"pcapflow: warning: {evicted} flows evicted from the full flow table "

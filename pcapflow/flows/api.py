@@ -12,8 +12,7 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from pcapflow.capture import get_backend
 from pcapflow.capture.base import CaptureBackend
@@ -23,6 +22,9 @@ from pcapflow.flows.records import _AddrCache, block_flows, blocks_frame
 from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
 from pcapflow.model.packet import PacketArray
+
+if TYPE_CHECKING:  # pandas is imported where it is used (the csv path never needs it)
+    import pandas as pd
 
 
 def _params(

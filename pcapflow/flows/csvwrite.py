@@ -10,12 +10,14 @@ with text that CSV would have to quote, is handed to pandas.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from numba import njit
+
+if TYPE_CHECKING:  # pandas is imported where it is used (the csv path never needs it)
+    import pandas as pd
 
 Arr = npt.NDArray[Any]
 
@@ -79,18 +81,17 @@ def write_rows(
     return pos
 
 
-def _texts(series: pd.Series) -> tuple[list[str], str] | None:
-    """The cells of a float or text column as CSV text and their concatenation, or None when
-    pandas must decide (other dtypes, non-text cells, text that needs quotes)."""
-    if series.dtype == np.float64:
-        values = series.to_numpy()
-        cells = list(map(repr, values.tolist()))
-        for j in np.flatnonzero(np.isnan(values)).tolist():
-            cells[j] = ""
-        return cells, "".join(cells)
-    if series.dtype != object:
-        return None
-    cells = series.tolist()
+def _float_texts(values: Arr) -> list[str]:
+    """Float cells as pandas writes them: the shortest round-trip form, empty for NaN."""
+    cells = list(map(repr, values.tolist()))
+    for j in np.flatnonzero(np.isnan(values)).tolist():
+        cells[j] = ""
+    return cells
+
+
+def _text_cells(cells: list[Any]) -> tuple[list[str], str] | None:
+    """Text cells and their concatenation, or None when pandas must decide (cells that are not
+    text, text that CSV quotes)."""
     try:
         joined = "".join(cells)
     except TypeError:  # not all cells are text
@@ -114,28 +115,62 @@ def _encoded(cells: list[str], joined: str) -> tuple[bytes, Arr]:
 
 def frame_csv(frame: pd.DataFrame) -> str:
     """``frame.to_csv(index=False, lineterminator="\\n")``, computed faster."""
-    n = len(frame)
-    names = [str(name) for name in frame.columns]
+    import pandas as pd
+
+    columns: dict[str, Any] = {}
+    for name in frame.columns:
+        series = frame[name]
+        if series.dtype == np.int64 or isinstance(series.dtype, pd.Int64Dtype):
+            nulls = series.isna().to_numpy()
+            columns[str(name)] = (series.to_numpy(dtype=np.int64, na_value=0), nulls)
+        elif series.dtype in (np.float64, object):
+            columns[str(name)] = (
+                series.to_numpy() if series.dtype == np.float64 else series.tolist()
+            )
+        else:
+            columns = {}
+            break
+    text = columns_csv(columns) if len(columns) == len(frame.columns) else None
+    return text if text is not None else str(frame.to_csv(index=False, lineterminator="\n"))
+
+
+def columns_csv(columns: dict[str, Any]) -> str | None:
+    """CSV text (header first) of equally long columns, as ``DataFrame.to_csv`` would write
+    them: integer arrays or ``(int64 values, null mask)`` pairs, float64 arrays, lists or
+    object arrays of text; None when only pandas can (no rows, one column, other types, text
+    that needs quotes)."""
+    names = list(columns)
+    first = next(iter(columns.values()), None)
+    n = 0 if first is None else len(first[0] if isinstance(first, tuple) else first)
     # (one column: the csv module quotes an empty cell so that the row is not blank)
     if n == 0 or len(names) < 2 or any(("," in x or '"' in x or "\n" in x) for x in names):
-        return str(frame.to_csv(index=False, lineterminator="\n"))
+        return None
     kinds: list[int] = []
     index: list[int] = []
     ints: list[Arr] = []
     nulls: list[Arr] = []
     texts: list[bytes] = []
     offsets: list[Arr] = []
-    for name in frame.columns:
-        series = frame[name]
-        if series.dtype == np.int64 or isinstance(series.dtype, pd.Int64Dtype):
+    for column in columns.values():
+        if isinstance(column, np.ndarray) and column.dtype.kind in "iu":
+            column = (column, np.zeros(n, dtype=np.bool_))
+        if isinstance(column, tuple):
             kinds.append(_INT)
             index.append(len(ints))
-            ints.append(series.to_numpy(dtype=np.int64, na_value=0))
-            nulls.append(series.isna().to_numpy())
+            ints.append(np.asarray(column[0], dtype=np.int64))
+            nulls.append(np.asarray(column[1], dtype=np.bool_))
             continue
-        found = _texts(series)
+        if isinstance(column, np.ndarray) and column.dtype == np.float64:
+            cells = _float_texts(column)
+            found: tuple[list[str], str] | None = (cells, "".join(cells))
+        elif isinstance(column, np.ndarray) and column.dtype == object:
+            found = _text_cells(column.tolist())
+        elif isinstance(column, list):
+            found = _text_cells(column)
+        else:
+            return None
         if found is None:
-            return str(frame.to_csv(index=False, lineterminator="\n"))
+            return None
         data, off = _encoded(*found)
         kinds.append(_TEXT)
         index.append(len(texts))

@@ -22,14 +22,23 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from pcapflow.errors import InputError
 from pcapflow.flows.layout import CONN_STATES
 
+if TYPE_CHECKING:  # pandas is imported where it is used (the csv path never needs it)
+    import pandas as pd
+
 _TOKEN = re.compile(r"\s*(\(|\)|&&|\|\||!|[^\s()!]+)")
 _SIDES = {"src": ("id.orig_h", "id.orig_p"), "dst": ("id.resp_h", "id.resp_p")}
+
+
+def _nothing(frame: pd.DataFrame) -> pd.Series:
+    """An all-False mask for the rows of ``frame``."""
+    import pandas as pd
+
+    return pd.Series(False, index=frame.index)
 
 
 class Node:
@@ -80,7 +89,7 @@ class Host(Node):
 
     def mask(self, frame: pd.DataFrame) -> pd.Series:
         cols = [_SIDES[self.side][0]] if self.side else ["id.orig_h", "id.resp_h"]
-        result = pd.Series(False, index=frame.index)
+        result = _nothing(frame)
         for col in cols:
             result |= frame[col] == self.address
         return result
@@ -93,7 +102,7 @@ class Net(Node):
 
     def mask(self, frame: pd.DataFrame) -> pd.Series:
         cols = [_SIDES[self.side][0]] if self.side else ["id.orig_h", "id.resp_h"]
-        result = pd.Series(False, index=frame.index)
+        result = _nothing(frame)
         for col in cols:
             uniq = frame[col].unique()
             inside = {a for a in uniq if _in_network(a, self.network)}
@@ -109,7 +118,7 @@ class Port(Node):
     def mask(self, frame: pd.DataFrame) -> pd.Series:
         cols = [_SIDES[self.side][1]] if self.side else ["id.orig_p", "id.resp_p"]
         is_ported = frame["proto"].isin(["tcp", "udp"])
-        result = pd.Series(False, index=frame.index)
+        result = _nothing(frame)
         for col in cols:
             result |= frame[col] == self.port
         return result & is_ported

@@ -11,16 +11,19 @@ import dataclasses
 import ipaddress
 import socket
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from pcapflow.flows.assembler import FlowBlock
 from pcapflow.flows.layout import CONN_STATES, END_REASONS
 from pcapflow.model.flow import Flow
 from pcapflow.model.packet import PF_HAS_TS, PROTO_NAMES, PacketArray, PacketRef
+
+if TYPE_CHECKING:  # pandas is imported where it is used (the csv path never needs it)
+    import pandas as pd
 
 _BASE62 = np.frombuffer(
     b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8
@@ -286,10 +289,33 @@ def _merged(blocks: list[FlowBlock]) -> tuple[dict[str, npt.NDArray[Any]], list[
     return cols, history
 
 
+@dataclass(frozen=True)
+class Nullable:
+    """A nullable integer column (``Int64``): values, and where they are missing."""
+
+    values: npt.NDArray[np.int64]
+    missing: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+
 def blocks_frame(blocks: list[FlowBlock]) -> pd.DataFrame:
     """The flows of ``blocks`` as one DataFrame (:data:`FRAME_DTYPES`), sorted by ts, uid."""
+    import pandas as pd
+
     if not any(len(b) for b in blocks):
         return pd.DataFrame({k: pd.Series(dtype=t) for k, t in FRAME_DTYPES.items()})
+    data = {
+        name: pd.arrays.IntegerArray(col.values, col.missing) if isinstance(col, Nullable) else col
+        for name, col in table_columns(blocks).items()
+    }
+    return pd.DataFrame(data).astype(FRAME_DTYPES)
+
+
+def table_columns(blocks: list[FlowBlock]) -> dict[str, Any]:
+    """The columns of :func:`blocks_frame` without pandas (numpy arrays, lists of text,
+    :class:`Nullable` for ``Int64``), sorted by ts then uid; at least one flow is needed."""
     c, history = _merged(blocks)
     uids = np.array(flow_uids(c))
     order = np.lexsort((uids, c["start_ns"]))
@@ -298,8 +324,8 @@ def blocks_frame(blocks: list[FlowBlock]) -> pd.DataFrame:
     is_tcp = c["proto"] == 6
     syn = is_tcp & (c["isn"] >= 0)
 
-    def masked(values: npt.NDArray[Any], ok: npt.NDArray[np.bool_]) -> pd.arrays.IntegerArray:
-        return pd.arrays.IntegerArray(np.where(ok, values, 0).astype(np.int64), ~ok)
+    def masked(values: npt.NDArray[Any], ok: npt.NDArray[np.bool_]) -> Nullable:
+        return Nullable(np.where(ok, values, 0).astype(np.int64), ~ok)
 
     data: dict[str, Any] = {
         "ts": c["start_ns"] / 1e9,
@@ -333,4 +359,4 @@ def blocks_frame(blocks: list[FlowBlock]) -> pd.DataFrame:
         "last_ts": c["lastpkt_ns"] / 1e9,
         "end_reason": _END_NAMES[c["end"]],
     }
-    return pd.DataFrame(data).astype(FRAME_DTYPES)
+    return data
