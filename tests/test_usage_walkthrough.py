@@ -142,6 +142,19 @@ def test_lb_show_and_validate_the_sample_configs() -> None:
     assert json.loads(run("lb", "schema").stdout)["$schema"]
 
 
+SAMPLE_CONFIGS = sorted([*SAMPLES.glob("*/lb.yaml"), *SAMPLES.glob("*/lb.az.json")])
+
+
+@pytest.mark.parametrize(
+    "config", [pytest.param(c, id=f"{c.parent.name}/{c.name}") for c in SAMPLE_CONFIGS]
+)
+def test_every_sample_config_is_valid_and_shows(config: Path) -> None:
+    checked = run("lb", "validate", config)
+    assert checked.exit_code == 0, checked.output
+    shown = run("lb", "show", config)
+    assert shown.exit_code == 0 and "frontend" in shown.stdout
+
+
 # ---- explain and slice -------------------------------------------------------------------------
 
 
