@@ -55,15 +55,15 @@ VARIANTS = (
 
 
 def reference_json(variant: Variant, workdir: Path) -> str:
-    """What the engine says about this upload when run directly (same names as the worker)."""
-    extension = variant.name.split(".", 1)[1]
+    """What the engine says about the uploaded file when run on it directly, under its own name
+    (the worker stores it as capture-1.* but reports it by the uploaded name)."""
     workdir.mkdir()
-    (workdir / f"capture-1.{extension}").write_bytes(variant.capture_bytes())
+    (workdir / variant.name).write_bytes(variant.capture_bytes())
     lb = load_text(variant.config_text(), name=variant.config)
     point = variant.name.split(".", 1)[0]
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(workdir)
-        result = analyze([f"capture-1.{extension}"], lb, capture_points=[point])
+        result = analyze([variant.name], lb, capture_points=[point])
     return render(result, "json")
 
 
