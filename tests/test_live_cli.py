@@ -257,8 +257,8 @@ def test_explain_quiet_prints_the_verdict(engine: AnalysisResult) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "exactly one of --flow"),
-        (["--flow", "0:x", "--frame", "3"], "exactly one of --flow"),
+        ([], "give --flow ID or --frame N; failed attempts here: 0:C"),
+        (["--flow", "0:x", "--frame", "3"], "either --flow ID or --frame N, not both"),
         (["--frame", "x"], "--frame 'x'"),
         (["--flow", "0:Cnope"], "no flow '0:Cnope'"),
     ],

@@ -174,8 +174,14 @@ def test_explain_a_failed_flow_taken_from_the_csv() -> None:
 
 @pytest.mark.timeout(60)
 def test_explain_errors_say_what_to_give() -> None:
-    bare = run("explain", CAPTURE)
-    assert bare.exit_code == 2 and "pcapflow analyze --format csv" in bare.stderr
+    bare = run("explain", CAPTURE, "--lb", LB)
+    assert bare.exit_code == 2 and "failed attempts here: 0:" in bare.stderr
+    suggested = re.search(r"(0:C\w+) \(hairpin_self, frame (\d+)\)", bare.stderr)
+    assert suggested, bare.stderr
+    copied = run("explain", CAPTURE, "--lb", LB, "--flow", suggested[1], "-q")
+    assert copied.exit_code == 3 and copied.stdout.startswith("Verdict: hairpin_self")
+    by_frame = run("explain", CAPTURE, "--lb", LB, "--frame", suggested[2], "-q")
+    assert by_frame.stdout == copied.stdout
     beyond = run("explain", CAPTURE, "--frame", "5:1")
     assert beyond.exit_code == 2
     assert beyond.stderr == (

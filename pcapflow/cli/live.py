@@ -319,14 +319,13 @@ def explain(captures: tuple[str, ...], flow_id: str | None, frame: str | None, a
     from pcapflow.pipeline import analyze
     from pcapflow.report.story import connection, find_flow, find_flow_at_frame, story
 
-    if (flow_id is None) == (frame is None):
-        raise InputError(
-            "give exactly one of --flow ID (ids are in `pcapflow analyze --format csv`) "
-            "or --frame N (a frame number as Wireshark shows it)"
-        )
+    if flow_id is not None and frame is not None:
+        raise InputError("give either --flow ID or --frame N, not both")
     at = _frame(frame, len(captures)) if frame is not None else None
     cfg = _lb_config(**lb)
     result = analyze(list(captures), cfg)
+    if at is None and flow_id is None:
+        raise InputError(_which_connection(result))
     fr = find_flow_at_frame(result, *at) if at else find_flow(result, flow_id or "")
     lines = story(result, fr.id)
     legs = connection(result, fr)
@@ -338,6 +337,22 @@ def explain(captures: tuple[str, ...], flow_id: str | None, frame: str | None, a
         verdict = [line for line in lines if line.startswith("Verdict:")]
         click.echo("\n".join(verdict if quiet else lines))
     sys.exit(EXIT_FAILURES if failed else EXIT_OK)
+
+
+def _which_connection(result: AnalysisResult, shown: int = 3) -> str:
+    """The error for an explain without --flow/--frame: the ids worth explaining (failed
+    attempts first, then any attempt), so the user can copy one."""
+    attempts = [f for f in result.flows if f.role == "outbound" and f.label is not None]
+    failed = [f for f in attempts if f.label is not None and f.label.is_failure]
+    pick, kind = (failed, "failed attempts") if failed else (attempts, "attempts")
+    if not pick:
+        return "give --flow ID or --frame N (no attempt on a frontend was found to suggest)"
+    ids = ", ".join(
+        f"{f.id} ({f.label.value if f.label else '-'}, frame {f.flow.first_frame})"
+        for f in pick[:shown]
+    )
+    more = f" and {len(pick) - shown} more" if len(pick) > shown else ""
+    return f"give --flow ID or --frame N; {kind} here: {ids}{more}"
 
 
 def _frame(text: str, captures: int) -> tuple[int, int]:
