@@ -667,3 +667,20 @@ def test_az_pool_of_fifteen_thousand_nic_members_loads_quickly(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     (lb,) = json.loads(result.stdout)["load_balancers"]
     assert len(lb["pools"][0]["members"]) == 15_000
+
+
+# ---- a config on stdin -------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@needs_sample
+def test_config_on_stdin_binary_or_utf16() -> None:
+    """`--lb -` with a capture piped in by mistake is one line; PowerShell's UTF-16 works."""
+    piped = CliRunner().invoke(
+        main, ["analyze", str(GOOD), "--lb", "-"], input=GOOD.read_bytes(), catch_exceptions=False
+    )
+    assert piped.exit_code == 2, piped.output
+    assert piped.stderr == "pcapflow: error: <stdin>: not a text file (expected YAML or JSON)\n"
+    utf16 = (SAMPLE / "lb.az.json").read_text().encode("utf-16")
+    shown = CliRunner().invoke(main, ["lb", "show", "-"], input=utf16, catch_exceptions=False)
+    assert shown.exit_code == 0 and "10.2.1.100" in shown.stdout, shown.output

@@ -67,7 +67,16 @@ def loader_for(fmt: str) -> Loader:
 def read_text(path: str) -> str:
     """The text of ``path`` ("-" = stdin) or a one-line ConfigError."""
     if path == "-":
-        return sys.stdin.read()
+        path = "<stdin>"
+        stream = getattr(sys.stdin, "buffer", None)  # bytes: a pcap piped in by mistake ...
+        raw = (
+            stream.read(MAX_DOCUMENT_BYTES + 1)
+            if stream is not None
+            else sys.stdin.read().encode("utf-8", "surrogateescape")
+        )
+        if len(raw) > MAX_DOCUMENT_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_DOCUMENT_BYTES >> 20} MiB")
+        return _decode(path, raw)
     p = Path(path)
     try:
         if p.is_dir():
@@ -77,6 +86,10 @@ def read_text(path: str) -> str:
         raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return _decode(path, raw)
+
+
+def _decode(path: str, raw: bytes) -> str:
     encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:  # PowerShell's `az ... > file.json` writes UTF-16 with a BOM
         return raw.decode(encoding)
