@@ -399,3 +399,20 @@ def test_documented_command_runs_as_written(command: str, scenario_copy: Path) -
     assert result.exit_code in expected, f"{command}\n{result.output}"
     if redirect:
         assert result.stdout, f"{command}: nothing to write to {redirect}"
+
+
+@pytest.mark.timeout(120)
+def test_readme_python_api_runs_as_written(scenario_copy: Path) -> None:
+    """The README's Python API block, run as is in a folder holding its files."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python API", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block, "no python block under '## Python API'"
+    code = block[1].replace("    ...\n", "    pass\n")
+    namespace: dict[str, object] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(scenario_copy)
+        exec(compile(code, "README.md", "exec"), namespace)  # our own README
+    result = namespace["result"]
+    assert getattr(result, "verdict", None) == "hairpin failure"
+    assert str(namespace["html"]).lstrip().lower().startswith("<!doctype html")
