@@ -468,6 +468,11 @@ def _console_script() -> str | None:
 
 
 SCRIPT = _console_script()
+# the script imports this checkout's package, wherever (or whether) it was installed editable
+SCRIPT_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+}
 
 
 @pytest.mark.timeout(60)
@@ -477,7 +482,12 @@ def test_console_script_on_hostile_capture(kind: str, tmp_path: Path) -> None:
     assert SCRIPT is not None
     capture = HOSTILE[kind](tmp_path)
     done = subprocess.run(
-        [SCRIPT, "analyze", str(capture)], capture_output=True, text=True, timeout=50, check=False
+        [SCRIPT, "analyze", str(capture)],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+        env=SCRIPT_ENV,
     )
     assert "Traceback" not in done.stdout + done.stderr
     if kind in UNREADABLE:
@@ -498,7 +508,12 @@ def test_console_script_on_corpus_files_and_stdin(tmp_path: Path) -> None:
     truncated = CORPUS / "malformed" / "dpkt" / "examples" / "data" / "truncated_dns_2.pcap"
     for capture, codes in ((bad_magic, {2}), (truncated, {0})):
         done = subprocess.run(
-            [SCRIPT, "flows", str(capture)], capture_output=True, text=True, timeout=50, check=False
+            [SCRIPT, "flows", str(capture)],
+            capture_output=True,
+            text=True,
+            timeout=50,
+            check=False,
+            env=SCRIPT_ENV,
         )
         assert "Traceback" not in done.stdout + done.stderr
         assert done.returncode in codes, done.stderr
@@ -510,6 +525,7 @@ def test_console_script_on_corpus_files_and_stdin(tmp_path: Path) -> None:
         capture_output=True,
         timeout=50,
         check=False,
+        env=SCRIPT_ENV,
     )
     assert garbage.returncode == 2 and b"Traceback" not in garbage.stderr
     assert garbage.stderr.startswith(b"pcapflow: error:")
