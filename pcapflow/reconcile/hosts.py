@@ -36,6 +36,16 @@ def point_vm(point: str | None) -> str | None:
     return head.lower() or None
 
 
+# the lab's ``lb-<vm>-<iface>``: the balancer's side of a VM's port, not the VM itself
+BALANCER_SIDE_POINT = re.compile(r"lb[\s_\-]+[^\s_\-./:]+[\s_\-]+\S+", re.IGNORECASE)
+
+
+def balancer_side(point: str | None) -> bool:
+    """``"lb-web01-eth0"`` -> True: a capture taken on the balancer's side of a VM's port
+    (sample_captures/README.md); it sees the VM's packets but is not the VM's own capture."""
+    return bool(point and BALANCER_SIDE_POINT.fullmatch(point.strip()))
+
+
 def vm_addresses(lb: LbConfig, vm: str | None) -> frozenset[str]:
     if vm is None:
         return frozenset()

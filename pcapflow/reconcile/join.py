@@ -30,7 +30,7 @@ from pcapflow.reconcile.connection import (
     LegFlow,
     PacketPair,
 )
-from pcapflow.reconcile.hosts import point_vm
+from pcapflow.reconcile.hosts import balancer_side, point_vm
 from pcapflow.reconcile.invariants import DEFAULT_WINDOW, PairingWindow, matched_invariants
 from pcapflow.reconcile.lbindex import LbIndex
 from pcapflow.reconcile.packets import ConnKey, conn_key, initiating_packets
@@ -96,12 +96,13 @@ def _by_time(ctx: _Ctx, flows: list[Flow]) -> list[Flow]:
     return sorted(flows, key=lambda f: (ctx.ts(f, f.ts), f.file_idx, f.uid))
 
 
-def _rep_rank(ctx: _Ctx, flow: Flow) -> tuple[bool, int, float, int, str]:
-    """Prefer the flow captured on the caller's own host (the first such file given), then
-    the earliest."""
+def _rep_rank(ctx: _Ctx, flow: Flow) -> tuple[bool, bool, int, float, int, str]:
+    """Prefer the flow captured on the caller's own host (the VM's own capture before the
+    balancer's side of its port, then the first such file given), then the earliest."""
     local = flow.orig_h in ctx.local(flow)
+    far_side = local and balancer_side(ctx.views[flow.file_idx].point)
     first_file = flow.file_idx if local else 0
-    return (not local, first_file, ctx.ts(flow, flow.ts), flow.file_idx, flow.uid)
+    return (not local, far_side, first_file, ctx.ts(flow, flow.ts), flow.file_idx, flow.uid)
 
 
 def _classify(ctx: _Ctx, rep: Flow, flow: Flow) -> LegFlow:

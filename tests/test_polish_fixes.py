@@ -1,0 +1,69 @@
+"""Fixes to QA bugs (notes/qa-bugs.md) made by the "polish" helper, one test group per bug."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from analysis_factory import VIP, B, flow, pkt, seed_config
+
+from pcapflow.lbconfig import load
+from pcapflow.model.packet import SYN
+from pcapflow.pipeline import analyze
+from pcapflow.reconcile import CaptureView, join_connections
+from pcapflow.reconcile.hosts import balancer_side
+
+MIXED = Path(__file__).resolve().parents[1] / "sample_captures" / "mixed"
+
+
+# --- #12: the balancer's side of a VM's port is not the VM's own capture ----------------------
+
+
+@pytest.mark.parametrize(
+    ("point", "expected"),
+    [
+        ("lb-web01-eth0", True),
+        ("LB web01 eth1", True),
+        ("lb_client_eth0", True),
+        ("web01-eth0", False),
+        ("lb-eth0", False),  # a VM called "lb": its own capture
+        ("lbweb01-eth0", False),
+        (None, False),
+    ],
+)
+def test_balancer_side_points_are_recognised_by_name(point: str | None, expected: bool) -> None:
+    assert balancer_side(point) is expected
+
+
+def _syn_seen_at(file_idx: int) -> CaptureView:
+    syn = pkt(B, 41001, VIP, 80, SYN, t=0.0, seq=7, frame=43, file_idx=file_idx)
+    names = {0: "lb-web01-eth0", 1: "web01-eth0"}
+    return CaptureView(
+        file_idx, f"{names[file_idx]}.pcap", names[file_idx], (flow([syn]),), frozenset({B})
+    )
+
+
+def test_the_vms_own_capture_stands_for_the_attempt_even_when_given_after_the_balancer_side() -> (
+    None
+):
+    conns = join_connections([_syn_seen_at(0), _syn_seen_at(1)], seed_config())
+    (conn,) = [c for c in conns if c.is_attempt]
+    assert conn.representative.flow.file_idx == 1
+    assert [leg.flow.file_idx for leg in conn.legs if leg.role == "copy"] == [0]
+
+
+def test_a_balancer_side_capture_alone_still_stands_for_the_attempt() -> None:
+    conns = join_connections([_syn_seen_at(0)], seed_config())
+    (conn,) = [c for c in conns if c.is_attempt]
+    assert conn.representative.flow.file_idx == 0
+
+
+def test_in_a_shell_glob_the_vms_own_file_is_the_callers_and_the_lb_side_a_copy() -> None:
+    if not (MIXED / "lb-web01-eth0.pcap").exists():
+        pytest.skip(f"{MIXED}: sample captures absent")
+    files = [str(MIXED / n) for n in ("lb-web01-eth0.pcap", "web01-eth0.pcap")]
+    result = analyze(files, load([str(MIXED / "lb.yaml")]))
+    roles = {(Path(e.file).name, e.role) for f in result.findings for e in f.evidence}
+    assert ("web01-eth0.pcap", "caller SYN out") in roles
+    assert ("lb-web01-eth0.pcap", "caller (other capture) SYN out") in roles
+    assert ("lb-web01-eth0.pcap", "caller SYN out") not in roles
