@@ -162,3 +162,16 @@ def test_evidence_packets_equal_the_row_by_row_conversion_and_share_small_values
     big = [r for r in refs if r.sport > 256]  # (CPython caches small ints anyway)
     same_port = [r for r in big if r.sport == big[0].sport]
     assert len(same_port) > 1 and all(r.sport is same_port[0].sport for r in same_port)
+
+
+@needs_corpus
+def test_checksums_are_verified_only_when_something_looks_at_them() -> None:
+    from pcapflow.capture import get_backend
+    from pcapflow.flows.api import _backend
+    from pcapflow.flows.records import blocks_frame
+
+    assert _backend("fast", False, False).verify_checksums is False  # type: ignore[attr-defined]
+    asm = FlowAssembler(file_idx=0, params=Params(packets_per_flow=0))
+    verified = get_backend("fast").open(str(WIKIPEDIA))
+    blocks = [b for batch in verified.batches() for b in asm.feed(batch)] + asm.close()
+    pd.testing.assert_frame_equal(read_flows(WIKIPEDIA), blocks_frame(blocks))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pcapflow.flows.csvwrite import frame_csv
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
-TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
+TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=6)
 INTS = st.integers(min_value=-(2**63) + 1, max_value=2**63 - 1)
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
 

@@ -75,11 +75,12 @@ def assemble(
         return _sorted(flows)
 
 
-def _backend(engine: str, digest: bool) -> CaptureBackend:
-    if engine == "fast" and not digest:
+def _backend(engine: str, digest: bool, checksums: bool) -> CaptureBackend:
+    """The engine; the fast one without the SHA-256 or checksum verification nobody uses."""
+    if engine == "fast" and not (digest and checksums):
         from pcapflow.capture.fast import FastBackend
 
-        return FastBackend(digest=False)
+        return FastBackend(digest=digest, verify_checksums=checksums)
     return get_backend(engine)
 
 
@@ -99,11 +100,11 @@ def capture_blocks(
     ``params`` (when given) replaces the three assembly options before it.  ``digest=False``
     leaves ``CaptureInfo.sha256`` empty (the fast engine then does not hash the file).
     """
-    reader = _backend(engine, digest).open(str(path), file_idx)
-    asm = FlowAssembler(
-        file_idx=file_idx,
-        params=params or _params(packets_per_flow, ignore_checksums, max_flows),
-    )
+    params = params or _params(packets_per_flow, ignore_checksums, max_flows)
+    # Checksum flags matter only to validation and to evidence packets (they carry them).
+    checksums = not params.ignore_checksums or params.packets_per_flow > 0
+    reader = _backend(engine, digest, checksums).open(str(path), file_idx)
+    asm = FlowAssembler(file_idx=file_idx, params=params)
     info: list[CaptureInfo] = []
 
     def blocks() -> Iterator[FlowBlock]:
