@@ -163,7 +163,9 @@ def _config(
             None,
             (
                 "no load-balancer config given and no translation found in the captures: "
-                "flows are reported without frontend attempts",
+                "no connection could be tied to a load-balancer frontend, so a failed "
+                f"connection is labelled '{Label.UNKNOWN.value}' under the address it called "
+                "(give --lb for the hairpin diagnosis)",
             ),
         )
     cfg = suggest_config(found)

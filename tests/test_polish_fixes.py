@@ -6,14 +6,19 @@ from pathlib import Path
 
 import pytest
 from analysis_factory import VIP, B, flow, pkt, seed_config
+from click.testing import CliRunner
 
+from pcapflow.cli import main
 from pcapflow.lbconfig import load
 from pcapflow.model.packet import SYN
 from pcapflow.pipeline import analyze
 from pcapflow.reconcile import CaptureView, join_connections
 from pcapflow.reconcile.hosts import balancer_side
 
-MIXED = Path(__file__).resolve().parents[1] / "sample_captures" / "mixed"
+REPO = Path(__file__).resolve().parents[1]
+MIXED = REPO / "sample_captures" / "mixed"
+CORPUS = REPO.parent / "shared" / "corpus"
+LONE_SYN = CORPUS / "malformed" / "zeek" / "ipv4" / "fragmented-4.pcap"
 
 
 # --- #12: the balancer's side of a VM's port is not the VM's own capture ----------------------
@@ -67,3 +72,20 @@ def test_in_a_shell_glob_the_vms_own_file_is_the_callers_and_the_lb_side_a_copy(
     assert ("web01-eth0.pcap", "caller SYN out") in roles
     assert ("lb-web01-eth0.pcap", "caller (other capture) SYN out") in roles
     assert ("lb-web01-eth0.pcap", "caller SYN out") not in roles
+
+
+# --- #7: without a config, the note explains the failures the verdict counts ------------------
+
+
+def test_a_lone_syn_without_a_config_is_a_failure_the_note_accounts_for() -> None:
+    if not LONE_SYN.exists():
+        pytest.skip(f"{LONE_SYN}: public corpus absent")
+    result = analyze([str(LONE_SYN)])
+    assert result.verdict == "failures found"
+    assert [f.label.value for f in result.findings] == ["unknown"]
+    (note,) = result.notes
+    assert "without frontend attempts" not in note
+    assert "labelled 'unknown'" in note and "--lb" in note
+    run = CliRunner().invoke(main, ["analyze", str(LONE_SYN)])
+    assert run.exit_code == 3
+    assert "FAILURES FOUND" in run.output and "labelled 'unknown'" in " ".join(run.output.split())
