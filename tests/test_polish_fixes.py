@@ -89,3 +89,19 @@ def test_a_lone_syn_without_a_config_is_a_failure_the_note_accounts_for() -> Non
     run = CliRunner().invoke(main, ["analyze", str(LONE_SYN)])
     assert run.exit_code == 3
     assert "FAILURES FOUND" in run.output and "labelled 'unknown'" in " ".join(run.output.split())
+
+
+# --- #17: standard input named twice ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["-", "-"], ["-", "--lb", "-"], ["x.pcap", "--lb", "-", "--lb", "-"]],
+    ids=["two-captures", "capture-and-config", "two-configs"],
+)
+def test_stdin_named_twice_is_refused_in_one_line(args: list[str]) -> None:
+    run = CliRunner().invoke(main, ["analyze", *args], input=b"\xd4\xc3\xb2\xa1" + bytes(20))
+    assert run.exit_code == 2
+    assert run.output.strip().splitlines() == [
+        "pcapflow: error: standard input can feed only one input"
+    ]

@@ -12,7 +12,7 @@ import click
 
 from pcapflow.cli import main
 from pcapflow.errors import InputError
-from pcapflow.lbconfig.options import config_from_options, lb_options
+from pcapflow.lbconfig.options import check_one_stdin, config_from_options, lb_options
 from pcapflow.pipeline import analyze as run_analysis
 from pcapflow.reconcile import PairingWindow
 from pcapflow.report import RENDERERS, render
@@ -101,6 +101,7 @@ def analyze(
         raise InputError("give at least one capture file (pcap, pcapng, gzip, or - for stdin)")
     if points and len(points) != len(captures):
         raise InputError(f"--point given {len(points)} time(s) for {len(captures)} capture(s)")
+    check_one_stdin(captures, lb, nic)
     cfg = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
     window = PairingWindow(window_ms / 1000.0, window_ms / 100.0)
     result = run_analysis(

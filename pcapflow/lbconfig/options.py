@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import click
 
-from pcapflow.errors import ConfigError
+from pcapflow.errors import ConfigError, InputError
 from pcapflow.lbconfig.declaration import load_declaration
 from pcapflow.lbconfig.draft import merge
 from pcapflow.lbconfig.loader import FORMATS, load_documents
@@ -38,6 +38,9 @@ from pcapflow.lbconfig.problems import raise_first
 from pcapflow.model.lb import LbConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+STDIN = "-"
+ONE_STDIN = "standard input can feed only one input"
 
 OPTION_NAMES = ("lb", "lb_format", "nic", "vip", "backend", "floating_ip")
 
@@ -98,6 +101,13 @@ def lb_options(func: F) -> F:
     return func
 
 
+def check_one_stdin(*inputs: Sequence[str]) -> None:
+    """Refuse ``-`` (standard input) named more than once across the given inputs: the second
+    read would find the stream used up."""
+    if sum(name == STDIN for names in inputs for name in names) > 1:
+        raise InputError(ONE_STDIN)
+
+
 def config_from_options(
     lb: Sequence[str] = (),
     lb_format: str | None = None,
@@ -112,6 +122,7 @@ def config_from_options(
     combine: the declared balancer (named ``cli``) is added after the files' ones.
     """
     lb, nic, vip, backend = tuple(lb), tuple(nic), tuple(vip), tuple(backend)
+    check_one_stdin(lb, nic)
     if nic and not lb:
         raise ConfigError("--nic resolves members of an --lb file; give the --lb file too")
     if (backend or floating_ip) and not vip:
