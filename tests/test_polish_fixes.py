@@ -105,3 +105,35 @@ def test_stdin_named_twice_is_refused_in_one_line(args: list[str]) -> None:
     assert run.output.strip().splitlines() == [
         "pcapflow: error: standard input can feed only one input"
     ]
+
+
+# --- #10: explain --frame errors name the capture file -----------------------------------------
+
+WEB01 = REPO / "sample_captures" / "hairpin-two-backends" / "web01-eth0.pcap"
+
+
+def _explain_frame(frame: str) -> list[str]:
+    if not WEB01.exists():
+        pytest.skip(f"{WEB01}: sample captures absent")
+    run = CliRunner().invoke(main, ["explain", str(WEB01), "--frame", frame])
+    assert run.exit_code == 2
+    return run.output.strip().splitlines()
+
+
+def test_explain_a_frame_past_the_end_names_the_file_and_its_frame_count() -> None:
+    import dpkt
+
+    if not WEB01.exists():
+        pytest.skip(f"{WEB01}: sample captures absent")
+    with open(WEB01, "rb") as fh:
+        frames = sum(1 for _ in dpkt.pcap.Reader(fh))
+    assert _explain_frame("99999999") == [
+        f"pcapflow: error: {WEB01} has no frame 99999999 (it holds {frames})"
+    ]
+
+
+def test_explain_a_frame_of_no_flow_names_the_file() -> None:
+    # frame 1 of web01-eth0 is the probe source's ARP request (sample_captures/README.md)
+    assert _explain_frame("1") == [
+        f"pcapflow: error: frame 1 of {WEB01} belongs to no TCP/UDP flow"
+    ]

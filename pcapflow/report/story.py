@@ -88,7 +88,18 @@ def find_flow_at_frame(result: AnalysisResult, frame: int, file_idx: int = 0) ->
     ]
     if spans:
         return spans[0]
-    raise InputError(f"frame {frame} of capture {file_idx} belongs to no TCP/UDP flow")
+    raise InputError(_no_flow_at_frame(result, frame, file_idx))
+
+
+def _no_flow_at_frame(result: AnalysisResult, frame: int, file_idx: int) -> str:
+    """Why no flow holds ``frame``, naming the capture file: out of range, or not TCP/UDP."""
+    info = next((c.info for c in result.captures if c.info.file_idx == file_idx), None)
+    if info is None:
+        return f"frame {frame} of capture {file_idx} belongs to no TCP/UDP flow"
+    name = "<stdin>" if info.path == "-" else info.path
+    if not 1 <= frame <= info.frames:
+        return f"{name} has no frame {frame} (it holds {info.frames})"
+    return f"frame {frame} of {name} belongs to no TCP/UDP flow"
 
 
 def _sample_uid(result: AnalysisResult) -> str:
