@@ -137,3 +137,26 @@ def test_explain_a_frame_of_no_flow_names_the_file() -> None:
     assert _explain_frame("1") == [
         f"pcapflow: error: frame 1 of {WEB01} belongs to no TCP/UDP flow"
     ]
+
+
+# --- #16: analyze checks the -o folder before analysing ----------------------------------------
+
+
+@pytest.mark.parametrize("blocked", ["missing", "a-file"])
+def test_analyze_refuses_an_output_folder_before_reading_any_capture(
+    blocked: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pcapflow.cli.analyze as analyze_cli
+
+    def no_analysis(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the analysis ran before the -o folder was checked")
+
+    monkeypatch.setattr(analyze_cli, "run_analysis", no_analysis)
+    folder = tmp_path / blocked
+    if blocked == "a-file":
+        folder.write_text("x")
+    out = folder / "report.html"
+    run = CliRunner().invoke(main, ["analyze", str(WEB01), "-o", str(out)])
+    assert run.exit_code == 2
+    (line,) = run.output.strip().splitlines()
+    assert line.startswith(f"pcapflow: error: {out}: ") and str(folder) in line

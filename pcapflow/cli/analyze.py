@@ -32,6 +32,15 @@ def format_for_output(output: str | None) -> str:
     return "text"
 
 
+def check_output_folder(output: str) -> None:
+    """Refuse ``-o`` in a folder that does not exist before the (long) analysis, not after."""
+    folder = Path(output).parent
+    if not folder.exists():
+        raise InputError(f"{output}: no such folder {folder}")
+    if not folder.is_dir():
+        raise InputError(f"{output}: {folder} is not a folder")
+
+
 @main.command()
 @click.argument("captures", nargs=-1, metavar="CAPTURE...")
 @lb_options
@@ -102,6 +111,8 @@ def analyze(
     if points and len(points) != len(captures):
         raise InputError(f"--point given {len(points)} time(s) for {len(captures)} capture(s)")
     check_one_stdin(captures, lb, nic)
+    if output:
+        check_output_folder(output)
     cfg = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
     window = PairingWindow(window_ms / 1000.0, window_ms / 100.0)
     result = run_analysis(
