@@ -97,6 +97,8 @@ def test_columns_without_pandas_write_what_the_frame_writes() -> None:
     assert columns_csv(columns) == reference(frame)
     assert columns_csv({**columns, "host": ["a,b", "c"]}) is None  # quoting: pandas decides
     assert columns_csv({"only": [""]}) is None
+    lowest = pd.DataFrame({"a": np.array([-(2**63), 5], dtype=np.int64), "b": ["x", "y"]})
+    assert frame_csv(lowest) == reference(lowest)
 
 
 def test_flows_cli_csv_of_one_capture_equals_the_frame_path(tmp_path: Path) -> None:

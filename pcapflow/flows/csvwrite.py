@@ -182,6 +182,8 @@ def columns_csv(columns: dict[str, Any]) -> str | None:
         base += len(texts[j])
     text = np.frombuffer(b"".join(texts), dtype=np.uint8) if texts else np.zeros(0, np.uint8)
     int_arr = np.stack(ints) if ints else np.zeros((0, n), dtype=np.int64)
+    if int_arr.size and int(int_arr.min()) == np.iinfo(np.int64).min:
+        return None  # (its negation overflows in the kernel; pandas writes it)
     null_arr = np.stack(nulls) if nulls else np.zeros((0, n), dtype=np.bool_)
     off_arr = np.stack(offsets) if offsets else np.zeros((0, n + 1), dtype=np.int64)
     # 20 digits and a sign per integer, the text itself, a separator per cell, a newline per row
