@@ -118,3 +118,9 @@ def test_a_window_that_is_not_a_number_is_bad_input() -> None:
     code, out = run(str(SAMPLE / "web01-eth0.pcap"), "--window-ms", "nan")
     assert code == 2
     assert "--window-ms: not a number" in out
+
+
+def test_no_colour_codes_when_the_output_is_not_a_terminal() -> None:
+    code, out = run(str(SAMPLE / "web01-eth0.pcap"), "--lb", str(SAMPLE / "lb.yaml"))
+    assert code == 3
+    assert "\x1b[" not in out

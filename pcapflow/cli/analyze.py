@@ -13,6 +13,7 @@ import click
 from pcapflow.cli import main
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import check_one_stdin, config_from_options, lb_options
+from pcapflow.live.present import use_colour
 from pcapflow.pipeline import analyze as run_analysis
 from pcapflow.reconcile import PairingWindow
 from pcapflow.report import RENDERERS, render
@@ -123,7 +124,7 @@ def analyze(
         capture_points=list(points) or None,
         window=window,
     )
-    text = render(result, fmt)
+    text = render(result, fmt, color=output is None and fmt == "text" and use_colour())
     if output:
         Path(output).write_text(text)
     else:
