@@ -596,7 +596,7 @@ def test_unreadable_files_raise_one_line_capture_errors(
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(CaptureError, match="cannot open"):
+    with pytest.raises(CaptureError, match="no such capture file"):
         get_backend("fast").open(str(tmp_path / "nope.pcap"))
 
 
@@ -610,6 +610,13 @@ def test_sll2_interface_index_tells_interfaces_apart(
     frames = [(T0 * 10**9, sll2(3) + SYN_PKT), (T0 * 10**9 + 3000, sll2(second_index) + SYN_PKT)]
     rows, info = read(tmp_path, pcap(frames, link=276))
     assert (len(rows), info.duplicates) == (2 - dropped, dropped)
+
+
+def test_a_text_file_gets_a_hint_that_configs_go_after_lb(tmp_path: Path) -> None:
+    path = tmp_path / "lb.yaml"
+    path.write_text("version: 1\nload_balancers: []\n")
+    with pytest.raises(CaptureError, match=r"looks like a text file \(a load-balancer config"):
+        get_backend("fast").open(str(path))
 
 
 def test_a_directory_is_not_a_capture(tmp_path: Path) -> None:

@@ -65,7 +65,16 @@ def sniff(head: bytes) -> str:
         return "pcap"
     if not head:
         raise FormatError("empty file")
-    raise FormatError(f"not a pcap or pcapng file (starts with {head[:8].hex(' ')})")
+    hint = looks_like_text_hint(head)
+    raise FormatError(f"not a pcap or pcapng file (starts with {head[:8].hex(' ')}){hint}")
+
+
+def looks_like_text_hint(head: bytes) -> str:
+    """A hint for the likely slip of passing a config or other text file as a capture."""
+    sample = head[:64]
+    if sample and all(32 <= b < 127 or b in b"\t\r\n" for b in sample):
+        return "; it looks like a text file (a load-balancer config goes after --lb)"
+    return ""
 
 
 def parse_pcap_header(head: bytes) -> PcapHeader:

@@ -164,6 +164,8 @@ class Source:
             return sys.stdin.buffer
         try:
             return open(path, "rb")
+        except FileNotFoundError:
+            raise CaptureError(f"{path}: no such capture file") from None
         except OSError as exc:
             raise CaptureError(f"{path}: cannot open: {exc.strerror or exc}") from None
 
