@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pcapflow.cli import main
 from pcapflow.errors import InputError
 from pcapflow.flows.filter import parse
-from pcapflow.flows.output import CONN_FIELDS
+from pcapflow.flows.zeeklog import CONN_FIELDS
 
 REPO = Path(__file__).resolve().parents[1]
 TRACES = REPO.parent / "shared" / "corpus" / "zeek" / "Traces"

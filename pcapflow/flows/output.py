@@ -11,7 +11,6 @@ deterministic; ``zeek-cut`` ignores both lines.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING
@@ -21,26 +20,10 @@ import numpy as np
 from pcapflow.flows.assembler import FlowBlock
 from pcapflow.flows.csvwrite import columns_csv, frame_csv
 from pcapflow.flows.records import Nullable, blocks_frame, table_columns
-from pcapflow.model.flow import ZEEK_FIELDS
+from pcapflow.flows.zeeklog import CONN_FIELDS, UNSET, footer, header
 
 if TYPE_CHECKING:  # pandas is imported where it is used (the csv path never needs it)
     import pandas as pd
-
-CONN_FIELDS: tuple[str, ...] = (*ZEEK_FIELDS, "ip_proto")
-CONN_TYPES: dict[str, str] = {
-    "ts": "time", "uid": "string", "id.orig_h": "addr", "id.orig_p": "port",
-    "id.resp_h": "addr", "id.resp_p": "port", "proto": "enum", "service": "string",
-    "duration": "interval", "orig_bytes": "count", "resp_bytes": "count",
-    "conn_state": "string", "local_orig": "bool", "local_resp": "bool",
-    "missed_bytes": "count", "history": "string", "orig_pkts": "count",
-    "orig_ip_bytes": "count", "resp_pkts": "count", "resp_ip_bytes": "count",
-    "tunnel_parents": "set[string]", "ip_proto": "count",
-}  # fmt: skip
-UNSET = "-"
-
-
-def _stamp(ts: float) -> str:
-    return time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(ts))
 
 
 def zeek_conn_log(frame: pd.DataFrame) -> str:
@@ -71,20 +54,11 @@ def zeek_conn_log(frame: pd.DataFrame) -> str:
     body = pd.DataFrame({name: cols[name] for name in CONN_FIELDS})
     first = float(frame["ts"].min()) if len(frame) else 0.0
     last = float(frame["last_ts"].max()) if len(frame) else 0.0
-    lines = [
-        "#separator \\x09",
-        "#set_separator\t,",
-        "#empty_field\t(empty)",
-        "#unset_field\t-",
-        "#path\tconn",
-        f"#open\t{_stamp(first)}",
-        "#fields\t" + "\t".join(CONN_FIELDS),
-        "#types\t" + "\t".join(CONN_TYPES[f] for f in CONN_FIELDS),
-    ]
+    lines = header(first)
     text = "\n".join(lines) + "\n"
     if len(body):
         text += body.to_csv(sep="\t", header=False, index=False, lineterminator="\n")
-    return text + f"#close\t{_stamp(last)}\n"
+    return text + footer(last) + "\n"
 
 
 def flows_csv(frame: pd.DataFrame) -> str:

@@ -9,25 +9,14 @@ networks are declared.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
-from pcapflow.model.flow import ZEEK_FIELDS, Flow
+from pcapflow.flows.zeeklog import CONN_FIELDS, EMPTY, UNSET, footer, header
+from pcapflow.model.flow import Flow
 from pcapflow.model.result import AnalysisResult
 from pcapflow.report.registry import RenderOptions, register
 
-FIELDS: tuple[str, ...] = (*ZEEK_FIELDS, "ip_proto")
-TYPES: dict[str, str] = {
-    "ts": "time", "uid": "string", "id.orig_h": "addr", "id.orig_p": "port",
-    "id.resp_h": "addr", "id.resp_p": "port", "proto": "enum", "service": "string",
-    "duration": "interval", "orig_bytes": "count", "resp_bytes": "count",
-    "conn_state": "string", "local_orig": "bool", "local_resp": "bool",
-    "missed_bytes": "count", "history": "string", "orig_pkts": "count",
-    "orig_ip_bytes": "count", "resp_pkts": "count", "resp_ip_bytes": "count",
-    "tunnel_parents": "set[string]", "ip_proto": "count",
-}  # fmt: skip
 IP_PROTO = {"tcp": 6, "udp": 17}
-UNSET, EMPTY = "-", "(empty)"
 UNSET_WHEN_INSTANT = ("duration", "orig_bytes", "resp_bytes")
 
 
@@ -53,29 +42,15 @@ def conn_row(flow: Flow) -> list[str]:
     if flow.duration <= 0:
         row.update(dict.fromkeys(UNSET_WHEN_INSTANT))
     row["ip_proto"] = _ip_proto(flow)
-    return [_value(row[name]) for name in FIELDS]
-
-
-def _stamp(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(ts or 0))
+    return [_value(row[name]) for name in CONN_FIELDS]
 
 
 def conn_log(flows: Iterable[Flow]) -> str:
     flows = list(flows)
     first = min((f.ts for f in flows), default=None)
     last = max((f.last_ts for f in flows), default=None)
-    header = [
-        "#separator \\x09",
-        "#set_separator\t,",
-        f"#empty_field\t{EMPTY}",
-        f"#unset_field\t{UNSET}",
-        "#path\tconn",
-        f"#open\t{_stamp(first)}",
-        "#fields\t" + "\t".join(FIELDS),
-        "#types\t" + "\t".join(TYPES[name] for name in FIELDS),
-    ]
     rows = ["\t".join(conn_row(f)) for f in flows]
-    return "\n".join([*header, *rows, f"#close\t{_stamp(last)}"]) + "\n"
+    return "\n".join([*header(first), *rows, footer(last)]) + "\n"
 
 
 @register("zeek", extension="log", media_type="text/plain", description="flows as Zeek conn.log")
