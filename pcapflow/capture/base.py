@@ -11,6 +11,7 @@ from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.packet import PacketArray
 
 DEFAULT_BATCH = 65536
+ENGINES: tuple[str, ...] = ("fast", "tshark")  # the built-in backends (see _load_builtin_backends)
 
 
 class CaptureReader(Protocol):

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from pcapflow.cli import main
+from pcapflow.cli.options import engine_option, guest_os_option
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import check_one_stdin, config_from_options, lb_options
 from pcapflow.live.present import use_colour
@@ -45,15 +46,7 @@ def check_output_folder(output: str) -> None:
 @main.command()
 @click.argument("captures", nargs=-1, metavar="CAPTURE...")
 @lb_options
-@click.option(
-    "--os",
-    "guest_os",
-    type=click.Choice(["linux", "windows", "auto"]),
-    default="auto",
-    show_default=True,
-    help="Guest OS of the pool members, for the remediation commands (auto: from the config "
-    "or the TTLs the hosts send with).",
-)
+@guest_os_option
 @click.option(
     "--format",
     "fmt",
@@ -70,13 +63,7 @@ def check_output_folder(output: str) -> None:
     metavar="NAME",
     help="Capture point of each CAPTURE, in order (e.g. 'web01 eth0'); default: the file name.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["fast", "tshark"]),
-    default="fast",
-    show_default=True,
-    help="Capture parsing engine.",
-)
+@engine_option
 @click.option(
     "--window-ms",
     type=click.FloatRange(min=0.001, max=60_000.0),

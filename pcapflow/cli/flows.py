@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from pcapflow.cli import main
+from pcapflow.cli.options import engine_option
 from pcapflow.flows.api import capture_blocks
 from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS
 from pcapflow.flows.filter import parse
@@ -28,13 +29,7 @@ from pcapflow.flows.records import blocks_frame
     help="Output format (zeek = a conn.log for zeek-cut).",
 )
 @click.option("--filter", "filter_text", metavar="EXPR", help='e.g. "host 10.2.1.4 and port 80".')
-@click.option(
-    "--engine",
-    type=click.Choice(["fast", "tshark"]),
-    default="fast",
-    show_default=True,
-    help="Capture reader.",
-)
+@engine_option
 @click.option(
     "--validate-checksums",
     is_flag=True,

@@ -23,6 +23,7 @@ from pcapflow.batch import (
     run_batch,
 )
 from pcapflow.cli import main
+from pcapflow.cli.options import engine_option, guest_os_option
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import config_from_options, lb_options
 from pcapflow.report import RENDERERS
@@ -102,21 +103,8 @@ def _run(jobs: list[Job], out: Path, settings: Settings, workers: int | None,
     type=click.Choice(sorted(RENDERERS)),
     help="Report format(s) per capture (repeatable).",
 )
-@click.option(
-    "--os",
-    "guest_os",
-    type=click.Choice(["linux", "windows", "auto"]),
-    default="auto",
-    show_default=True,
-    help="Guest OS of the pool members, for the fix commands (auto: inferred).",
-)
-@click.option(
-    "--engine",
-    type=click.Choice(["fast", "tshark"]),
-    default="fast",
-    show_default=True,
-    help="Capture parsing engine.",
-)
+@guest_os_option
+@engine_option
 def report(
     inputs: tuple[str, ...],
     lb: tuple[str, ...],
@@ -175,13 +163,7 @@ def report(
     help="The pcap file to write.",
 )
 @lb_options
-@click.option(
-    "--engine",
-    type=click.Choice(["fast", "tshark"]),
-    default="fast",
-    show_default=True,
-    help="Capture parsing engine.",
-)
+@engine_option
 def slice_command(
     captures: tuple[str, ...],
     ref: str,
