@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -234,3 +235,27 @@ def test_a_capture_read_in_part_shows_its_warning_in_the_index(tmp_path: Path) -
     rerun = run_batch(jobs_in(folder), out, workers=1)
     assert rerun.skipped == ("client-eth0", "huge")
     assert next(o for o in rerun.outcomes if o.name == "huge").warnings == huge.warnings
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_batch_shows_a_progress_bar_on_a_terminal_and_log_lines_otherwise(
+    inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pcapflow.cli.report as report_cli
+    from pcapflow.batch import Settings
+
+    (inputs / "broken.pcap").unlink()
+    jobs = plan_jobs(expand_inputs([str(inputs)]))
+    settings = Settings(config=load([str(SAMPLE / "lb.yaml")]), formats=("json",))
+    terminal, pipe = _Terminal(), io.StringIO()
+    monkeypatch.setattr(report_cli.sys, "stderr", terminal)
+    report_cli._run(jobs, tmp_path / "tty", settings, 1, None)
+    monkeypatch.setattr(report_cli.sys, "stderr", pipe)
+    report_cli._run(jobs, tmp_path / "pipe", settings, 1, None)
+    assert "analysing" in terminal.getvalue() and "[1/" not in terminal.getvalue()
+    assert "[1/2]" in pipe.getvalue() and "[2/2]" in pipe.getvalue()
+    assert "analysing" not in pipe.getvalue()
