@@ -5,36 +5,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
 from pcapflow.model.result import Label
 from pcapflow.report.facts import tool_version
-from pcapflow.report.html import LABEL_COLOURS
+from pcapflow.report.html import LABEL_COLOURS, environment
 
 
 def render_index(rows: Sequence[dict[str, Any]]) -> str:
     """``rows`` as :func:`pcapflow.batch.summary_rows` makes them."""
-    env = Environment(
-        loader=PackageLoader("pcapflow.report", "templates"),
-        autoescape=select_autoescape(["html", "j2"], default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
     labels = [label.value for label in Label]
     used = [lbl for lbl in labels if any(r["counts"].get(lbl) for r in rows)]
-    return env.get_template("index.html.j2").render(
-        rows=rows,
-        labels=used,
-        label_colours={label.value: c for label, c in LABEL_COLOURS.items()},
-        totals={
-            "reports": len(rows),
-            "failing": sum(1 for r in rows if r["findings"]),
-            "healthy": sum(1 for r in rows if r["verdict"] == "healthy"),
-            "no_traffic": sum(1 for r in rows if r["verdict"] == "no traffic"),
-            "warnings": sum(1 for r in rows if r["warnings"]),
-            "errors": sum(1 for r in rows if r["error"]),
-        },
-        version=tool_version(),
+    return (
+        environment()
+        .get_template("index.html.j2")
+        .render(
+            rows=rows,
+            labels=used,
+            label_colours={label.value: c for label, c in LABEL_COLOURS.items()},
+            totals={
+                "reports": len(rows),
+                "failing": sum(1 for r in rows if r["findings"]),
+                "healthy": sum(1 for r in rows if r["verdict"] == "healthy"),
+                "no_traffic": sum(1 for r in rows if r["verdict"] == "no traffic"),
+                "warnings": sum(1 for r in rows if r["warnings"]),
+                "errors": sum(1 for r in rows if r["error"]),
+            },
+            version=tool_version(),
+        )
     )

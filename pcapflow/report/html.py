@@ -7,6 +7,7 @@ diagram geometry lives in :mod:`pcapflow.report.ladder` and :mod:`pcapflow.repor
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -154,7 +155,9 @@ def headline(summary: Summary, result: AnalysisResult) -> str:
     return f"{who}{to}{via}: {label_phrase(top.label)}. {rate_text(top, p_value=False)}."
 
 
-def _environment() -> Environment:
+@functools.cache
+def environment() -> Environment:
+    """The Jinja environment of the report templates (built once per process)."""
     env = Environment(
         loader=PackageLoader("pcapflow.report", "templates"),
         autoescape=select_autoescape(["html", "j2"], default_for_string=True),
@@ -195,4 +198,4 @@ def context(result: AnalysisResult) -> dict[str, object]:
     description="one self-contained page with diagrams, fixes and the flow table",
 )
 def render_html(result: AnalysisResult, options: RenderOptions) -> str:
-    return _environment().get_template("report.html.j2").render(context(result))
+    return environment().get_template("report.html.j2").render(context(result))
