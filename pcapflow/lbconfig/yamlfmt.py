@@ -190,7 +190,15 @@ def _address(value: str, pointer: str, doc: Document) -> str:
 
 def _lb(data: Mapping[str, Any], at: str, doc: Document) -> LbDraft:
     lb = LbDraft(data["name"], doc.origin(at))
-    for key in ("cloud", "sku", "internal", "resource_group", "subscription", "location"):
+    for key in (
+        "cloud",
+        "sku",
+        "internal",
+        "resource_group",
+        "subscription",
+        "location",
+        "hairpin_mode",
+    ):
         if data.get(key) is not None:
             lb.attrs[key] = data[key]
     for j, fe in enumerate(data.get("frontends", [])):
@@ -239,6 +247,7 @@ def _frontend(data: Mapping[str, Any], at: str, doc: Document) -> Placed[Fronten
         private=data.get("private", True),
         subnet=(canonical_network(subnet) or subnet) if subnet is not None else None,
         zones=tuple(str(z) for z in data.get("zones", ())),
+        local_on_members=data.get("local_on_members", False),
     )
     return Placed(fe, doc.origin(at), _fields(at, data, doc))
 
@@ -257,6 +266,7 @@ def _member(data: str | Mapping[str, Any], at: str, doc: Document) -> Member:
         ip_config=data.get("ip_config"),
         mac=(canonical_mac(mac) or mac) if mac is not None else None,
         os=data.get("os"),
+        node=data.get("node"),
     )
 
 
@@ -299,6 +309,7 @@ def _rule(
         tcp_reset=data.get("tcp_reset", False),
         distribution=DISTRIBUTIONS[data.get("distribution", "default")],
         disable_outbound_snat=data.get("disable_outbound_snat", False),
+        preserve_client_ip=data.get("preserve_client_ip", True),
     )
     return Placed(rule, doc.origin(at), _fields(at, data, doc))
 
@@ -350,6 +361,7 @@ def _lb_dict(lb: LoadBalancer, explicit: bool) -> dict[str, Any]:
         "resource_group": lb.resource_group,
         "subscription": lb.subscription,
         "location": lb.location,
+        **_unless_default("hairpin_mode", lb.hairpin_mode, None),
         "frontends": [
             _prune(
                 {
@@ -358,6 +370,7 @@ def _lb_dict(lb: LoadBalancer, explicit: bool) -> dict[str, Any]:
                     "private": f.private,
                     "subnet": f.subnet,
                     "zones": list(f.zones),
+                    **_unless_default("local_on_members", f.local_on_members, False),
                 },
                 explicit,
             )
@@ -411,6 +424,7 @@ def _member_dict(m: Member, explicit: bool) -> dict[str, Any]:
             "ip_config": m.ip_config,
             "mac": m.mac,
             "os": m.os,
+            **_unless_default("node", m.node, None),
         },
         explicit,
     )
@@ -445,7 +459,14 @@ def _rule_dict(r: Rule) -> dict[str, Any]:
         "tcp_reset": r.tcp_reset,
         "distribution": r.distribution.value,
         "disable_outbound_snat": r.disable_outbound_snat,
+        **_unless_default("preserve_client_ip", r.preserve_client_ip, True),
     }
+
+
+def _unless_default(key: str, value: object, default: object) -> dict[str, Any]:
+    """Platform-specific fields are written only where they differ from the default, so the
+    documents of balancers that do not use them (every Azure one) stay as they were."""
+    return {} if value == default else {key: value}
 
 
 class _FlowMap(dict[str, Any]):

@@ -46,6 +46,9 @@ class Frontend:
     private: bool = True
     subnet: str | None = None  # CIDR of the subnet the frontend lives in, when known
     zones: tuple[str, ...] = ()
+    # Google Cloud internal passthrough NLB: the guest environment installs the forwarding
+    # rule's address on every backend, so a backend calling it is answered by itself.
+    local_on_members: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class Member:
     ip_config: str | None = None  # NIC ipconfig resource id
     mac: str | None = None
     os: str | None = None  # "linux" | "windows" when known
+    node: str | None = None  # Kubernetes: the node the pod runs on
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,9 @@ class Rule:
     tcp_reset: bool = False
     distribution: Distribution = Distribution.DEFAULT
     disable_outbound_snat: bool = False
+    # AWS NLB target group attribute preserve_client_ip.enabled (Azure and GCP always keep the
+    # client's address).  False: the balancer puts its own address as source (no self-hairpin).
+    preserve_client_ip: bool = True
 
     @property
     def ha_ports(self) -> bool:
@@ -145,6 +152,7 @@ class LoadBalancer:
     resource_group: str | None = None
     subscription: str | None = None
     location: str | None = None
+    hairpin_mode: str | None = None  # Kubernetes: kubelet --hairpin-mode of the nodes, if known
 
     def frontend(self, name: str) -> Frontend | None:
         return next((f for f in self.frontends if f.name == name), None)
