@@ -8,32 +8,56 @@ from __future__ import annotations
 
 import gc
 import os as _os
-from collections.abc import Sequence
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pcapflow.diagnose import diagnose
 from pcapflow.errors import InputError
 from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
 from pcapflow.model.lb import LbConfig
-from pcapflow.model.result import SCHEMA_VERSION, AnalysisResult, CaptureSummary, Finding, Label
+from pcapflow.model.result import (
+    SCHEMA_VERSION,
+    AnalysisResult,
+    CaptureSummary,
+    Finding,
+    FlowResult,
+    Label,
+)
 from pcapflow.reconcile import (
     DEFAULT_WINDOW,
+    DIRECT,
     CaptureView,
     ClockOffset,
     Connection,
     PairingWindow,
     discover_translations,
     estimate_offsets,
+    flow_id,
     join_connections,
     local_addresses,
     suggest_config,
     to_leg,
 )
-from pcapflow.reconcile.hosts import INITIAL_TTLS, loopback_interfaces, sending_addresses
+from pcapflow.reconcile.hosts import (
+    Senders,
+    loopback_interfaces,
+    sending_addresses,
+    ttl_senders,
+)
 from pcapflow.reconcile.icmp import port_unreachables
 from pcapflow.reconcile.lbindex import LbIndex
+from pcapflow.reconcile.relevance import BACKGROUND_REASON, needs_packets
 from pcapflow.remediation import remediations_for
+
+if TYPE_CHECKING:  # the readers (numba) are imported when a capture is read
+    from pcapflow.flows.evidence import LeanCapture
 
 OS_CHOICES = ("linux", "windows", "auto")
 
@@ -56,14 +80,99 @@ def analyze(
     points = _points(paths, capture_points)
     if os not in (None, *OS_CHOICES):
         raise InputError(f"unknown --os {os!r} (choose linux, windows or auto)")
-    read = [_read(path, i, engine) for i, path in enumerate(paths)]
-    # The flows and their evidence packets (millions of objects for a large capture) live
-    # until the end: keep the cyclic collector from walking them again and again meanwhile.
-    gc.freeze()
-    try:
-        return analyze_flows(read, paths, lb, os=os, capture_points=points, window=window)
-    finally:
-        gc.unfreeze()
+    with _spooled(paths) as files:
+        lean = [_read(path, i, engine) for i, path in enumerate(files)]
+        lean = [replace(c, info=replace(c.info, path=paths[i])) for i, c in enumerate(lean)]
+        # The flows live until the end: keep the cyclic collector from walking them again
+        # and again meanwhile.
+        gc.freeze()
+        try:
+            declared = lb if lb is not None and not lb.empty else None
+            want = needs_packets([c.flows for c in lean], declared)
+            flows = [_load(files[i], c, want[i], engine) for i, c in enumerate(lean)]
+            if declared is None:
+                flows = _load_discovered(files, lean, flows, want, engine, paths, points, window)
+            wanted = [_subset(flows[i], want[i], True) for i in range(len(lean))]
+            return analyze_flows(
+                [(c.info, wanted[i]) for i, c in enumerate(lean)],
+                paths,
+                lb,
+                os=os,
+                capture_points=points,
+                window=window,
+                background=[_subset(flows[i], want[i], False) for i in range(len(lean))],
+                senders=[c.senders for c in lean],
+            )
+        finally:
+            gc.unfreeze()
+
+
+@contextmanager
+def _spooled(paths: list[str]) -> Iterator[list[str]]:
+    """The capture files, standard input ("-") copied to a temporary file first: the analysis
+    reads a file twice (the flow table, then the evidence packets of the flows that matter)."""
+    if "-" not in paths:
+        yield paths
+        return
+    with tempfile.NamedTemporaryFile(prefix="pcapflow-stdin-") as tmp:
+        shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
+        tmp.flush()
+        yield [tmp.name if p == "-" else p for p in paths]
+
+
+def _load(path: str, lean: LeanCapture, want: list[bool], engine: str) -> list[Flow]:
+    """The capture's flows, those in ``want`` with their evidence packets (a second pass)."""
+    from pcapflow.flows.evidence import load_evidence
+
+    pick = [i for i, w in enumerate(want) if w]
+    loaded = load_evidence(
+        path,
+        [lean.flows[i] for i in pick],
+        lean.key_hash[pick] if pick else lean.key_hash[:0],
+        engine=engine,
+        file_idx=lean.info.file_idx,
+    )
+    out = list(lean.flows)
+    for i, flow in zip(pick, loaded, strict=True):
+        out[i] = flow
+    return out
+
+
+def _subset(flows: list[Flow], want: list[bool], keep: bool) -> list[Flow]:
+    return [f for f, w in zip(flows, want, strict=True) if w is keep]
+
+
+def _load_discovered(
+    files: list[str],
+    lean: list[LeanCapture],
+    flows: list[list[Flow]],
+    want: list[list[bool]],
+    engine: str,
+    paths: list[str],
+    points: list[str | None],
+    window: PairingWindow,
+) -> list[list[Flow]]:
+    """Without a config: the flows the discovered config makes relevant get their packets too
+    (``want`` is updated in place)."""
+    relevant = [_subset(flows[i], want[i], True) for i in range(len(flows))]
+    rest = [_subset(flows[i], want[i], False) for i in range(len(flows))]
+    offsets = estimate_offsets(relevant)
+    senders = [c.senders for c in lean]
+    cfg, _yaml, _notes = _config(None, paths, points, relevant, offsets, window, senders, rest)
+    if cfg.empty:
+        return flows
+    again = needs_packets([c.flows for c in lean], cfg)
+    out = []
+    for i, c in enumerate(lean):
+        extra = [a and not w for a, w in zip(again[i], want[i], strict=True)]
+        if any(extra):
+            loaded = _load(files[i], c, extra, engine)
+            flows[i] = [
+                new if e else old for old, new, e in zip(flows[i], loaded, extra, strict=True)
+            ]
+        want[i] = [a or w for a, w in zip(again[i], want[i], strict=True)]
+        out.append(flows[i])
+    return out
 
 
 def analyze_flows(
@@ -74,22 +183,31 @@ def analyze_flows(
     os: str | None = None,
     capture_points: Sequence[str | None] | None = None,
     window: PairingWindow = DEFAULT_WINDOW,
+    background: Sequence[Sequence[Flow]] | None = None,
+    senders: Sequence[Senders] | None = None,
 ) -> AnalysisResult:
-    """The pure core of :func:`analyze`: flows already read, one list per capture file."""
+    """The pure core of :func:`analyze`: flows already read, one list per capture file.
+
+    ``background``: per file, healthy flows left out of the reconciliation (no packets needed,
+    see :mod:`pcapflow.reconcile.relevance`), labelled from their columns; ``senders``: per
+    file, the (source, initial TTL) pairs of every packet (else taken from the flows' packets).
+    """
     paths = list(paths)
     read = list(read)
     points: list[str | None] = list(capture_points or [None] * len(paths))
     flows = [f for _info, f in read]
+    rest = [list(b) for b in background] if background is not None else [[] for _ in paths]
+    sent = list(senders) if senders is not None else [ttl_senders(f) for f in flows]
     offsets = estimate_offsets(flows)
-    cfg, suggested, notes = _config(lb, paths, points, flows, offsets, window)
-    views = _views(paths, points, flows, offsets, cfg)
+    cfg, suggested, notes = _config(lb, paths, points, flows, offsets, window, sent, rest)
+    views = _views(paths, points, flows, offsets, cfg, sent, rest)
     conns = join_connections(views, cfg, window)
     results, findings = diagnose(
         conns,
         cfg,
         paths=dict(enumerate(paths)),
-        capture_end=_capture_ends(read),
-        captured_members=_captured_members(views, cfg),
+        capture_end=_capture_ends(read, rest),
+        captured_members=_captured_members(views, cfg, sent),
         loopback=frozenset(
             (i, iface)
             for i, (info, _f) in enumerate(read)
@@ -97,7 +215,8 @@ def analyze_flows(
         ),
         unreachable=port_unreachables((v.flows for v in views), window),
     )
-    guest_os = _guest_os(os, cfg, views)
+    results = _with_background(results, rest, paths)
+    guest_os = _guest_os(os, cfg, views, sent)
     by_rep = _by_representative(conns)
     findings = _remediate(findings, cfg, guest_os, by_rep)
     return AnalysisResult(
@@ -136,12 +255,12 @@ def _default_point(path: str) -> str | None:
     return name or None
 
 
-def _read(path: str, file_idx: int, engine: str) -> tuple[CaptureInfo, list[Flow]]:
-    from pcapflow.flows import read_capture
+def _read(path: str, file_idx: int, engine: str) -> LeanCapture:
+    from pcapflow.flows.evidence import read_lean
 
     if path != "-" and not _os.path.exists(path):
         raise InputError(f"{path}: no such capture file")
-    return read_capture(path, engine=engine, file_idx=file_idx)
+    return read_lean(path, engine=engine, file_idx=file_idx)
 
 
 def _config(
@@ -151,11 +270,13 @@ def _config(
     flows: list[list[Flow]],
     offsets: tuple[ClockOffset, ...],
     window: PairingWindow,
+    senders: list[Senders],
+    rest: list[list[Flow]] | None = None,
 ) -> tuple[LbConfig, str | None, tuple[str, ...]]:
     """The declared config, or one discovered from the captures (with its YAML suggestion)."""
     if lb is not None and not lb.empty:
         return lb, None, ()
-    bare = _views(paths, points, flows, offsets, LbConfig())
+    bare = _views(paths, points, flows, offsets, LbConfig(), senders, rest)
     found = discover_translations(bare, window)
     if not found:
         return (
@@ -184,48 +305,83 @@ def _views(
     flows: list[list[Flow]],
     offsets: tuple[ClockOffset, ...],
     cfg: LbConfig,
+    senders: list[Senders],
+    rest: list[list[Flow]] | None = None,
 ) -> list[CaptureView]:
+    rest = rest or [[] for _ in paths]
     return [
         CaptureView(
             i,
             paths[i],
             points[i],
             tuple(flows[i]),
-            local_addresses(flows[i], cfg, points[i]),
+            local_addresses([*flows[i], *rest[i]], cfg, points[i], senders[i]),
             offsets[i].offset_s,
         )
         for i in range(len(paths))
     ]
 
 
-def _capture_ends(read: Sequence[tuple[CaptureInfo, list[Flow]]]) -> dict[int, float]:
+def _capture_ends(
+    read: Sequence[tuple[CaptureInfo, list[Flow]]], rest: list[list[Flow]]
+) -> dict[int, float]:
     ends: dict[int, float] = {}
     for i, (info, flows) in enumerate(read):
         last = info.last_ts_ns / 1e9 if info.last_ts_ns is not None else None
-        ends[i] = last if last is not None else max((f.last_ts for f in flows), default=0.0)
+        every = (f.last_ts for part in (flows, rest[i]) for f in part)
+        ends[i] = last if last is not None else max(every, default=0.0)
     return ends
 
 
-def _captured_members(views: list[CaptureView], cfg: LbConfig) -> frozenset[str]:
+def _with_background(
+    results: tuple[FlowResult, ...], rest: list[list[Flow]], paths: list[str]
+) -> tuple[FlowResult, ...]:
+    """The diagnosed flows and the healthy background ones, in (file, ts, uid) order."""
+    if not any(rest):
+        return results
+    extra = [
+        FlowResult(
+            id=flow_id(f),
+            flow=f,
+            capture=paths[f.file_idx] if f.file_idx < len(paths) else str(f.file_idx),
+            label=None,
+            paired_with=(),
+            role=DIRECT,
+            frontend=None,
+            rule=None,
+            reason=BACKGROUND_REASON,
+        )
+        for part in rest
+        for f in part
+    ]
+    merged = [*results, *extra]
+    merged.sort(key=lambda r: (r.flow.file_idx, r.flow.ts, r.flow.uid))
+    return tuple(merged)
+
+
+def _captured_members(
+    views: list[CaptureView], cfg: LbConfig, senders: list[Senders]
+) -> frozenset[str]:
     """Pool members whose own traffic some capture in this analysis shows (a capture on one
     NIC of a VM does not cover the member address on its other NIC)."""
-    return frozenset(a for v in views for a in sending_addresses(v.flows, cfg) if cfg.is_member(a))
+    return frozenset(
+        a
+        for v in views
+        for a in sending_addresses(v.flows, cfg, senders[v.file_idx])
+        if cfg.is_member(a)
+    )
 
 
-def _guest_os(os: str | None, cfg: LbConfig, views: list[CaptureView]) -> str | None:
+def _guest_os(
+    os: str | None, cfg: LbConfig, views: list[CaptureView], senders: list[Senders]
+) -> str | None:
     """The members' OS: as given, else as declared, else from the TTL the hosts send with."""
     if os in ("linux", "windows"):
         return os
     declared = {m.os for lb in cfg.load_balancers for p in lb.pools for m in p.members if m.os}
     if len(declared) == 1:
         return declared.pop()
-    ttls = {
-        p.ttl
-        for v in views
-        for f in v.flows
-        for p in f.packets
-        if p.src in v.local and p.ttl in INITIAL_TTLS
-    }
+    ttls = {ttl for v in views for src, ttl in senders[v.file_idx] if src in v.local}
     if ttls == {64}:
         return "linux"
     if ttls == {128}:

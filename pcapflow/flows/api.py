@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,11 +94,13 @@ def capture_blocks(
     max_flows: int = DEFAULT_MAX_FLOWS,
     params: Params | None = None,
     digest: bool = True,
+    observe: Callable[[PacketArray], None] | None = None,
 ) -> tuple[Iterator[FlowBlock], FlowAssembler, list[CaptureInfo]]:
     """Blocks of finished flows of a capture, streamed; ``info`` is filled at the end.
 
     ``params`` (when given) replaces the three assembly options before it.  ``digest=False``
-    leaves ``CaptureInfo.sha256`` empty (the fast engine then does not hash the file).
+    leaves ``CaptureInfo.sha256`` empty (the fast engine then does not hash the file);
+    ``observe`` is called with every packet batch before it is assembled.
     """
     params = params or _params(packets_per_flow, ignore_checksums, max_flows)
     # Checksum flags matter only to validation and to evidence packets (they carry them).
@@ -109,6 +111,8 @@ def capture_blocks(
 
     def blocks() -> Iterator[FlowBlock]:
         for batch in prefetched(reader.batches()):
+            if observe is not None:
+                observe(batch)
             yield from asm.feed(batch)
         yield from asm.close()
         info.append(reader.info())

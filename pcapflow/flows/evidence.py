@@ -1,0 +1,180 @@
+"""Flows first, evidence packets of chosen flows second: analysis cost that follows what matters.
+
+:func:`read_lean` reads a capture once and keeps the flow table only (no packet objects), the
+connection-key hash of every flow, and which source addresses sent packets with an initial
+TTL (what :mod:`pcapflow.reconcile.hosts` needs from every packet).  :func:`load_evidence`
+reads the file a second time and keeps the packets of the flows asked for: a packet belongs to
+a flow when its key hash is the flow's and its frame lies between the flow's first and last
+frame (a key has one live flow at a time), exactly the packets the assembler gave that flow.
+Memory is bounded by the flow table and the packets of the chosen flows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pcapflow.capture.prefetch import prefetched
+from pcapflow.flows.api import _backend, _gc_paused, capture_blocks
+from pcapflow.flows.keys import packet_keys
+from pcapflow.flows.records import _AddrCache, block_flows, packet_refs
+from pcapflow.model.capture import CaptureInfo
+from pcapflow.model.flow import Flow
+from pcapflow.model.packet import (
+    PACKET_DTYPE,
+    PROTO_ICMP,
+    PROTO_ICMP6,
+    PROTO_TCP,
+    PROTO_UDP,
+    PacketArray,
+)
+
+INITIAL_TTLS = (64, 128, 255)  # as pcapflow.reconcile.hosts.INITIAL_TTLS
+_FLOW_PROTOS = (PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMP6)
+_RAW = np.dtype((np.void, PACKET_DTYPE.itemsize))
+
+
+@dataclass(frozen=True, slots=True)
+class LeanCapture:
+    """One capture's flow table without packets, and what the host facts need of its packets."""
+
+    info: CaptureInfo
+    flows: list[Flow]  # sorted by (ts, uid); ``packets`` empty
+    key_hash: npt.NDArray[np.uint64]  # per flow, same order
+    senders: frozenset[tuple[str, int]]  # (source, TTL) of packets sent with an initial TTL
+
+
+class _Senders:
+    """Distinct (IP version, source, TTL) of the packets with an initial TTL, batch by batch."""
+
+    def __init__(self) -> None:
+        self.v4: set[int] = set()
+        self.v6: set[tuple[int, int, int]] = set()
+
+    def add(self, batch: PacketArray) -> None:
+        ttl = batch["ttl"]
+        mask = np.isin(ttl, INITIAL_TTLS) & np.isin(batch["proto"], _FLOW_PROTOS)
+        if not mask.any():
+            return
+        ver = batch["ip_ver"][mask]
+        lo = batch["src_lo"][mask]
+        t = ttl[mask].astype(np.uint64)
+        v4 = ver == 4
+        packed = (lo[v4] & np.uint64(0xFFFFFFFF)) | (t[v4] << np.uint64(32))
+        self.v4.update(np.unique(packed).tolist())
+        if not v4.all():
+            hi = batch["src_hi"][mask][~v4].tolist()
+            self.v6.update(zip(hi, lo[~v4].tolist(), t[~v4].tolist(), strict=True))
+
+    def texts(self, addrs: _AddrCache) -> frozenset[tuple[str, int]]:
+        found = {(addrs.text(4, 0, v & 0xFFFFFFFF), v >> 32) for v in self.v4}
+        found |= {(addrs.text(6, hi, lo), ttl) for hi, lo, ttl in self.v6}
+        return frozenset(found)
+
+
+def read_lean(path: str, *, engine: str = "fast", file_idx: int = 0) -> LeanCapture:
+    """First pass: the flows of a capture (no evidence packets) and its senders."""
+    senders = _Senders()
+    blocks, _asm, info = capture_blocks(
+        path, engine=engine, file_idx=file_idx, packets_per_flow=0, observe=senders.add
+    )
+    addrs = _AddrCache()
+    pairs: list[tuple[Flow, int]] = []
+    with _gc_paused():
+        for block in blocks:
+            hashes = block.cols["key_hash"].tolist()
+            pairs.extend(zip(block_flows(block, addrs), hashes, strict=True))
+        pairs.sort(key=lambda p: (p[0].ts, p[0].uid))
+    return LeanCapture(
+        info=info[0],
+        flows=[f for f, _h in pairs],
+        key_hash=np.array([h for _f, h in pairs], dtype=np.uint64),
+        senders=senders.texts(addrs),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """The chosen flows, sorted by (key, first frame), for finding a packet's flow."""
+
+    order: npt.NDArray[np.int64]  # position in the caller's list, per sorted entry
+    keys: npt.NDArray[np.uint64]  # distinct key hashes, sorted
+    start: npt.NDArray[np.int64]  # key rank << 32 | first frame, sorted
+    last: npt.NDArray[np.int64]  # last frame, same order
+
+    @classmethod
+    def of(cls, hashes: npt.NDArray[np.uint64], first: Any, last: Any) -> _Wanted:
+        keys, rank = np.unique(hashes, return_inverse=True)
+        start = (rank.astype(np.int64) << 32) | np.asarray(first, dtype=np.int64)
+        order = np.argsort(start, kind="stable")
+        return cls(order, keys, start[order], np.asarray(last, dtype=np.int64)[order])
+
+    def locate(self, batch: PacketArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(rows of ``batch`` that belong to a chosen flow, the flow's sorted index)."""
+        hashes, valid, _icmp = packet_keys(batch)
+        rank = np.searchsorted(self.keys, hashes)
+        rank[rank >= self.keys.shape[0]] = 0
+        hit = valid & (self.keys[rank] == hashes)
+        rows = np.flatnonzero(hit)
+        frame = batch["frame"][rows].astype(np.int64)
+        composite = (rank[rows].astype(np.int64) << 32) | frame
+        pos = np.searchsorted(self.start, composite, side="right") - 1
+        ok = pos >= 0
+        ok[ok] &= (self.start[pos[ok]] >> 32) == (composite[ok] >> 32)
+        ok[ok] &= frame[ok] <= self.last[pos[ok]]
+        return rows[ok], pos[ok]
+
+
+def load_evidence(
+    path: str,
+    flows: Sequence[Flow],
+    key_hash: npt.NDArray[np.uint64],
+    *,
+    engine: str = "fast",
+    file_idx: int = 0,
+    keep: int = 64,
+) -> list[Flow]:
+    """Second pass: ``flows`` (of one capture, with their key hashes) with their evidence
+    packets, the first ``keep`` of each."""
+    if not flows:
+        return []
+    wanted = _Wanted.of(key_hash, [f.first_frame for f in flows], [f.last_frame for f in flows])
+    reader = _backend(engine, False, True).open(path, file_idx)
+    parts: list[PacketArray] = []
+    owners: list[npt.NDArray[np.int64]] = []
+    for batch in prefetched(reader.batches()):
+        rows, pos = wanted.locate(batch)
+        if rows.size:
+            parts.append(batch[rows].view(_RAW).copy())
+            owners.append(pos)
+    return _with_packets(flows, wanted, parts, owners, keep)
+
+
+def _with_packets(
+    flows: Sequence[Flow],
+    wanted: _Wanted,
+    parts: list[PacketArray],
+    owners: list[npt.NDArray[np.int64]],
+    keep: int,
+) -> list[Flow]:
+    out = list(flows)
+    if not parts:
+        return out
+    rows = np.concatenate(parts).view(PACKET_DTYPE)
+    owner = np.concatenate(owners)
+    order = np.argsort(owner, kind="stable")  # capture order within each flow
+    rows, owner = rows[order], owner[order]
+    bounds = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1], True])
+    addrs = _AddrCache()
+    with _gc_paused():
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            kept = rows[a : min(b, a + keep)]
+            at = int(wanted.order[owner[a]])
+            out[at] = replace(
+                out[at], packets=tuple(packet_refs(kept, addrs)), packets_truncated=b - a > keep
+            )
+    return out
