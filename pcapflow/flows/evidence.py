@@ -30,9 +30,15 @@ from pcapflow.model.packet import (
     PROTO_ICMP6,
     PROTO_TCP,
     PROTO_UDP,
+    RST,
+    SYN,
     PacketArray,
+    addr_to_halves,
 )
 
+EDGE_PACKETS = 64  # first and last packets kept of a long flow
+GAP_BUCKET_S = 30.0  # silences this long or longer are kept exactly (idle timeouts: >= 4 min)
+AFTER_SILENCE = 6  # packets kept after every silence (IdleGap.EDGE_PACKETS)
 INITIAL_TTLS = (64, 128, 255)  # as pcapflow.reconcile.hosts.INITIAL_TTLS
 _FLOW_PROTOS = (PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMP6)
 _RAW = np.dtype((np.void, PACKET_DTYPE.itemsize))
@@ -136,10 +142,11 @@ def load_evidence(
     *,
     engine: str = "fast",
     file_idx: int = 0,
-    keep: int = 64,
+    keep: int = EDGE_PACKETS,
 ) -> list[Flow]:
     """Second pass: ``flows`` (of one capture, with their key hashes) with their evidence
-    packets, the first ``keep`` of each."""
+    packets: every packet of a flow of up to ``2 * keep`` packets, else those
+    :func:`kept_packets` chooses."""
     if not flows:
         return []
     wanted = _Wanted.of(key_hash, [f.first_frame for f in flows], [f.last_frame for f in flows])
@@ -172,9 +179,54 @@ def _with_packets(
     addrs = _AddrCache()
     with _gc_paused():
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            kept = rows[a : min(b, a + keep)]
             at = int(wanted.order[owner[a]])
+            flow = out[at]
+            mine = rows[a:b]
+            if flow.proto != "icmp" and b - a > 2 * keep:
+                mine = mine[kept_packets(mine, flow, keep)]
             out[at] = replace(
-                out[at], packets=tuple(packet_refs(kept, addrs)), packets_truncated=b - a > keep
+                flow, packets=tuple(packet_refs(mine, addrs)), packets_truncated=mine.size < b - a
             )
     return out
+
+
+def kept_packets(
+    rows: PacketArray, flow: Flow, edge: int = EDGE_PACKETS, bucket_s: float = GAP_BUCKET_S
+) -> npt.NDArray[np.bool_]:
+    """Which packets of a long flow (capture order) to keep as evidence: what every decision
+    needs, without one object per packet of a long connection.
+
+    * the first and the last ``edge`` packets (handshake, retransmitted SYNs, the end);
+    * of the packets without SYN (what the idle decision measures, in time order): the first
+      of every ``bucket_s`` time bucket and the one before it.  Every silence of ``bucket_s``
+      or more is then kept with the packets on both sides of it, and two kept neighbours that
+      were not neighbours in the flow are less than ``bucket_s`` apart (no false silence);
+    * after the start and after every such silence: the next ``IdleGap.EDGE_PACKETS``
+      packets, the first packet of each direction, the first RST and the first with payload
+      (whether the connection died after it: :func:`pcapflow.diagnose.facts.idle_gap`).
+    """
+    n = rows.shape[0]
+    mask = np.zeros(n, dtype=np.bool_)
+    mask[:edge] = True
+    mask[n - edge :] = True
+    order = np.lexsort((rows["frame"], rows["ts_ns"]))
+    est = order[(rows["tcp_flags"][order] & SYN) == 0]
+    if est.size == 0:
+        return mask
+    ts = rows["ts_ns"][est]
+    bucket = ts // max(1, round(bucket_s * 1e9))
+    first = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    mask[est[first]] = True
+    mask[est[np.maximum(first - 1, 0)]] = True
+    silences = np.flatnonzero(np.diff(ts) >= bucket_s * 1e9) + 1
+    starts = np.r_[0, silences]
+    follow = (starts[:, None] + np.arange(AFTER_SILENCE)[None, :]).ravel()
+    mask[est[follow[follow < est.size]]] = True
+    sub = rows[est]
+    _ver, hi, lo = addr_to_halves(flow.orig_h)
+    from_orig = (sub["src_hi"] == hi) & (sub["src_lo"] == lo) & (sub["sport"] == flow.orig_p)
+    for wanted in (from_orig, ~from_orig, (sub["tcp_flags"] & RST) != 0, sub["payload_len"] > 0):
+        where = np.flatnonzero(wanted)
+        nxt = np.asarray(np.searchsorted(where, starts), dtype=np.int64)
+        mask[est[where[nxt[nxt < where.size]]]] = True
+    return mask
