@@ -7,6 +7,7 @@ addresses -> connections and legs -> labels and findings -> remediations -> Anal
 from __future__ import annotations
 
 import gc
+import ipaddress
 import os as _os
 import shutil
 import sys
@@ -16,6 +17,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
 
 from pcapflow.diagnose import diagnose
 from pcapflow.errors import InputError
@@ -39,7 +43,6 @@ from pcapflow.reconcile import (
     PairingWindow,
     discover_translations,
     estimate_offsets,
-    flow_id,
     join_connections,
     local_addresses,
     suggest_config,
@@ -53,11 +56,12 @@ from pcapflow.reconcile.hosts import (
 )
 from pcapflow.reconcile.icmp import port_unreachables
 from pcapflow.reconcile.lbindex import LbIndex
-from pcapflow.reconcile.relevance import BACKGROUND_REASON, needs_packets
+from pcapflow.reconcile.relevance_words import BACKGROUND_REASON
 from pcapflow.remediation import remediations_for
 
 if TYPE_CHECKING:  # the readers (numba) are imported when a capture is read
     from pcapflow.flows.evidence import LeanCapture
+    from pcapflow.flows.table import FlowTable
 
 OS_CHOICES = ("linux", "windows", "auto")
 
@@ -87,24 +91,42 @@ def analyze(
         # and again meanwhile.
         gc.freeze()
         try:
-            declared = lb if lb is not None and not lb.empty else None
-            want = needs_packets([c.flows for c in lean], declared)
-            flows = [_load(files[i], c, want[i], engine) for i, c in enumerate(lean)]
-            if declared is None:
-                flows = _load_discovered(files, lean, flows, want, engine, paths, points, window)
-            wanted = [_subset(flows[i], want[i], True) for i in range(len(lean))]
-            return analyze_flows(
-                [(c.info, wanted[i]) for i, c in enumerate(lean)],
-                paths,
-                lb,
-                os=os,
-                capture_points=points,
-                window=window,
-                background=[_subset(flows[i], want[i], False) for i in range(len(lean))],
-                senders=[c.senders for c in lean],
-            )
+            return _analyze_lean(files, paths, lean, lb, os, engine, points, window)
         finally:
             gc.unfreeze()
+
+
+def _analyze_lean(
+    files: list[str],
+    paths: list[str],
+    lean: list[LeanCapture],
+    lb: LbConfig | None,
+    os: str | None,
+    engine: str,
+    points: list[str | None],
+    window: PairingWindow,
+) -> AnalysisResult:
+    """The flow tables read: evidence packets for the flows that need them, then the analysis
+    of those; the other flows are background (see :mod:`pcapflow.reconcile.relevance`)."""
+    from pcapflow.reconcile.relevance import needs_packets
+
+    declared = lb if lb is not None and not lb.empty else None
+    tables = [c.table for c in lean]
+    want = needs_packets(tables, declared)
+    flows = [_load(files[i], c, want[i], engine) for i, c in enumerate(lean)]
+    if declared is None:
+        flows, want = _load_discovered(files, lean, flows, want, engine, paths, points, window)
+    background = [t.take(np.flatnonzero(~want[i])) for i, t in enumerate(tables)]
+    return analyze_flows(
+        [(c.info, flows[i]) for i, c in enumerate(lean)],
+        paths,
+        lb,
+        os=os,
+        capture_points=points,
+        window=window,
+        background=background,
+        senders=[c.senders for c in lean],
+    )
 
 
 @contextmanager
@@ -120,59 +142,54 @@ def _spooled(paths: list[str]) -> Iterator[list[str]]:
         yield [tmp.name if p == "-" else p for p in paths]
 
 
-def _load(path: str, lean: LeanCapture, want: list[bool], engine: str) -> list[Flow]:
-    """The capture's flows, those in ``want`` with their evidence packets (a second pass)."""
+def _load(path: str, lean: LeanCapture, want: npt.NDArray[np.bool_], engine: str) -> list[Flow]:
+    """The flows of rows ``want``, with their evidence packets (a second pass)."""
     from pcapflow.flows.evidence import load_evidence
 
-    pick = [i for i, w in enumerate(want) if w]
-    loaded = load_evidence(
+    rows = np.flatnonzero(want)
+    chosen = lean.table.take(rows)
+    return load_evidence(
         path,
-        [lean.flows[i] for i in pick],
-        lean.key_hash[pick] if pick else lean.key_hash[:0],
+        chosen.flows(),
+        chosen.cols["key_hash"] if len(chosen) else np.zeros(0, dtype=np.uint64),
         engine=engine,
         file_idx=lean.info.file_idx,
     )
-    out = list(lean.flows)
-    for i, flow in zip(pick, loaded, strict=True):
-        out[i] = flow
-    return out
-
-
-def _subset(flows: list[Flow], want: list[bool], keep: bool) -> list[Flow]:
-    return [f for f, w in zip(flows, want, strict=True) if w is keep]
 
 
 def _load_discovered(
     files: list[str],
     lean: list[LeanCapture],
     flows: list[list[Flow]],
-    want: list[list[bool]],
+    want: list[npt.NDArray[np.bool_]],
     engine: str,
     paths: list[str],
     points: list[str | None],
     window: PairingWindow,
-) -> list[list[Flow]]:
-    """Without a config: the flows the discovered config makes relevant get their packets too
-    (``want`` is updated in place)."""
-    relevant = [_subset(flows[i], want[i], True) for i in range(len(flows))]
-    rest = [_subset(flows[i], want[i], False) for i in range(len(flows))]
-    offsets = estimate_offsets(relevant)
+) -> tuple[list[list[Flow]], list[npt.NDArray[np.bool_]]]:
+    """Without a config: the flows the discovered config makes relevant get their packets too."""
+    from pcapflow.reconcile.relevance import needs_packets
+
+    offsets = estimate_offsets(flows)
     senders = [c.senders for c in lean]
-    cfg, _yaml, _notes = _config(None, paths, points, relevant, offsets, window, senders, rest)
+    cfg, _yaml, _notes = _config(None, paths, points, flows, offsets, window, senders)
     if cfg.empty:
-        return flows
-    again = needs_packets([c.flows for c in lean], cfg)
-    out = []
+        return flows, want
+    again = needs_packets([c.table for c in lean], cfg)
+    out_flows, out_want = [], []
     for i, c in enumerate(lean):
-        extra = [a and not w for a, w in zip(again[i], want[i], strict=True)]
-        if any(extra):
+        extra = again[i] & ~want[i]
+        both = again[i] | want[i]
+        if extra.any():
             loaded = _load(files[i], c, extra, engine)
-            flows[i] = [
-                new if e else old for old, new, e in zip(flows[i], loaded, extra, strict=True)
-            ]
-        want[i] = [a or w for a, w in zip(again[i], want[i], strict=True)]
-        out.append(flows[i])
-    return out
+            # both lists follow the table's row order: merge them by row
+            by_row = dict(zip(np.flatnonzero(want[i]).tolist(), flows[i], strict=True))
+            by_row.update(zip(np.flatnonzero(extra).tolist(), loaded, strict=True))
+            out_flows.append([by_row[r] for r in np.flatnonzero(both).tolist()])
+        else:
+            out_flows.append(flows[i])
+        out_want.append(both)
+    return out_flows, out_want
 
 
 def analyze_flows(
@@ -183,7 +200,7 @@ def analyze_flows(
     os: str | None = None,
     capture_points: Sequence[str | None] | None = None,
     window: PairingWindow = DEFAULT_WINDOW,
-    background: Sequence[Sequence[Flow]] | None = None,
+    background: Sequence[FlowTable] | None = None,
     senders: Sequence[Senders] | None = None,
 ) -> AnalysisResult:
     """The pure core of :func:`analyze`: flows already read, one list per capture file.
@@ -196,7 +213,7 @@ def analyze_flows(
     read = list(read)
     points: list[str | None] = list(capture_points or [None] * len(paths))
     flows = [f for _info, f in read]
-    rest = [list(b) for b in background] if background is not None else [[] for _ in paths]
+    rest = list(background) if background is not None else []
     sent = list(senders) if senders is not None else [ttl_senders(f) for f in flows]
     offsets = estimate_offsets(flows)
     cfg, suggested, notes = _config(lb, paths, points, flows, offsets, window, sent, rest)
@@ -215,7 +232,7 @@ def analyze_flows(
         ),
         unreachable=port_unreachables((v.flows for v in views), window),
     )
-    results = _with_background(results, rest, paths)
+    every = _with_background(results, rest, paths)
     guest_os = _guest_os(os, cfg, views, sent)
     by_rep = _by_representative(conns)
     findings = _remediate(findings, cfg, guest_os, by_rep)
@@ -225,7 +242,7 @@ def analyze_flows(
             CaptureSummary(info, points[i], offsets[i].offset_s, offsets[i].basis)
             for i, (info, _f) in enumerate(read)
         ),
-        flows=results,
+        flows=every,
         legs=tuple(leg for c in conns if (leg := to_leg(c)) is not None),
         findings=findings,
         lb_sources=cfg.sources,
@@ -271,7 +288,7 @@ def _config(
     offsets: tuple[ClockOffset, ...],
     window: PairingWindow,
     senders: list[Senders],
-    rest: list[list[Flow]] | None = None,
+    rest: list[FlowTable] | None = None,
 ) -> tuple[LbConfig, str | None, tuple[str, ...]]:
     """The declared config, or one discovered from the captures (with its YAML suggestion)."""
     if lb is not None and not lb.empty:
@@ -306,70 +323,73 @@ def _views(
     offsets: tuple[ClockOffset, ...],
     cfg: LbConfig,
     senders: list[Senders],
-    rest: list[list[Flow]] | None = None,
+    rest: list[FlowTable] | None = None,
 ) -> list[CaptureView]:
-    rest = rest or [[] for _ in paths]
     return [
         CaptureView(
             i,
             paths[i],
             points[i],
             tuple(flows[i]),
-            local_addresses([*flows[i], *rest[i]], cfg, points[i], senders[i]),
+            local_addresses(flows[i], cfg, points[i], senders[i], _addresses(rest, i)),
             offsets[i].offset_s,
         )
         for i in range(len(paths))
     ]
 
 
+def _addresses(rest: list[FlowTable] | None, i: int) -> Iterator[str]:
+    """Both addresses of every background flow of capture ``i``."""
+    if rest:
+        yield from rest[i].orig_h.tolist()
+        yield from rest[i].resp_h.tolist()
+
+
 def _capture_ends(
-    read: Sequence[tuple[CaptureInfo, list[Flow]]], rest: list[list[Flow]]
+    read: Sequence[tuple[CaptureInfo, list[Flow]]], rest: list[FlowTable]
 ) -> dict[int, float]:
     ends: dict[int, float] = {}
     for i, (info, flows) in enumerate(read):
         last = info.last_ts_ns / 1e9 if info.last_ts_ns is not None else None
-        every = (f.last_ts for part in (flows, rest[i]) for f in part)
+        every = [f.last_ts for f in flows]
+        if rest and len(rest[i]):
+            every.append(float(rest[i].last_ts.max()))
         ends[i] = last if last is not None else max(every, default=0.0)
     return ends
 
 
 def _with_background(
-    results: tuple[FlowResult, ...], rest: list[list[Flow]], paths: list[str]
-) -> tuple[FlowResult, ...]:
+    results: tuple[FlowResult, ...], rest: list[FlowTable], paths: list[str]
+) -> Sequence[FlowResult]:
     """The diagnosed flows and the healthy background ones, in (file, ts, uid) order."""
-    if not any(rest):
+    if not any(len(t) for t in rest):
         return results
-    extra = [
-        FlowResult(
-            id=flow_id(f),
-            flow=f,
-            capture=paths[f.file_idx] if f.file_idx < len(paths) else str(f.file_idx),
-            label=None,
-            paired_with=(),
-            role=DIRECT,
-            frontend=None,
-            rule=None,
-            reason=BACKGROUND_REASON,
-        )
-        for part in rest
-        for f in part
-    ]
-    merged = [*results, *extra]
-    merged.sort(key=lambda r: (r.flow.file_idx, r.flow.ts, r.flow.uid))
-    return tuple(merged)
+    from pcapflow.flows.table import Background, TableResults
+
+    return TableResults(
+        results, [Background(t, paths[i], DIRECT, BACKGROUND_REASON) for i, t in enumerate(rest)]
+    )
 
 
 def _captured_members(
     views: list[CaptureView], cfg: LbConfig, senders: list[Senders]
 ) -> frozenset[str]:
     """Pool members whose own traffic some capture in this analysis shows (a capture on one
-    NIC of a VM does not cover the member address on its other NIC)."""
-    return frozenset(
-        a
-        for v in views
-        for a in sending_addresses(v.flows, cfg, senders[v.file_idx])
-        if cfg.is_member(a)
+    NIC of a VM does not cover the member address on its other NIC).  Addresses read from
+    packets are in canonical form; the members' are made so once."""
+    members = frozenset(
+        _canonical(m.address) for lb in cfg.load_balancers for p in lb.pools for m in p.members
     )
+    return frozenset(
+        a for v in views for a in sending_addresses(v.flows, cfg, senders[v.file_idx]) & members
+    )
+
+
+def _canonical(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
 
 
 def _guest_os(

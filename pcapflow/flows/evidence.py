@@ -21,7 +21,8 @@ import numpy.typing as npt
 from pcapflow.capture.prefetch import prefetched
 from pcapflow.flows.api import _backend, _gc_paused, capture_blocks
 from pcapflow.flows.keys import packet_keys
-from pcapflow.flows.records import _AddrCache, block_flows, packet_refs
+from pcapflow.flows.records import _AddrCache, packet_refs
+from pcapflow.flows.table import FlowTable
 from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
 from pcapflow.model.packet import (
@@ -49,8 +50,7 @@ class LeanCapture:
     """One capture's flow table without packets, and what the host facts need of its packets."""
 
     info: CaptureInfo
-    flows: list[Flow]  # sorted by (ts, uid); ``packets`` empty
-    key_hash: npt.NDArray[np.uint64]  # per flow, same order
+    table: FlowTable  # sorted by (ts, uid); column ``key_hash``: the connection key's hash
     senders: frozenset[tuple[str, int]]  # (source, TTL) of packets sent with an initial TTL
 
 
@@ -88,19 +88,8 @@ def read_lean(path: str, *, engine: str = "fast", file_idx: int = 0) -> LeanCapt
     blocks, _asm, info = capture_blocks(
         path, engine=engine, file_idx=file_idx, packets_per_flow=0, observe=senders.add
     )
-    addrs = _AddrCache()
-    pairs: list[tuple[Flow, int]] = []
-    with _gc_paused():
-        for block in blocks:
-            hashes = block.cols["key_hash"].tolist()
-            pairs.extend(zip(block_flows(block, addrs), hashes, strict=True))
-        pairs.sort(key=lambda p: (p[0].ts, p[0].uid))
-    return LeanCapture(
-        info=info[0],
-        flows=[f for f, _h in pairs],
-        key_hash=np.array([h for _f, h in pairs], dtype=np.uint64),
-        senders=senders.texts(addrs),
-    )
+    table = FlowTable.of_blocks(list(blocks))
+    return LeanCapture(info=info[0], table=table, senders=senders.texts(_AddrCache()))
 
 
 @dataclass(frozen=True, slots=True)

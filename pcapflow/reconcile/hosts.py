@@ -16,7 +16,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import chain
 
 from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
@@ -67,16 +68,22 @@ def ttl_senders(flows: Sequence[Flow]) -> Senders:
 
 
 def local_addresses(
-    flows: Sequence[Flow], lb: LbConfig, point: str | None, senders: Senders | None = None
+    flows: Sequence[Flow],
+    lb: LbConfig,
+    point: str | None,
+    senders: Senders | None = None,
+    others: Iterable[str] = (),
 ) -> frozenset[str]:
     """The addresses of the capture point's host, best effort (``senders``: the capture's
-    (source, initial TTL) pairs, when known from every packet; else from ``flows``' packets)."""
+    (source, initial TTL) pairs, when known from every packet; else from ``flows``' packets;
+    ``others``: the addresses of the capture's flows not in ``flows``, each flow's two)."""
     balancer = balancer_addresses(lb)
     named = vm_addresses(lb, point_vm(point))
     sent = {a for a, _ttl in (ttl_senders(flows) if senders is None else senders)} - balancer
     found = set(named) | sent
     if not found:
-        counts = Counter(a for f in flows for a in (f.orig_h, f.resp_h) if a not in balancer)
+        every = chain((a for f in flows for a in (f.orig_h, f.resp_h)), others)
+        counts = Counter(a for a in every if a not in balancer)
         found = {counts.most_common(1)[0][0]} if counts else set()
     return frozenset(found)
 

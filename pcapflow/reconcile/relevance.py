@@ -21,15 +21,20 @@ the balancer; its verdict is :data:`BACKGROUND_REASON` without looking at a pack
 from __future__ import annotations
 
 import ipaddress
-from collections import Counter
 from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
 
 from pcapflow.diagnose.facts import DEFAULT_IDLE_TIMEOUT_MIN
 from pcapflow.diagnose.idle_timeout import TOLERANCE
-from pcapflow.model.flow import Flow
+from pcapflow.flows.table import FlowTable
 from pcapflow.model.lb import AZURE_PROBE_SOURCE, LbConfig
+from pcapflow.model.packet import PROTO_ICMP, PROTO_ICMP6, PROTO_TCP, PROTO_UDP
+from pcapflow.reconcile.relevance_words import BACKGROUND_REASON
 
-BACKGROUND_REASON = "answered"  # the reason ``ok`` gives a healthy flow that is not an attempt
+__all__ = ["BACKGROUND_REASON", "balancer_endpoints", "decided_by_columns", "needs_packets"]
+
 ANY_PORT = -1
 
 
@@ -56,45 +61,85 @@ def balancer_endpoints(lb: LbConfig | None) -> tuple[frozenset[str], frozenset[t
     return frozenset(addresses), frozenset(endpoints)
 
 
-def _touches(flow: Flow, addresses: frozenset[str], endpoints: frozenset[tuple[str, int]]) -> bool:
-    return (
-        flow.orig_h in addresses
-        or flow.resp_h in addresses
-        or (flow.resp_h, flow.resp_p) in endpoints
-        or (flow.orig_h, flow.orig_p) in endpoints
-        or (flow.resp_h, ANY_PORT) in endpoints
-        or (flow.orig_h, ANY_PORT) in endpoints
+def _touches(table: FlowTable, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
+    """Rows with an endpoint at a balancer address, or at a member's backend/probe port."""
+    addresses, endpoints = balancer_endpoints(lb)
+    hit = np.zeros(len(table), dtype=np.bool_)
+    ends = (
+        (table.orig_h, table.cols["orig_p"] if len(table) else None),
+        (table.resp_h, table.cols["resp_p"] if len(table) else None),
     )
+    any_port = {a for a, p in endpoints if p == ANY_PORT}
+    by_port: dict[int, set[str]] = {}
+    for a, p in endpoints:
+        by_port.setdefault(p, set()).add(a)
+    for addr, port in ends:
+        if port is None:
+            continue
+        hit |= np.isin(addr, list(addresses | any_port))
+        for p, members in by_port.items():
+            if p != ANY_PORT:
+                hit |= (port == p) & np.isin(addr, list(members))
+    return hit
 
 
 IDLE_SUSPECT_S = DEFAULT_IDLE_TIMEOUT_MIN * 60.0 * TOLERANCE
 
 
-def decided_by_columns(flow: Flow) -> bool:
-    """A single healthy flow whose verdict (no label, 'answered') needs no packet: a TCP
-    connection with a handshake, too short to hold an idle timeout; a UDP flow answered."""
-    if flow.proto == "tcp":
-        span = max(flow.duration, flow.last_ts - flow.ts)
-        return flow.established and span < IDLE_SUSPECT_S
-    if flow.proto == "udp":
-        return flow.resp_pkts > 0
-    return False
+def decided_by_columns(table: FlowTable) -> npt.NDArray[np.bool_]:
+    """Rows of single healthy flows whose verdict (no label, 'answered') needs no packet: a
+    TCP connection with a handshake, too short to hold an idle timeout; a UDP flow answered."""
+    if not len(table):
+        return np.zeros(0, dtype=np.bool_)
+    proto = table.cols["proto"]
+    span = np.maximum(table.duration, table.last_ts - table.ts)
+    tcp = (proto == PROTO_TCP) & (span < IDLE_SUSPECT_S)
+    tcp[tcp] &= table.take(np.flatnonzero(tcp)).established()
+    udp = (proto == PROTO_UDP) & (table.cols["resp_pkts"] > 0)
+    decided: npt.NDArray[np.bool_] = tcp | udp
+    return decided
 
 
-def needs_packets(captures: Sequence[Sequence[Flow]], lb: LbConfig | None) -> list[list[bool]]:
-    """For every flow of every capture (same order): whether the diagnosis reads its packets."""
-    addresses, endpoints = balancer_endpoints(lb)
-    callers = Counter((f.orig_h, f.orig_p, f.proto) for flows in captures for f in flows)
-    out: list[list[bool]] = []
-    for flows in captures:
-        icmp_pairs = {frozenset((f.orig_h, f.resp_h)) for f in flows if f.proto == "icmp"}
-        out.append(
-            [
-                not decided_by_columns(f)
-                or callers[(f.orig_h, f.orig_p, f.proto)] > 1
-                or _touches(f, addresses, endpoints)
-                or (f.proto == "udp" and frozenset((f.orig_h, f.resp_h)) in icmp_pairs)
-                for f in flows
-            ]
-        )
-    return out
+def _repeated_callers(tables: Sequence[FlowTable]) -> list[npt.NDArray[np.bool_]]:
+    """Rows whose (caller address, port, protocol) occurs in more than one flow, any capture."""
+    sizes = [len(t) for t in tables]
+    if not sum(sizes):
+        return [np.zeros(0, dtype=np.bool_) for _ in tables]
+    addr = np.concatenate([t.orig_h for t in tables])
+    _values, code = np.unique(addr.astype(str), return_inverse=True)
+    port = np.concatenate([t.cols["orig_p"] for t in tables if len(t)])
+    proto = np.concatenate([t.cols["proto"] for t in tables if len(t)])
+    key = (code.ravel().astype(np.int64) << 24) | (port.astype(np.int64) << 8) | proto
+    _keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    repeated = counts[inverse.ravel()] > 1
+    return np.split(repeated, np.cumsum(sizes)[:-1])
+
+
+def _icmp_neighbours(table: FlowTable) -> npt.NDArray[np.bool_]:
+    """UDP rows between two hosts that an ICMP flow of the same capture also joins."""
+    hit = np.zeros(len(table), dtype=np.bool_)
+    if not len(table):
+        return hit
+    proto = table.cols["proto"]
+    icmp = np.flatnonzero((proto == PROTO_ICMP) | (proto == PROTO_ICMP6))
+    if icmp.size == 0:
+        return hit
+    pairs = {
+        frozenset(p)
+        for p in zip(table.orig_h[icmp].tolist(), table.resp_h[icmp].tolist(), strict=True)
+    }
+    udp = np.flatnonzero(proto == PROTO_UDP)
+    for i, a, b in zip(
+        udp.tolist(), table.orig_h[udp].tolist(), table.resp_h[udp].tolist(), strict=True
+    ):
+        hit[i] = frozenset((a, b)) in pairs
+    return hit
+
+
+def needs_packets(tables: Sequence[FlowTable], lb: LbConfig | None) -> list[npt.NDArray[np.bool_]]:
+    """For every row of every capture's flow table: whether the diagnosis reads its packets."""
+    repeated = _repeated_callers(tables)
+    return [
+        ~decided_by_columns(t) | repeated[i] | _touches(t, lb) | _icmp_neighbours(t)
+        for i, t in enumerate(tables)
+    ]

@@ -7,7 +7,7 @@ frontend (or the first labelled leg).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pcapflow.model.result import AnalysisResult, Finding, FlowResult, Label, Remediation
@@ -85,8 +85,15 @@ def label_counts(flows: Iterable[FlowResult]) -> tuple[tuple[Label, int], ...]:
     return tuple((label, n) for label, n in counts.items() if n)
 
 
+def labelled_candidates(result: AnalysisResult) -> Sequence[FlowResult]:
+    """The flows that may carry a label, in order: every flow, or only the diagnosed ones when
+    the background flows (never labelled) are kept in tables (``pcapflow.flows.table``)."""
+    diagnosed: Sequence[FlowResult] | None = getattr(result.flows, "diagnosed", None)
+    return result.flows if diagnosed is None else diagnosed
+
+
 def summarize(result: AnalysisResult) -> Summary:
-    counts = label_counts(result.flows)
+    counts = label_counts(labelled_candidates(result))
     verdict = NO_TRAFFIC if not result.flows and not result.findings else result.verdict
     return Summary(
         verdict=verdict,
