@@ -142,11 +142,16 @@ def load_evidence(
     reader = _backend(engine, False, True).open(path, file_idx)
     parts: list[PacketArray] = []
     owners: list[npt.NDArray[np.int64]] = []
-    for batch in prefetched(reader.batches()):
+    last = max(f.last_frame for f in flows)
+    batches = prefetched(reader.batches())
+    for batch in batches:
         rows, pos = wanted.locate(batch)
         if rows.size:
             parts.append(batch[rows].view(_RAW).copy())
             owners.append(pos)
+        if batch.shape[0] and int(batch["frame"][-1]) >= last:
+            batches.close()  # the chosen flows end here: the rest of the file is not read
+            break
     return _with_packets(flows, wanted, parts, owners, keep)
 
 

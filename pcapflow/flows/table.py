@@ -20,6 +20,7 @@ from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from pcapflow.flows.assembler import FlowBlock
 from pcapflow.flows.layout import CONN_STATES
@@ -27,6 +28,7 @@ from pcapflow.flows.records import _AddrCache, _iface_ids, block_flows, flow_uid
 from pcapflow.model.flow import Flow
 from pcapflow.model.result import FlowResult
 
+Arr = npt.NDArray[Any]
 _STATES = np.array(CONN_STATES, dtype=object)
 _PROTOS = np.array([proto_name(p) for p in range(256)], dtype=object)
 
@@ -60,9 +62,13 @@ class FlowTable:
     def take(self, rows: npt.NDArray[np.int64]) -> FlowTable:
         if not len(self):
             return self
-        return FlowTable(
+        part = FlowTable(
             {k: v[rows] for k, v in self.cols.items()}, self.history[rows], self.uids[rows]
         )
+        for name in ("orig_h", "resp_h"):  # address texts already made are kept
+            if name in self.__dict__:
+                part.__dict__[name] = self.__dict__[name][rows]
+        return part
 
     def flows(self, addrs: _AddrCache | None = None) -> list[Flow]:
         """:class:`Flow` objects of every row (no evidence packets)."""
@@ -253,8 +259,57 @@ class TableResults(Sequence[FlowResult]):
 # --- JSON of background rows without objects ------------------------------------------------
 
 
-def _ints(values: npt.NDArray[Any]) -> list[str]:
-    return list(map(str, values.tolist()))
+@njit(cache=True, nogil=True)
+def _write_int(out: Arr, pos: int, value: int) -> int:
+    if value < 0:
+        out[pos] = 45  # "-"
+        pos += 1
+        value = -value
+    digits = 1
+    probe = value
+    while probe >= 10:
+        probe //= 10
+        digits += 1
+    end = pos + digits
+    for k in range(end - 1, pos - 1, -1):
+        out[k] = 48 + value % 10
+        value //= 10
+    return end
+
+
+@njit(cache=True, nogil=True)
+def _write_rows(
+    out: Arr, kinds: Arr, index: Arr, ints: Arr, nulls: Arr, text: Arr, text_off: Arr,
+    seps: Arr, sep_off: Arr, n: int,
+) -> int:  # fmt: skip
+    """Rows of ``len(kinds)`` cells: separator ``c`` (bytes ``seps[sep_off[c]:sep_off[c+1]]``)
+    before cell ``c``, the last separator after the last cell.  An integer cell is
+    ``ints[index[c], r]`` (``null`` where ``nulls`` is set), a text cell the bytes
+    ``text[text_off[index[c], r] : text_off[index[c], r + 1]]``."""
+    ncols = kinds.shape[0]
+    pos = 0
+    for r in range(n):
+        for c in range(ncols + 1):
+            for k in range(sep_off[c], sep_off[c + 1]):
+                out[pos] = seps[k]
+                pos += 1
+            if c == ncols:
+                break
+            j = index[c]
+            if kinds[c] == 0:
+                if nulls[j, r]:
+                    out[pos] = 110  # null
+                    out[pos + 1] = 117
+                    out[pos + 2] = 108
+                    out[pos + 3] = 108
+                    pos += 4
+                else:
+                    pos = _write_int(out, pos, ints[j, r])
+            else:
+                for k in range(text_off[j, r], text_off[j, r + 1]):
+                    out[pos] = text[k]
+                    pos += 1
+    return pos
 
 
 def _floats(values: npt.NDArray[np.float64]) -> list[str]:
@@ -263,16 +318,15 @@ def _floats(values: npt.NDArray[np.float64]) -> list[str]:
     return list(map(float.__repr__, values.tolist()))
 
 
-def _strs(values: Sequence[str]) -> list[str]:
+def _json_strings(values: npt.NDArray[np.object_]) -> list[str]:
+    """JSON string literals, each distinct value encoded once."""
     enc = json.encoder.encode_basestring
-    return list(map(enc, values))
-
-
-def _optional(values: npt.NDArray[Any], present: npt.NDArray[np.bool_]) -> list[str]:
-    text = np.array(_ints(values), dtype=object)
-    text[~present] = "null"
-    out: list[str] = text.tolist()
-    return out
+    if values.shape[0] > 64:
+        distinct, inverse = np.unique(values.astype(str), return_inverse=True)
+        coded = np.array([enc(v) for v in distinct.tolist()], dtype=object)
+        out: list[str] = coded[inverse.ravel()].tolist()
+        return out
+    return [enc(v) for v in values.tolist()]
 
 
 def _iface_lists(masks: npt.NDArray[np.int64], pad: str) -> list[str]:
@@ -289,74 +343,122 @@ def _iface_lists(masks: npt.NDArray[np.int64], pad: str) -> list[str]:
     return out
 
 
-def background_json_rows(b: Background, start: int, stop: int, depth: int) -> list[str]:
-    """The JSON text of rows ``start:stop`` of a background table, each exactly as
-    ``json.dumps(flow_dict(result), indent=2)`` nested ``depth`` levels deep would write it
-    (see :func:`pcapflow.report.serialize.flow_dict`)."""
-    t = b.table.take(np.arange(start, stop, dtype=np.int64))
+Cell = tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | list[str] | str
+
+
+def _cells(b: Background, t: FlowTable, pad: str) -> list[tuple[str, Cell]]:
+    """The fields of :data:`pcapflow.report.serialize.FLOW_FIELDS` and of
+    :func:`~pcapflow.report.serialize.flow_dict`, in order: integer columns (values, nulls),
+    JSON text per row, or one JSON text for every row."""
     c = t.cols
     n = len(t)
-    pad = "  " * (depth + 1)
+    none = np.zeros(n, dtype=np.bool_)
     is_tcp = c["proto"] == 6
     syn = is_tcp & (c["isn"] >= 0)
     enc = json.encoder.encode_basestring
-    const = {
-        "false": "false",
-        "null": "null",
-        "[]": "[]",
-        "capture": enc(b.capture),
-        "role": enc(b.role),
-        "reason": enc(b.reason),
-    }
-    uids = t.uids.tolist()
-    fields: list[tuple[str, list[str] | str]] = [
-        ("id", _strs([f"{f}:{u}" for f, u in zip(c["file_idx"].tolist(), uids, strict=True)])),
-        ("uid", _strs(uids)),
+
+    def ints(name: str, present: npt.NDArray[np.bool_] | None = None) -> Cell:
+        return (c[name].astype(np.int64), none if present is None else ~present)
+
+    ids = [f"{f}:{u}" for f, u in zip(c["file_idx"].tolist(), t.uids.tolist(), strict=True)]
+    return [
+        ("id", list(map(enc, ids))),
+        ("uid", list(map(enc, t.uids.tolist()))),
         ("ts", _floats(t.ts)),
-        ("orig_h", _strs(t.orig_h.tolist())),
-        ("orig_p", _ints(c["orig_p"])),
-        ("resp_h", _strs(t.resp_h.tolist())),
-        ("resp_p", _ints(c["resp_p"])),
-        ("proto", _strs(t.proto.tolist())),
+        ("orig_h", _json_strings(t.orig_h)),
+        ("orig_p", ints("orig_p")),
+        ("resp_h", _json_strings(t.resp_h)),
+        ("resp_p", ints("resp_p")),
+        ("proto", _json_strings(t.proto)),
         ("duration", _floats(t.duration)),
-        ("orig_bytes", _ints(c["orig_bytes"])),
-        ("resp_bytes", _ints(c["resp_bytes"])),
-        ("conn_state", _strs(_STATES[c["state"]].tolist())),
-        ("missed_bytes", _ints(c["missed_bytes"])),
-        ("history", _strs(t.history.tolist())),
-        ("orig_pkts", _ints(c["orig_pkts"])),
-        ("orig_ip_bytes", _ints(c["orig_ip_bytes"])),
-        ("resp_pkts", _ints(c["resp_pkts"])),
-        ("resp_ip_bytes", _ints(c["resp_ip_bytes"])),
-        ("file_idx", _ints(c["file_idx"])),
-        ("first_frame", _ints(c["first_frame"])),
-        ("last_frame", _ints(c["last_frame"])),
+        ("orig_bytes", ints("orig_bytes")),
+        ("resp_bytes", ints("resp_bytes")),
+        ("conn_state", _json_strings(_STATES[c["state"]])),
+        ("missed_bytes", ints("missed_bytes")),
+        ("history", _json_strings(t.history)),
+        ("orig_pkts", ints("orig_pkts")),
+        ("orig_ip_bytes", ints("orig_ip_bytes")),
+        ("resp_pkts", ints("resp_pkts")),
+        ("resp_ip_bytes", ints("resp_ip_bytes")),
+        ("file_idx", ints("file_idx")),
+        ("first_frame", ints("first_frame")),
+        ("last_frame", ints("last_frame")),
         ("ifaces", _iface_lists(c["ifaces"], pad)),
-        ("isn", _optional(c["isn"], syn)),
-        ("resp_isn", _optional(c["resp_isn"], is_tcp & (c["resp_isn"] >= 0))),
-        ("syn_ip_id", _optional(c["syn_ip_id"], syn)),
-        ("syn_ttl", _optional(c["syn_ttl"], syn)),
-        ("syn_tsval", _optional(c["syn_tsval"], syn & (c["syn_tsval"] >= 0))),
-        ("syn_retransmits", _ints(c["syn_retransmits"])),
-        ("duplicates", _ints(c["duplicates"])),
+        ("isn", ints("isn", syn)),
+        ("resp_isn", ints("resp_isn", is_tcp & (c["resp_isn"] >= 0))),
+        ("syn_ip_id", ints("syn_ip_id", syn)),
+        ("syn_ttl", ints("syn_ttl", syn)),
+        ("syn_tsval", ints("syn_tsval", syn & (c["syn_tsval"] >= 0))),
+        ("syn_retransmits", ints("syn_retransmits")),
+        ("duplicates", ints("duplicates")),
         ("last_ts", _floats(t.last_ts)),
-        ("packets_truncated", const["false"]),
-        ("label", const["null"]),
-        ("paired_with", const["[]"]),
-        ("capture", const["capture"]),
-        ("role", const["role"]),
-        ("frontend", const["null"]),
-        ("rule", const["null"]),
-        ("reason", const["reason"]),
+        ("packets_truncated", "false"),
+        ("label", "null"),
+        ("paired_with", "[]"),
+        ("capture", enc(b.capture)),
+        ("role", enc(b.role)),
+        ("frontend", "null"),
+        ("rule", "null"),
+        ("reason", enc(b.reason)),
     ]
+
+
+def background_json_rows(b: Background, start: int, stop: int, depth: int) -> str:
+    """The JSON text of rows ``start:stop`` of a background table, joined by ``,\n``, each
+    exactly as ``json.dumps(flow_dict(result), indent=2)`` nested ``depth`` levels deep would
+    write it (see :func:`pcapflow.report.serialize.flow_dict`)."""
+    t = b.table.take(np.arange(start, stop, dtype=np.int64))
+    n = len(t)
+    if not n:
+        return ""
+    pad = "  " * (depth + 1)
     inner = "  " * depth
-    template = (
-        f"{inner}{{\n"
-        + ",\n".join(
-            f"{pad}{json.dumps(name)}: " + ("%s" if isinstance(v, list) else v.replace("%", "%%"))
-            for name, v in fields
-        )
-        + f"\n{inner}}}"
-    )
-    columns = [v for _name, v in fields if isinstance(v, list)]
-    return [template % row for row in zip(*columns, strict=True)] if n else []
+    kinds: list[int] = []
+    index: list[int] = []
+    ints: list[npt.NDArray[np.int64]] = []
+    nulls: list[npt.NDArray[np.bool_]] = []
+    texts: list[bytes] = []
+    offsets: list[npt.NDArray[np.int64]] = []
+    seps: list[str] = []
+    pending = f",\n{inner}{{\n"  # between rows; the first row drops the leading ",\n"
+    for name, cell in _cells(b, t, pad):
+        head = f"{pad}{json.dumps(name)}: "
+        pending += head if pending.endswith("{\n") else ",\n" + head
+        if isinstance(cell, str):
+            pending += cell
+            continue
+        seps.append(pending)
+        pending = ""
+        if isinstance(cell, tuple):
+            kinds.append(0)
+            index.append(len(ints))
+            ints.append(cell[0])
+            nulls.append(cell[1])
+        else:
+            joined = "".join(cell)
+            data = joined.encode()
+            sizes = map(len, cell) if len(data) == len(joined) else (len(x.encode()) for x in cell)
+            off = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.fromiter(sizes, np.int64, n), out=off[1:])
+            kinds.append(1)
+            index.append(len(texts))
+            texts.append(data)
+            offsets.append(off)
+    seps.append(pending + f"\n{inner}}}")
+    base = 0
+    for j, off in enumerate(offsets):
+        offsets[j] = off + base
+        base += len(texts[j])
+    sep_bytes = [s.encode() for s in seps]
+    sep_off = np.zeros(len(sep_bytes) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in sep_bytes], out=sep_off[1:])
+    text = np.frombuffer(b"".join(texts), dtype=np.uint8)
+    int_arr = np.stack(ints)
+    size = int(int_arr.shape[0]) * n * 21 + text.shape[0] + int(sep_off[-1]) * n
+    out = np.empty(size, dtype=np.uint8)
+    used = _write_rows(
+        out, np.array(kinds, dtype=np.int64), np.array(index, dtype=np.int64), int_arr,
+        np.stack(nulls), text, np.stack(offsets), np.frombuffer(b"".join(sep_bytes), np.uint8),
+        sep_off, n,
+    )  # fmt: skip
+    return out[:used].tobytes().decode()[2:]  # without the first row's leading ",\n"

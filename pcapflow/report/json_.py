@@ -42,23 +42,24 @@ def json_chunks(result: AnalysisResult, options: RenderOptions) -> Iterator[str]
         yield FLOWS_AT[:-1] + "\n"
         first = True
         for rows in _flow_rows(result.flows):
-            yield ("" if first else ",\n") + ",\n".join(rows)
+            yield ("" if first else ",\n") + rows
             first = False
         yield "\n  ]"
     yield tail + "\n"
 
 
-def _flow_rows(flows: Sequence[FlowResult]) -> Iterator[list[str]]:
+def _flow_rows(flows: Sequence[FlowResult]) -> Iterator[str]:
+    """The flow objects' JSON, a block of rows (joined by ``,\\n``) at a time."""
     runs = getattr(flows, "runs", None)
     if runs is None:
         for start in range(0, len(flows), 10_000):
-            yield [_row(f) for f in flows[start : start + 10_000]]
+            yield ",\n".join(_row(f) for f in flows[start : start + 10_000])
         return
     from pcapflow.flows.table import background_json_rows
 
     for source, start, stop in runs():
         if source is None:
-            yield [_row(flows[i]) for i in range(start, stop)]
+            yield ",\n".join(_row(flows[i]) for i in range(start, stop))
         else:
             row = flows.table_row(start)  # type: ignore[attr-defined]
             yield background_json_rows(source, row, row + stop - start, depth=2)
