@@ -33,6 +33,19 @@ _STATES = np.array(CONN_STATES, dtype=object)
 _PROTOS = np.array([proto_name(p) for p in range(256)], dtype=object)
 
 
+def _narrow(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The same integers in the smallest integer type that holds them all."""
+    if values.dtype.kind not in "iu" or not values.size:
+        return values
+    low, high = int(values.min()), int(values.max())
+    kinds = (np.uint8, np.uint16, np.uint32) if low >= 0 else (np.int8, np.int16, np.int32)
+    for kind in kinds:
+        info = np.iinfo(kind)
+        if info.min <= low and high <= info.max:
+            return values.astype(kind)
+    return values
+
+
 @dataclass(frozen=True)
 class FlowTable:
     """Flows of one capture, column by column, sorted by (ts, uid)."""
@@ -47,10 +60,11 @@ class FlowTable:
         if not full:
             return cls.empty()
         cols = {k: np.concatenate([b.cols[k] for b in full]) for k in full[0].cols}
-        history = np.array([h for b in full for h in b.history], dtype=object)
+        shared: dict[str, str] = {}  # histories repeat: one string object per distinct one
+        history = np.array([shared.setdefault(h, h) for b in full for h in b.history], object)
         uids = np.array(flow_uids(cols), dtype=object)
         order = np.lexsort((uids.astype(str), cols["start_ns"] / 1e9))
-        return cls({k: v[order] for k, v in cols.items()}, history[order], uids[order])
+        return cls({k: _narrow(v[order]) for k, v in cols.items()}, history[order], uids[order])
 
     @classmethod
     def empty(cls) -> FlowTable:
@@ -156,7 +170,7 @@ class Background:
         return [self._result(f) for f in self.table.take(rows).flows(addrs)]
 
 
-CHUNK = 20_000  # background rows made into objects (or JSON) at a time
+CHUNK = 5_000  # background rows made into objects (or JSON) at a time
 
 
 class TableResults(Sequence[FlowResult]):
