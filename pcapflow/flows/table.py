@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, overload
 
@@ -207,6 +207,14 @@ class TableResults(Sequence[FlowResult]):
 
     def __len__(self) -> int:
         return int(self._order.shape[0])
+
+    def renamed(self, name: Callable[[str], str]) -> TableResults:
+        """The same flows with each capture named ``name(capture)``."""
+        out = TableResults.__new__(TableResults)
+        out.diagnosed = tuple(replace(r, capture=name(r.capture)) for r in self.diagnosed)
+        out.background = tuple(replace(b, capture=name(b.capture)) for b in self.background)
+        out._order = self._order
+        return out
 
     @overload
     def __getitem__(self, i: int) -> FlowResult: ...
