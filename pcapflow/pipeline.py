@@ -84,8 +84,9 @@ def analyze(
     points = _points(paths, capture_points)
     if os not in (None, *OS_CHOICES):
         raise InputError(f"unknown --os {os!r} (choose linux, windows or auto)")
+    declared = lb if lb is not None and not lb.empty else None
     with _spooled(paths) as files:
-        lean = [_read(path, i, engine) for i, path in enumerate(files)]
+        lean = [_read(path, i, engine, declared) for i, path in enumerate(files)]
         lean = [replace(c, info=replace(c.info, path=paths[i])) for i, c in enumerate(lean)]
         # The flows live until the end: keep the cyclic collector from walking them again
         # and again meanwhile.
@@ -113,7 +114,7 @@ def _analyze_lean(
     declared = lb if lb is not None and not lb.empty else None
     tables = [c.table for c in lean]
     want = needs_packets(tables, declared)
-    flows = [_load(files[i], c, want[i], engine) for i, c in enumerate(lean)]
+    flows = [_load(files[i], c, want[i], engine, declared) for i, c in enumerate(lean)]
     if declared is None:
         flows, want = _load_discovered(files, lean, flows, want, engine, paths, points, window)
     background = [t.take(np.flatnonzero(~want[i])) for i, t in enumerate(tables)]
@@ -142,18 +143,44 @@ def _spooled(paths: list[str]) -> Iterator[list[str]]:
         yield [tmp.name if p == "-" else p for p in paths]
 
 
-def _load(path: str, lean: LeanCapture, want: npt.NDArray[np.bool_], engine: str) -> list[Flow]:
-    """The flows of rows ``want``, with their evidence packets (a second pass)."""
+def _load(
+    path: str, lean: LeanCapture, want: npt.NDArray[np.bool_], engine: str, lb: LbConfig | None
+) -> list[Flow]:
+    """The flows of rows ``want``, with their evidence packets: from the packets pass 1 kept
+    for the TCP and UDP flows that touch the balancer, from a second pass for the others."""
+    from pcapflow.reconcile.relevance import touches_balancer
+
+    table = lean.table
+    covered = np.zeros(len(table), dtype=np.bool_)
+    if lean.side is not None and len(table):
+        tcp_udp = np.isin(table.cols["proto"], (6, 17))
+        covered = want & tcp_udp & touches_balancer(table, lb)
+    side = _evidence(path, lean, covered, engine, lean.side)
+    read = _evidence(path, lean, want & ~covered, engine, None)
+    by_row = dict(zip(np.flatnonzero(covered).tolist(), side, strict=True))
+    by_row.update(zip(np.flatnonzero(want & ~covered).tolist(), read, strict=True))
+    return [by_row[r] for r in np.flatnonzero(want).tolist()]
+
+
+def _evidence(
+    path: str,
+    lean: LeanCapture,
+    rows: npt.NDArray[np.bool_],
+    engine: str,
+    side: npt.NDArray[np.void] | None,
+) -> list[Flow]:
     from pcapflow.flows.evidence import load_evidence
 
-    rows = np.flatnonzero(want)
-    chosen = lean.table.take(rows)
+    chosen = lean.table.take(np.flatnonzero(rows))
+    if not len(chosen):
+        return []
     return load_evidence(
         path,
         chosen.flows(),
-        chosen.cols["key_hash"] if len(chosen) else np.zeros(0, dtype=np.uint64),
+        chosen.cols["key_hash"],
         engine=engine,
         file_idx=lean.info.file_idx,
+        side=side,
     )
 
 
@@ -181,7 +208,7 @@ def _load_discovered(
         extra = again[i] & ~want[i]
         both = again[i] | want[i]
         if extra.any():
-            loaded = _load(files[i], c, extra, engine)
+            loaded = _load(files[i], c, extra, engine, None)
             # both lists follow the table's row order: merge them by row
             by_row = dict(zip(np.flatnonzero(want[i]).tolist(), flows[i], strict=True))
             by_row.update(zip(np.flatnonzero(extra).tolist(), loaded, strict=True))
@@ -272,12 +299,16 @@ def _default_point(path: str) -> str | None:
     return name or None
 
 
-def _read(path: str, file_idx: int, engine: str) -> LeanCapture:
-    from pcapflow.flows.evidence import read_lean
+def _read(path: str, file_idx: int, engine: str, lb: LbConfig | None) -> LeanCapture:
+    """Pass 1; with a config, the packets of the flows that touch the balancer are kept on
+    the way (they then need no second pass)."""
+    from pcapflow.flows.evidence import Endpoints, read_lean
+    from pcapflow.reconcile.relevance import pass_one_endpoints
 
     if path != "-" and not _os.path.exists(path):
         raise InputError(f"{path}: no such capture file")
-    return read_lean(path, engine=engine, file_idx=file_idx)
+    keep = Endpoints(*pass_one_endpoints(lb)) if lb is not None else None
+    return read_lean(path, engine=engine, file_idx=file_idx, keep=keep)
 
 
 def _config(

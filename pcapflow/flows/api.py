@@ -95,16 +95,18 @@ def capture_blocks(
     params: Params | None = None,
     digest: bool = True,
     observe: Callable[[PacketArray], None] | None = None,
+    checksums: bool = False,
 ) -> tuple[Iterator[FlowBlock], FlowAssembler, list[CaptureInfo]]:
     """Blocks of finished flows of a capture, streamed; ``info`` is filled at the end.
 
     ``params`` (when given) replaces the three assembly options before it.  ``digest=False``
     leaves ``CaptureInfo.sha256`` empty (the fast engine then does not hash the file);
-    ``observe`` is called with every packet batch before it is assembled.
+    ``observe`` is called with every packet batch before it is assembled; ``checksums``
+    verifies transport checksums even when nothing in the assembly needs them.
     """
     params = params or _params(packets_per_flow, ignore_checksums, max_flows)
     # Checksum flags matter only to validation and to evidence packets (they carry them).
-    checksums = not params.ignore_checksums or params.packets_per_flow > 0
+    checksums = checksums or not params.ignore_checksums or params.packets_per_flow > 0
     reader = _backend(engine, digest, checksums).open(str(path), file_idx)
     asm = FlowAssembler(file_idx=file_idx, params=params)
     info: list[CaptureInfo] = []

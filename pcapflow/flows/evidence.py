@@ -27,6 +27,7 @@ from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
 from pcapflow.model.packet import (
     PACKET_DTYPE,
+    PF_FRAGMENT,
     PROTO_ICMP,
     PROTO_ICMP6,
     PROTO_TCP,
@@ -52,6 +53,13 @@ class LeanCapture:
     info: CaptureInfo
     table: FlowTable  # sorted by (ts, uid); column ``key_hash``: the connection key's hash
     senders: frozenset[tuple[str, int]]  # (source, TTL) of packets sent with an initial TTL
+    side: PacketArray | None = None  # packets kept in pass 1 (see ``read_lean``'s ``keep``)
+
+
+_INITIAL = np.zeros(256, dtype=np.bool_)
+_INITIAL[list(INITIAL_TTLS)] = True
+_FLOWING = np.zeros(256, dtype=np.bool_)
+_FLOWING[list(_FLOW_PROTOS)] = True
 
 
 class _Senders:
@@ -63,7 +71,7 @@ class _Senders:
 
     def add(self, batch: PacketArray) -> None:
         ttl = batch["ttl"]
-        mask = np.isin(ttl, INITIAL_TTLS) & np.isin(batch["proto"], _FLOW_PROTOS)
+        mask = _INITIAL[ttl] & _FLOWING[batch["proto"]]
         if not mask.any():
             return
         ver = batch["ip_ver"][mask]
@@ -82,14 +90,100 @@ class _Senders:
         return frozenset(found)
 
 
-def read_lean(path: str, *, engine: str = "fast", file_idx: int = 0) -> LeanCapture:
-    """First pass: the flows of a capture (no evidence packets) and its senders."""
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_PORT_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _address_keys(ver: Any, hi: Any, lo: Any) -> npt.NDArray[np.uint64]:
+    with np.errstate(over="ignore"):
+        mixed = np.multiply(np.asarray(hi, dtype=np.uint64), _MIX)
+        keys = np.bitwise_xor(np.asarray(lo, dtype=np.uint64), mixed)
+        return np.bitwise_xor(keys, np.asarray(ver, dtype=np.uint64))
+
+
+def _endpoint_keys(addr: npt.NDArray[np.uint64], port: Any) -> npt.NDArray[np.uint64]:
+    with np.errstate(over="ignore"):
+        keys: npt.NDArray[np.uint64] = addr ^ (
+            (np.asarray(port, dtype=np.uint64) + np.uint64(1)) * _PORT_MIX
+        )
+    return keys
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Addresses (any port) and (address, port) endpoints whose packets pass 1 keeps."""
+
+    addresses: frozenset[str]
+    endpoints: frozenset[tuple[str, int]]
+
+
+class _SideTable:
+    """Pass 1 keeps the packets to or from chosen endpoints (a superset: keys are hashed), so
+    that the flows touching them need no second pass."""
+
+    def __init__(self, chosen: Endpoints) -> None:
+        halves = [addr_to_halves(a) for a in chosen.addresses]
+        self.any = np.array(sorted({int(k) for k in _keys(halves)}), dtype=np.uint64)
+        pairs = [(addr_to_halves(a), p) for a, p in chosen.endpoints]
+        ports = np.array([p for _h, p in pairs], dtype=np.uint64)
+        self.ends = np.unique(_endpoint_keys(_keys([h for h, _p in pairs]), ports))
+        self.hosts = np.unique(_keys([h for h, _p in pairs]))  # fragments carry no ports
+        self.parts: list[PacketArray] = []
+
+    def add(self, batch: PacketArray) -> None:
+        src = _address_keys(batch["ip_ver"], batch["src_hi"], batch["src_lo"])
+        dst = _address_keys(batch["ip_ver"], batch["dst_hi"], batch["dst_lo"])
+        mask = np.isin(src, self.any) | np.isin(dst, self.any)
+        if self.ends.size:
+            mask |= np.isin(_endpoint_keys(src, batch["sport"]), self.ends)
+            mask |= np.isin(_endpoint_keys(dst, batch["dport"]), self.ends)
+            fragment = (batch["pflags"] & PF_FRAGMENT) != 0
+            if fragment.any():
+                mask |= fragment & (np.isin(src, self.hosts) | np.isin(dst, self.hosts))
+        if mask.any():
+            self.parts.append(batch[mask].view(_RAW).copy())
+
+    def rows(self) -> PacketArray:
+        if not self.parts:
+            return np.zeros(0, dtype=PACKET_DTYPE)
+        return np.concatenate(self.parts).view(PACKET_DTYPE)
+
+
+def _keys(halves: Sequence[tuple[int, int, int]]) -> npt.NDArray[np.uint64]:
+    if not halves:
+        return np.zeros(0, dtype=np.uint64)
+    ver, hi, lo = zip(*halves, strict=True)
+    return _address_keys(ver, hi, lo)
+
+
+def read_lean(
+    path: str, *, engine: str = "fast", file_idx: int = 0, keep: Endpoints | None = None
+) -> LeanCapture:
+    """First pass: the flows of a capture (no evidence packets) and its senders; with
+    ``keep``, the packets to and from those endpoints too (``LeanCapture.side``)."""
     senders = _Senders()
+    side = _SideTable(keep) if keep is not None else None
+
+    def observe(batch: PacketArray) -> None:
+        senders.add(batch)
+        if side is not None:
+            side.add(batch)
+
     blocks, _asm, info = capture_blocks(
-        path, engine=engine, file_idx=file_idx, packets_per_flow=0, observe=senders.add
+        path,
+        engine=engine,
+        file_idx=file_idx,
+        packets_per_flow=0,
+        observe=observe,
+        checksums=side is not None,  # (evidence packets carry the checksum flags)
     )
     table = FlowTable.of_blocks(list(blocks))
-    return LeanCapture(info=info[0], table=table, senders=senders.texts(_AddrCache()))
+    return LeanCapture(
+        info=info[0],
+        table=table,
+        senders=senders.texts(_AddrCache()),
+        side=side.rows() if side is not None else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,16 +226,21 @@ def load_evidence(
     engine: str = "fast",
     file_idx: int = 0,
     keep: int = EDGE_PACKETS,
+    side: PacketArray | None = None,
 ) -> list[Flow]:
     """Second pass: ``flows`` (of one capture, with their key hashes) with their evidence
     packets: every packet of a flow of up to ``2 * keep`` packets, else those
-    :func:`kept_packets` chooses."""
+    :func:`kept_packets` chooses.  With ``side`` (packets that pass 1 kept, holding every
+    packet of these flows) the file is not read again."""
     if not flows:
         return []
     wanted = _Wanted.of(key_hash, [f.first_frame for f in flows], [f.last_frame for f in flows])
-    reader = _backend(engine, False, True).open(path, file_idx)
     parts: list[PacketArray] = []
     owners: list[npt.NDArray[np.int64]] = []
+    if side is not None:  # every packet of these flows was kept in pass 1
+        rows, pos = wanted.locate(side)
+        return _with_packets(flows, wanted, [side[rows].view(_RAW)], [pos], keep)
+    reader = _backend(engine, False, True).open(path, file_idx)
     last = max(f.last_frame for f in flows)
     batches = prefetched(reader.batches())
     for batch in batches:

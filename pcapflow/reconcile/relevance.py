@@ -33,7 +33,14 @@ from pcapflow.model.lb import AZURE_PROBE_SOURCE, LbConfig
 from pcapflow.model.packet import PROTO_ICMP, PROTO_ICMP6, PROTO_TCP, PROTO_UDP
 from pcapflow.reconcile.relevance_words import BACKGROUND_REASON
 
-__all__ = ["BACKGROUND_REASON", "balancer_endpoints", "decided_by_columns", "needs_packets"]
+__all__ = [
+    "BACKGROUND_REASON",
+    "balancer_endpoints",
+    "decided_by_columns",
+    "needs_packets",
+    "pass_one_endpoints",
+    "touches_balancer",
+]
 
 ANY_PORT = -1
 
@@ -61,7 +68,7 @@ def balancer_endpoints(lb: LbConfig | None) -> tuple[frozenset[str], frozenset[t
     return frozenset(addresses), frozenset(endpoints)
 
 
-def _touches(table: FlowTable, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
+def touches_balancer(table: FlowTable, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
     """Rows with an endpoint at a balancer address, or at a member's backend/probe port."""
     addresses, endpoints = balancer_endpoints(lb)
     hit = np.zeros(len(table), dtype=np.bool_)
@@ -140,6 +147,14 @@ def needs_packets(tables: Sequence[FlowTable], lb: LbConfig | None) -> list[npt.
     """For every row of every capture's flow table: whether the diagnosis reads its packets."""
     repeated = _repeated_callers(tables)
     return [
-        ~decided_by_columns(t) | repeated[i] | _touches(t, lb) | _icmp_neighbours(t)
+        ~decided_by_columns(t) | repeated[i] | touches_balancer(t, lb) | _icmp_neighbours(t)
         for i, t in enumerate(tables)
     ]
+
+
+def pass_one_endpoints(lb: LbConfig) -> tuple[frozenset[str], frozenset[tuple[str, int]]]:
+    """(addresses on any port, (address, port) endpoints): every packet of a flow that
+    :func:`touches_balancer` has one of them as its source or destination."""
+    addresses, endpoints = balancer_endpoints(lb)
+    anywhere = addresses | {a for a, p in endpoints if p == ANY_PORT}
+    return anywhere, frozenset((a, p) for a, p in endpoints if p != ANY_PORT)
