@@ -177,7 +177,7 @@ def read_lean(
         observe=observe,
         checksums=side is not None,  # (evidence packets carry the checksum flags)
     )
-    table = FlowTable.of_blocks(list(blocks))
+    table = FlowTable.of_blocks(blocks)
     return LeanCapture(
         info=info[0],
         table=table,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, overload
@@ -52,23 +52,33 @@ class FlowTable:
 
     cols: dict[str, npt.NDArray[Any]]
     history: npt.NDArray[np.object_]
-    uids: npt.NDArray[np.object_]
+    uids: npt.NDArray[np.bytes_]  # "S18"
 
     @classmethod
-    def of_blocks(cls, blocks: Sequence[FlowBlock]) -> FlowTable:
-        full = [b for b in blocks if len(b)]
-        if not full:
-            return cls.empty()
-        cols = {k: np.concatenate([b.cols[k] for b in full]) for k in full[0].cols}
+    def of_blocks(cls, blocks: Iterable[FlowBlock]) -> FlowTable:
+        """The flows of ``blocks`` (consumed one by one, each made compact on arrival)."""
+        parts: list[dict[str, npt.NDArray[Any]]] = []
+        histories: list[npt.NDArray[np.object_]] = []
+        uid_parts: list[npt.NDArray[np.bytes_]] = []
         shared: dict[str, str] = {}  # histories repeat: one string object per distinct one
-        history = np.array([shared.setdefault(h, h) for b in full for h in b.history], object)
-        uids = np.array(flow_uids(cols), dtype=object)
-        order = np.lexsort((uids.astype(str), cols["start_ns"] / 1e9))
-        return cls({k: _narrow(v[order]) for k, v in cols.items()}, history[order], uids[order])
+        for b in blocks:
+            if not len(b):
+                continue
+            uid_parts.append(np.array(flow_uids(b.cols), dtype="S18"))
+            parts.append({k: _narrow(v) for k, v in b.cols.items()})
+            histories.append(np.array([shared.setdefault(h, h) for h in b.history], object))
+        if not parts:
+            return cls.empty()
+        cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        parts.clear()
+        history = np.concatenate(histories)
+        uids = np.concatenate(uid_parts)
+        order = np.lexsort((uids, cols["start_ns"] / 1e9))
+        return cls({k: v[order] for k, v in cols.items()}, history[order], uids[order])
 
     @classmethod
     def empty(cls) -> FlowTable:
-        return cls({}, np.zeros(0, dtype=object), np.zeros(0, dtype=object))
+        return cls({}, np.zeros(0, dtype=object), np.zeros(0, dtype="S18"))
 
     def __len__(self) -> int:
         return int(self.uids.shape[0])
@@ -187,7 +197,7 @@ class TableResults(Sequence[FlowResult]):
         background row (over all tables, in order)."""
         files = np.array([r.flow.file_idx for r in self.diagnosed], dtype=np.int64)
         d_ts = np.array([r.flow.ts for r in self.diagnosed], dtype=np.float64)
-        d_uid = np.array([r.flow.uid for r in self.diagnosed], dtype=object)
+        d_uid = np.array([r.flow.uid.encode() for r in self.diagnosed], dtype="S18")
         parts_file = [files]
         parts_ts = [d_ts]
         parts_uid = [d_uid]
@@ -200,7 +210,7 @@ class TableResults(Sequence[FlowResult]):
             parts_uid.append(b.table.uids)
             parts_code.append(-1 - np.arange(offset, offset + n, dtype=np.int64))
             offset += n
-        uid = np.concatenate(parts_uid).astype(str)
+        uid = np.concatenate(parts_uid)
         order = np.lexsort((uid, np.concatenate(parts_ts), np.concatenate(parts_file)))
         merged: npt.NDArray[np.int64] = np.concatenate(parts_code)[order]
         return merged
@@ -382,10 +392,11 @@ def _cells(b: Background, t: FlowTable, pad: str) -> list[tuple[str, Cell]]:
     def ints(name: str, present: npt.NDArray[np.bool_] | None = None) -> Cell:
         return (c[name].astype(np.int64), none if present is None else ~present)
 
-    ids = [f"{f}:{u}" for f, u in zip(c["file_idx"].tolist(), t.uids.tolist(), strict=True)]
+    uids = t.uids.astype(str).tolist()
+    ids = [f"{f}:{u}" for f, u in zip(c["file_idx"].tolist(), uids, strict=True)]
     return [
         ("id", list(map(enc, ids))),
-        ("uid", list(map(enc, t.uids.tolist()))),
+        ("uid", list(map(enc, uids))),
         ("ts", _floats(t.ts)),
         ("orig_h", _json_strings(t.orig_h)),
         ("orig_p", ints("orig_p")),

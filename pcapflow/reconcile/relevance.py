@@ -112,11 +112,17 @@ def _repeated_callers(tables: Sequence[FlowTable]) -> list[npt.NDArray[np.bool_]
     sizes = [len(t) for t in tables]
     if not sum(sizes):
         return [np.zeros(0, dtype=np.bool_) for _ in tables]
-    addr = np.concatenate([t.orig_h for t in tables])
-    _values, code = np.unique(addr.astype(str), return_inverse=True)
-    port = np.concatenate([t.cols["orig_p"] for t in tables if len(t)])
-    proto = np.concatenate([t.cols["proto"] for t in tables if len(t)])
-    key = (code.ravel().astype(np.int64) << 24) | (port.astype(np.int64) << 8) | proto
+    full = [t for t in tables if len(t)]
+
+    def column(name: str) -> npt.NDArray[np.uint64]:
+        return np.concatenate([t.cols[name] for t in full]).astype(np.uint64)
+
+    # a 64-bit mix of (address, port, protocol): a collision only makes two flows relevant
+    with np.errstate(over="ignore"):
+        key = column("orig_lo") * np.uint64(0x9E3779B97F4A7C15)
+        key ^= column("orig_hi") * np.uint64(0xC2B2AE3D27D4EB4F)
+        key ^= (column("orig_p") << np.uint64(8)) | column("proto")
+        key ^= column("ver") << np.uint64(60)
     _keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     repeated = counts[inverse.ravel()] > 1
     return np.split(repeated, np.cumsum(sizes)[:-1])
