@@ -13,7 +13,8 @@ from pcapflow.flows import read_capture
 from pcapflow.flows.table import TableResults
 from pcapflow.lbconfig import load
 from pcapflow.pipeline import analyze
-from pcapflow.report import render
+from pcapflow.report import RENDERERS, render
+from pcapflow.report.registry import render_chunks
 from pcapflow.report.serialize import to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +48,8 @@ def test_table_json_is_the_json_of_the_flow_objects(captures: list[Path]) -> Non
         objects = replace(result, flows=tuple(result.flows))
         expected = json.dumps(to_dict(objects), indent=2, ensure_ascii=False) + "\n"
         assert render(result, "json") == expected, path
+        for fmt in sorted(RENDERERS):  # every format: tables or objects, the same text
+            assert "".join(render_chunks(result, fmt)) == render(objects, fmt), (path, fmt)
     assert tables >= 2  # the synthetic mix and the sample have background flows in tables
 
 

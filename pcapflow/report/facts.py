@@ -112,7 +112,9 @@ def capture_warnings(result: AnalysisResult) -> tuple[str, ...]:
 
 
 def flow_index(result: AnalysisResult) -> dict[str, FlowResult]:
-    return {f.id: f for f in result.flows}
+    """The flows findings can name, by id (background flows kept in tables have no finding
+    and no partner: they are left out rather than made into objects)."""
+    return {f.id: f for f in labelled_candidates(result)}
 
 
 def rate_text(finding: Finding, *, p_value: bool = True) -> str:
