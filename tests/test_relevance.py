@@ -77,3 +77,14 @@ def test_a_caller_seen_in_two_captures_is_relevant() -> None:
     masks = needs_packets([table(first), table(second, 1)], None)
     assert masks[0].tolist() == [True]
     assert sorted(masks[1].tolist()) == [False, True]
+
+
+def test_a_reused_port_with_a_new_isn_is_another_connection() -> None:
+    b = PacketBuilder()
+    handshake(b, CLIENT, 40030, "10.2.0.5", 80, 0.0)
+    b.tcp(CLIENT, 40030, "10.2.0.5", 80, "S", seq=90_000, at=30.0)  # a new ISN: a new connection
+    b.tcp("10.2.0.5", 80, CLIENT, 40030, "SA", seq=7, ack=90_001, at=30.001)
+    b.tcp(CLIENT, 40030, "10.2.0.5", 80, "A", seq=90_001, ack=8, at=30.002)
+    assert needs_packets([table(b)], None)[0].tolist() == [False, False]
+    b.tcp("10.2.0.5", 80, CLIENT, 40030, "SA", seq=9, ack=5, at=1000.0)  # no SYN: ISN unknown
+    assert needs_packets([table(b)], None)[0].tolist() == [True, True, True]

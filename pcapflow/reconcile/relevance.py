@@ -108,7 +108,9 @@ def decided_by_columns(table: FlowTable) -> npt.NDArray[np.bool_]:
 
 
 def _repeated_callers(tables: Sequence[FlowTable]) -> list[npt.NDArray[np.bool_]]:
-    """Rows whose (caller address, port, protocol) occurs in more than one flow, any capture."""
+    """Rows that may share a connection key (:func:`pcapflow.reconcile.packets.conn_key`)
+    with another flow, in any capture: the same caller address, port and protocol, and for TCP
+    the same ISN, or an ISN the columns do not know (no SYN seen: it comes from the SYN-ACK)."""
     sizes = [len(t) for t in tables]
     if not sum(sizes):
         return [np.zeros(0, dtype=np.bool_) for _ in tables]
@@ -123,8 +125,15 @@ def _repeated_callers(tables: Sequence[FlowTable]) -> list[npt.NDArray[np.bool_]
         key ^= column("orig_hi") * np.uint64(0xC2B2AE3D27D4EB4F)
         key ^= (column("orig_p") << np.uint64(8)) | column("proto")
         key ^= column("ver") << np.uint64(60)
-    _keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    repeated = counts[inverse.ravel()] > 1
+    isn = np.concatenate([t.cols["isn"] for t in full]).astype(np.int64)
+    known = (column("proto") == PROTO_TCP) & (isn >= 0)
+    with np.errstate(over="ignore"):
+        fine = key ^ np.where(known, isn.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93), 0)
+    _k, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    unknown = np.bincount(inverse.ravel(), weights=~known, minlength=counts.shape[0]) > 0
+    _f, fine_inverse, fine_counts = np.unique(fine, return_inverse=True, return_counts=True)
+    group = inverse.ravel()
+    repeated = (fine_counts[fine_inverse.ravel()] > 1) | ((counts[group] > 1) & unknown[group])
     return np.split(repeated, np.cumsum(sizes)[:-1])
 
 
