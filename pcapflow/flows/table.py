@@ -69,12 +69,15 @@ class FlowTable:
             histories.append(np.array([shared.setdefault(h, h) for h in b.history], object))
         if not parts:
             return cls.empty()
-        cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        parts.clear()
         history = np.concatenate(histories)
         uids = np.concatenate(uid_parts)
-        order = np.lexsort((uids, cols["start_ns"] / 1e9))
-        return cls({k: v[order] for k, v in cols.items()}, history[order], uids[order])
+        start = np.concatenate([p["start_ns"] for p in parts])
+        order = np.lexsort((uids, start / 1e9))
+        del start
+        cols: dict[str, npt.NDArray[Any]] = {}
+        for k in list(parts[0]):  # column by column, each block's part released on the way
+            cols[k] = np.concatenate([p.pop(k) for p in parts])[order]
+        return cls(cols, history[order], uids[order])
 
     @classmethod
     def empty(cls) -> FlowTable:
