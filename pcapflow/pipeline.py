@@ -117,7 +117,11 @@ def _analyze_lean(
     flows = [_load(files[i], c, want[i], engine, declared) for i, c in enumerate(lean)]
     if declared is None:
         flows, want = _load_discovered(files, lean, flows, want, engine, paths, points, window)
-    background = [t.take(np.flatnonzero(~want[i])) for i, t in enumerate(tables)]
+    background = []
+    for i in range(len(lean)):  # the background rows replace the whole table (one copy)
+        background.append(lean[i].table.take(np.flatnonzero(~want[i])))
+        lean[i] = replace(lean[i], table=background[-1])
+    del tables
     return analyze_flows(
         [(c.info, flows[i]) for i, c in enumerate(lean)],
         paths,
