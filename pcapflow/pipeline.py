@@ -119,7 +119,7 @@ def _analyze_lean(
         flows, want = _load_discovered(files, lean, flows, want, engine, paths, points, window)
     background = []
     for i in range(len(lean)):  # the background rows replace the whole table (one copy)
-        background.append(lean[i].table.take(np.flatnonzero(~want[i])))
+        background.append(lean[i].table.shrink_to(np.flatnonzero(~want[i])))
         lean[i] = replace(lean[i], table=background[-1])
     del tables
     return analyze_flows(

@@ -122,9 +122,9 @@ class _SideTable:
     that the flows touching them need no second pass."""
 
     def __init__(self, chosen: Endpoints) -> None:
-        halves = [addr_to_halves(a) for a in chosen.addresses]
+        halves = [h for a in chosen.addresses if (h := _halves(a)) is not None]
         self.any = np.array(sorted({int(k) for k in _keys(halves)}), dtype=np.uint64)
-        pairs = [(addr_to_halves(a), p) for a, p in chosen.endpoints]
+        pairs = [(h, p) for a, p in chosen.endpoints if (h := _halves(a)) is not None]
         ports = np.array([p for _h, p in pairs], dtype=np.uint64)
         self.ends = np.unique(_endpoint_keys(_keys([h for h, _p in pairs]), ports))
         self.hosts = np.unique(_keys([h for h, _p in pairs]))  # fragments carry no ports
@@ -147,6 +147,14 @@ class _SideTable:
         if not self.parts:
             return np.zeros(0, dtype=PACKET_DTYPE)
         return np.concatenate(self.parts).view(PACKET_DTYPE)
+
+
+def _halves(address: str) -> tuple[int, int, int] | None:
+    """(version, hi, lo) of an address; None for text that is not one (it matches nothing)."""
+    try:
+        return addr_to_halves(address)
+    except ValueError:
+        return None
 
 
 def _keys(halves: Sequence[tuple[int, int, int]]) -> npt.NDArray[np.uint64]:

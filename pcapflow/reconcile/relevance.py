@@ -30,7 +30,13 @@ from pcapflow.diagnose.facts import DEFAULT_IDLE_TIMEOUT_MIN
 from pcapflow.diagnose.idle_timeout import TOLERANCE
 from pcapflow.flows.table import FlowTable
 from pcapflow.model.lb import AZURE_PROBE_SOURCE, LbConfig
-from pcapflow.model.packet import PROTO_ICMP, PROTO_ICMP6, PROTO_TCP, PROTO_UDP
+from pcapflow.model.packet import (
+    PROTO_ICMP,
+    PROTO_ICMP6,
+    PROTO_TCP,
+    PROTO_UDP,
+    addr_to_halves,
+)
 from pcapflow.reconcile.relevance_words import BACKGROUND_REASON
 
 __all__ = [
@@ -69,25 +75,32 @@ def balancer_endpoints(lb: LbConfig | None) -> tuple[frozenset[str], frozenset[t
 
 
 def touches_balancer(table: FlowTable, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
-    """Rows with an endpoint at a balancer address, or at a member's backend/probe port."""
-    addresses, endpoints = balancer_endpoints(lb)
+    """Rows with an endpoint at a balancer address, or at a member's backend/probe port
+    (compared on the address columns: no text per row)."""
+    anywhere, endpoints = pass_one_endpoints(lb) if lb is not None else balancer_endpoints(lb)
     hit = np.zeros(len(table), dtype=np.bool_)
-    ends = (
-        (table.orig_h, table.cols["orig_p"] if len(table) else None),
-        (table.resp_h, table.cols["resp_p"] if len(table) else None),
-    )
-    any_port = {a for a, p in endpoints if p == ANY_PORT}
-    by_port: dict[int, set[str]] = {}
-    for a, p in endpoints:
-        by_port.setdefault(p, set()).add(a)
-    for addr, port in ends:
-        if port is None:
-            continue
-        hit |= np.isin(addr, list(addresses | any_port))
-        for p, members in by_port.items():
+    if not len(table):
+        return hit
+    for side in ("orig", "resp"):
+        for address in anywhere:
+            hit |= _at(table, side, address)
+        for address, p in endpoints:
             if p != ANY_PORT:
-                hit |= (port == p) & np.isin(addr, list(members))
+                hit |= _at(table, side, address) & (table.cols[f"{side}_p"] == p)
     return hit
+
+
+def _at(table: FlowTable, side: str, address: str) -> npt.NDArray[np.bool_]:
+    """Rows whose ``side`` ("orig"/"resp") address is ``address`` (none: not an address)."""
+    try:
+        v, h, low = addr_to_halves(address)
+    except ValueError:
+        return np.zeros(len(table), dtype=np.bool_)
+    c = table.cols
+    found: npt.NDArray[np.bool_] = (
+        (c["ver"] == v) & (c[f"{side}_hi"] == h) & (c[f"{side}_lo"] == low)
+    )
+    return found
 
 
 IDLE_SUSPECT_S = DEFAULT_IDLE_TIMEOUT_MIN * 60.0 * TOLERANCE
@@ -143,17 +156,13 @@ def _icmp_neighbours(table: FlowTable) -> npt.NDArray[np.bool_]:
     if not len(table):
         return hit
     proto = table.cols["proto"]
-    icmp = np.flatnonzero((proto == PROTO_ICMP) | (proto == PROTO_ICMP6))
-    if icmp.size == 0:
+    icmp = table.take(np.flatnonzero((proto == PROTO_ICMP) | (proto == PROTO_ICMP6)))
+    if not len(icmp):
         return hit
-    pairs = {
-        frozenset(p)
-        for p in zip(table.orig_h[icmp].tolist(), table.resp_h[icmp].tolist(), strict=True)
-    }
-    udp = np.flatnonzero(proto == PROTO_UDP)
-    for i, a, b in zip(
-        udp.tolist(), table.orig_h[udp].tolist(), table.resp_h[udp].tolist(), strict=True
-    ):
+    pairs = {frozenset(p) for p in zip(icmp.orig_h.tolist(), icmp.resp_h.tolist(), strict=True)}
+    rows = np.flatnonzero(proto == PROTO_UDP)
+    udp = table.take(rows)
+    for i, a, b in zip(rows.tolist(), udp.orig_h.tolist(), udp.resp_h.tolist(), strict=True):
         hit[i] = frozenset((a, b)) in pairs
     return hit
 
