@@ -23,9 +23,9 @@ from pcapflow.batch import (
     run_batch,
 )
 from pcapflow.cli import main
-from pcapflow.cli.options import engine_option, guest_os_option
+from pcapflow.cli.options import engine_option, guest_os_option, lb_options
 from pcapflow.errors import InputError
-from pcapflow.lbconfig.options import config_from_options, lb_options
+from pcapflow.lbconfig.options import config_from_options
 from pcapflow.report import RENDERERS
 
 EXIT_OK, EXIT_ERRORS, EXIT_FAILURES = 0, 1, 3
