@@ -92,7 +92,8 @@ def _run(jobs: list[Job], out: Path, settings: Settings, workers: int | None,
 @click.option(
     "--scheduler",
     metavar="tcp://HOST:PORT",
-    help="Run on this Dask distributed scheduler instead of local processes.",
+    help="Run on this Dask distributed scheduler instead of local processes (the workers "
+    "need the captures at the same absolute paths: a shared filesystem).",
 )
 @click.option(
     "--format",
