@@ -355,6 +355,7 @@ def user_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 USER_ARGS = ["report", "captures/*/web01-eth0.pcap", "--lb", "lb.yaml", "--format", "json"]
 
 
+@pytest.mark.timeout(300)  # the whole test, cluster start and stop included
 def test_cli_report_with_relative_paths_on_a_cluster_started_elsewhere(
     user_folder: Path, tmp_path: Path
 ) -> None:
@@ -388,6 +389,7 @@ def _can_unshare_mounts() -> bool:
 
 
 @pytest.mark.skipif(not _can_unshare_mounts(), reason="needs mount namespaces (root)")
+@pytest.mark.timeout(300)  # the whole test, cluster start and stop included
 def test_a_worker_without_the_shared_filesystem_fails_each_capture_in_one_line(
     user_folder: Path, tmp_path: Path
 ) -> None:
