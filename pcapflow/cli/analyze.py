@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 
 from pcapflow.cli import main
-from pcapflow.cli.options import engine_option, guest_os_option
+from pcapflow.cli.options import engine_option, guest_os_option, lb_options
 from pcapflow.errors import InputError
-from pcapflow.lbconfig.options import check_one_stdin, config_from_options, lb_options
+from pcapflow.lbconfig.options import check_one_stdin, config_from_options
 from pcapflow.live.present import use_colour
 from pcapflow.pipeline import analyze as run_analysis
 from pcapflow.reconcile import PairingWindow

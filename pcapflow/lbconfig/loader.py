@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pcapflow.errors import ConfigError
+from pcapflow.lbconfig.azure_ids import flat
 from pcapflow.lbconfig.draft import Loaded, merge
 from pcapflow.lbconfig.inventory import Inventory, is_inventory_document
 from pcapflow.lbconfig.problems import Document
@@ -165,11 +166,9 @@ def _keys(obj: Mapping[str, Any]) -> set[str]:
 def _is_az_lb(obj: Any) -> bool:
     if not isinstance(obj, Mapping):
         return False
-    keys = _keys(obj)
     if str(obj.get("type", "")).casefold() == "microsoft.network/loadbalancers":
         return True
-    if "properties" in keys and isinstance(obj.get("properties"), Mapping):
-        keys |= _keys(obj["properties"])
+    keys = set(flat(obj))  # any casing: REST, older CLIs' camelCase, SDK snake_case
     return bool(keys & {"frontendipconfigurations", "loadbalancingrules", "backendaddresspools"})
 
 
