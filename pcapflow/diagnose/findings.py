@@ -1,5 +1,9 @@
 """Group labelled connections into findings: by cause and by (caller, frontend, rule).
 
+Every failure makes a finding, whatever its kind (frontend call, member leg, health probe,
+direct call, other); what worked makes one only for frontend calls (a probe or a direct call that
+worked needs no finding: its label in the flow table says it).
+
 Order (deterministic, ids F1, F2, ... follow it): failures first, by label in
 :data:`LABEL_ORDER`, then caller, frontend and rule; non-failures last in the same way.
 """
@@ -16,9 +20,10 @@ import yaml
 
 from pcapflow.diagnose.evidence import connection_evidence, extra_evidence
 from pcapflow.diagnose.facts import Facts
+from pcapflow.diagnose.kind import Kinded
 from pcapflow.diagnose.stats import RateCheck, check_rate, unknown_pool_rate
 from pcapflow.diagnose.verdict import Verdict
-from pcapflow.model.result import Confidence, Evidence, Finding, Label
+from pcapflow.model.result import Confidence, Evidence, Finding, FlowKind, Label
 from pcapflow.reconcile.connection import Connection
 
 LABEL_ORDER: tuple[Label, ...] = (
@@ -37,6 +42,7 @@ MAX_EVIDENCE = 60  # evidence packets kept per finding (every flow id is listed 
 CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
 
 GroupKey = tuple[Label, str, str, str]
+FRONTEND_CALL = Kinded(FlowKind.FRONTEND_CALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,7 @@ class Decided:
     caller: str
     frontend: str | None
     rule: str | None
+    kinded: Kinded = FRONTEND_CALL
 
 
 @cache
@@ -63,7 +70,7 @@ def build_findings(decided: Sequence[Decided], paths: Mapping[int, str]) -> tupl
     groups: dict[GroupKey, list[Decided]] = defaultdict(list)
     attempts: dict[tuple[str, str, str], list[Decided]] = defaultdict(list)
     for d in decided:
-        if d.verdict.label is None:
+        if d.verdict.label is None or not (d.verdict.label.is_failure or d.conn.is_attempt):
             continue
         groups[(d.verdict.label, d.caller, d.frontend or "", d.rule or "")].append(d)
         if d.frontend is not None:

@@ -16,7 +16,14 @@ from typing import cast
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from pcapflow.model.result import AnalysisResult, Finding, FlowResult, Label, Remediation
+from pcapflow.model.result import (
+    AnalysisResult,
+    Finding,
+    FlowKind,
+    FlowResult,
+    Label,
+    Remediation,
+)
 from pcapflow.report.facts import (
     LABEL_WORDS,
     Summary,
@@ -143,7 +150,13 @@ def headline(summary: Summary, result: AnalysisResult) -> str:
     if not result.flows:
         return "Nothing to diagnose."
     if not failures:
-        return f"All {summary.connections} connection(s) seen to load-balancer frontends worked."
+        calls = summary.of_kind(FlowKind.FRONTEND_CALL).connections
+        others = summary.connections - calls
+        if not calls:
+            worked = f"; the {others} other connection(s) worked" if others else ""
+            return f"No call to a load-balancer frontend was captured{worked}."
+        also = f" (and {others} other connection(s))" if others else ""
+        return f"All {calls} connection(s) seen to load-balancer frontends worked{also}."
     top = failures[0]
     lb, rule = lb_and_rule(top)
     via = ", ".join(

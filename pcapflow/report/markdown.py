@@ -51,9 +51,13 @@ def _summary(result: AnalysisResult) -> Iterator[str]:
         yield ""
     yield f"{summary.connections} connection(s), {summary.failed} failed."
     yield ""
-    rows = [(f"`{label.value}`", n, LABEL_WORDS[label]) for label, n in summary.counts]
+    rows = [
+        (kind.words, f"`{label.value}`", n, LABEL_WORDS[label])
+        for kind in summary.by_kind  # frontend calls first
+        for label, n in kind.counts
+    ]
     if rows:
-        yield from table(("label", "connections", "meaning"), rows)
+        yield from table(("kind", "label", "connections", "meaning"), rows)
 
 
 def _finding(finding: Finding, flows: dict[str, FlowResult]) -> Iterator[str]:

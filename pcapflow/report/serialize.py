@@ -30,7 +30,15 @@ FLOW_FIELDS: tuple[str, ...] = (
     "file_idx", "first_frame", "last_frame", "ifaces", "isn", "resp_isn", "syn_ip_id",
     "syn_ttl", "syn_tsval", "syn_retransmits", "duplicates", "last_ts", "packets_truncated",
 )  # fmt: skip
-FLOW_RESULT_FIELDS: tuple[str, ...] = ("capture", "role", "frontend", "rule", "reason")
+FLOW_RESULT_FIELDS: tuple[str, ...] = (
+    "capture",
+    "role",
+    "kind",
+    "frontend",
+    "rule",
+    "reason",
+    "note",
+)
 LEG_FIELDS: tuple[str, ...] = (
     "outbound_flow", "inbound_flows", "rule", "member", "matched_on", "delta_s",
 )  # fmt: skip
@@ -115,6 +123,9 @@ def summary_dict(result: AnalysisResult) -> dict[str, Any]:
         "connections": summary.connections,
         "failed": summary.failed,
         "flows": summary.flows,
+        "by_kind": {
+            k.kind.value: {label.value: n for label, n in k.counts} for k in summary.by_kind
+        },
     }
 
 

@@ -47,9 +47,12 @@ def _head(result: AnalysisResult, style: Style) -> Iterator[str]:
     for warning in summary.warnings:
         yield style(f"  warning: {warning}", fg="yellow")
     yield f"  {summary.connections} connection(s), {summary.failed} failed, {summary.flows} flow(s)"
-    for label, n in summary.counts:
-        mark = style("x", fg="red") if label.is_failure else style("ok", fg="green")
-        yield f"    {n:>5}  {label.value:<31} {mark} {LABEL_WORDS[label]}"
+    for kind in summary.by_kind:  # frontend calls first
+        failed = f", {kind.failed} failed" if kind.failed else ""
+        yield f"  {kind.words}: {kind.connections}{failed}"
+        for label, n in kind.counts:
+            mark = style("x", fg="red") if label.is_failure else style("ok", fg="green")
+            yield f"    {n:>5}  {label.value:<31} {mark} {LABEL_WORDS[label]}"
 
 
 def _finding(finding: Finding, style: Style) -> Iterator[str]:
