@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import shutil
@@ -21,6 +22,7 @@ from pcapflow.batch import (
 )
 from pcapflow.cli import main
 from pcapflow.lbconfig import load
+from pcapflow.model.result import Label
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_captures" / "hairpin-two-backends"
@@ -69,6 +71,16 @@ def test_bad_capture_is_reported_in_the_index_and_does_not_stop_the_batch(
     csv_lines = (out / "summary.csv").read_text().splitlines()
     assert csv_lines[0].startswith("name,captures,verdict,findings,ok,")
     assert len(csv_lines) == 4
+    # counts by kind: the label columns are the calls to a frontend, other kinds after them
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO("\n".join(csv_lines)))}
+    by_kind = json.loads((out / "web01-eth0.json").read_text())["summary"]["by_kind"]
+    web01 = rows["web01-eth0"]
+    for label in Label:
+        assert int(web01[label.value]) == by_kind["frontend_call"].get(label.value, 0)
+    for kind in ("member_leg", "health_probe", "direct_call", "other"):
+        assert int(web01[kind]) == sum(by_kind.get(kind, {}).values())
+    assert int(web01["health_probe"]) > 0 and int(web01["health_probe_failed"]) == 0
+    assert summary["reports"][2]["by_kind"]["frontend_call"]["hairpin_self"] == 8
 
 
 def test_rerun_skips_up_to_date_reports_and_retries_errors(inputs: Path, tmp_path: Path) -> None:
