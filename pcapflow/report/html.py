@@ -65,6 +65,7 @@ class Diagram:
     outcome: str
     start: str
     omitted: int
+    clocks: tuple[str, ...] = ()  # the clock offset between captures that saw the same packets
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,7 @@ def _diagram(result: AnalysisResult, head: FlowResult | None, title: str) -> Dia
         return None
     drawn = ladder(result, head, title)
     return Diagram(title, Markup(ladder_svg(drawn)), drawn.outcome, utc(drawn.start_ts),
-                   drawn.omitted)  # fmt: skip
+                   drawn.omitted, drawn.clocks)  # fmt: skip
 
 
 def _story_function() -> Callable[[AnalysisResult, str], list[str]] | None:
