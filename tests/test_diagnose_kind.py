@@ -85,4 +85,22 @@ def test_every_flow_gets_its_kind_and_a_label_by_its_own_outcome() -> None:
         (40002, FlowKind.DIRECT_CALL, Label.REFUSED),
     }
     # what worked outside a frontend call needs no finding; the refused direct call has one
-    assert [(f.label, f.frontend) for f in findings] == [(Label.REFUSED, f"{B}:81")]
+    assert [(f.label, f.frontend, f.kind) for f in findings] == [
+        (Label.REFUSED, f"{B}:81", FlowKind.DIRECT_CALL)
+    ]
+
+
+def test_a_failed_member_leg_finding_names_the_rule_and_says_the_caller_was_not_captured() -> None:
+    refused = [
+        pkt(C, 40003, B, 80, SYN, t=0, seq=5, frame=1),
+        pkt(B, 80, C, 40003, RST | ACK, t=0.001, ack=6, frame=2),
+    ]
+    results, findings = diagnose(
+        connections(refused), CFG, paths={0: "web01.pcap"}, capture_end={0: 9.0},
+        captured_members=frozenset({B}),
+        captured_hosts=frozenset({B}),
+    )  # fmt: skip
+    ((flow_result,), (finding,)) = (results, findings)
+    assert flow_result.label is Label.REFUSED and flow_result.rule == "ilb-web/http"
+    assert finding.kind is FlowKind.MEMBER_LEG and finding.rule == "ilb-web/http"
+    assert finding.ambiguity == flow_result.note and "not captured" in flow_result.note

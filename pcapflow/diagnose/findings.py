@@ -121,7 +121,9 @@ def _finding(
         p_value=rate.p_value if rate else None,
         confidence=confidence,
         confidence_reason=reason,
-        ambiguity=next((d.verdict.ambiguity for d in members if d.verdict.ambiguity), None),
+        ambiguity=next((d.verdict.ambiguity for d in members if d.verdict.ambiguity), None)
+        or next((d.kinded.note for d in members if d.kinded.note), None),
+        kind=first.kinded.kind,
     )
 
 

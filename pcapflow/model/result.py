@@ -131,6 +131,7 @@ class Finding:
     confidence_reason: str = ""
     ambiguity: str | None = None  # "cannot tell X from Y; a capture on Z would settle it"
     remediations: tuple[Remediation, ...] = ()
+    kind: FlowKind = FlowKind.FRONTEND_CALL  # of its connections; else ``frontend`` is a target
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from pcapflow.model.result import (
     Remediation,
 )
 from pcapflow.report.facts import (
+    KIND_WORDS,
     LABEL_WORDS,
     Summary,
     connection_heads,
@@ -193,6 +194,7 @@ def context(result: AnalysisResult) -> dict[str, object]:
         "headline": headline(summary, result),
         "verdict_class": VERDICT_CLASSES.get(summary.verdict, "failing"),
         "label_words": {label.value: words for label, words in LABEL_WORDS.items()},
+        "kind_words": {kind.value: words for kind, words in KIND_WORDS.items()},
         "label_colours": {label.value: colour for label, colour in LABEL_COLOURS.items()},
         "findings": [finding_view(result, f) for f in result.findings],
         "flows": shown_flows(result),

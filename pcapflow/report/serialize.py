@@ -46,7 +46,7 @@ EVIDENCE_FIELDS: tuple[str, ...] = ("file", "frame", "ts", "summary", "role")
 FINDING_FIELDS: tuple[str, ...] = (
     "id", "label", "title", "explanation", "caller", "frontend", "rule", "flow_ids", "count",
     "first_ts", "last_ts", "attempts", "expected_rate", "observed_rate", "p_value",
-    "confidence", "confidence_reason", "ambiguity",
+    "confidence", "confidence_reason", "ambiguity", "kind",
 )  # fmt: skip
 REMEDIATION_FIELDS: tuple[str, ...] = (
     "id", "rank", "title", "summary", "applies_because", "commands", "tradeoffs", "os",

@@ -7,8 +7,14 @@ from collections.abc import Callable, Iterator
 
 import click
 
-from pcapflow.model.result import AnalysisResult, Finding, Remediation
-from pcapflow.report.facts import LABEL_WORDS, lb_and_rule, ranked, rate_text, summarize
+from pcapflow.model.result import AnalysisResult, Finding, FlowKind, Remediation
+from pcapflow.report.facts import (
+    LABEL_WORDS,
+    lb_and_rule,
+    ranked,
+    rate_text,
+    summarize,
+)
 from pcapflow.report.registry import RenderOptions, register
 
 WIDTH = 100
@@ -60,11 +66,14 @@ def _finding(finding: Finding, style: Style) -> Iterator[str]:
     head = f"[{finding.id}] {finding.label.value}: {finding.title}"
     yield style(head, fg="red" if finding.label.is_failure else None, bold=True)
     lb, rule = lb_and_rule(finding)
-    where = [f"caller {finding.caller}" if finding.caller else ""]
-    where.append(f"frontend {finding.frontend}" if finding.frontend else "")
+    call = finding.kind is FlowKind.FRONTEND_CALL
+    where = ["" if call else f"{finding.kind.value.replace('_', ' ')}:"]
+    where.append(f"caller {finding.caller}" if finding.caller else "")
+    target = "frontend" if call else "target"
+    where.append(f"{target} {finding.frontend}" if finding.frontend else "")
     where.append(f"load balancer {lb}" if lb else "")
     where.append(f"rule {rule}" if rule else "")
-    yield "  " + ", ".join(w for w in where if w)
+    yield "  " + ", ".join(w for w in where if w).replace(":, ", ": ")
     yield f"  {rate_text(finding)}"
     confidence = f"  confidence: {finding.confidence.value}"
     yield confidence + (f" ({finding.confidence_reason})" if finding.confidence_reason else "")
