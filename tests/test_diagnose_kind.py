@@ -104,3 +104,20 @@ def test_a_failed_member_leg_finding_names_the_rule_and_says_the_caller_was_not_
     assert flow_result.label is Label.REFUSED and flow_result.rule == "ilb-web/http"
     assert finding.kind is FlowKind.MEMBER_LEG and finding.rule == "ilb-web/http"
     assert finding.ambiguity == flow_result.note and "not captured" in flow_result.note
+
+
+def test_failures_of_frontend_calls_come_before_failures_of_other_kinds() -> None:
+    silent_call = [pkt(B, 41001, VIP, 80, SYN, t=0, seq=9, frame=30 + n, ip_id=n) for n in (1, 2)]
+    refused_direct = [
+        pkt(C, 40004, B, 22, SYN, t=0, seq=5, frame=40),
+        pkt(B, 22, C, 40004, RST | ACK, t=0.001, ack=6, frame=41),
+    ]
+    _results, findings = diagnose(
+        connections(refused_direct, silent_call), CFG, paths={0: "web01.pcap"},
+        capture_end={0: 9.0}, captured_members=frozenset({B}), captured_hosts=frozenset({B}),
+    )  # fmt: skip
+    # refused ranks before filtered among labels, but the frontend call's failure comes first
+    assert [(f.id, f.kind, f.label) for f in findings] == [
+        ("F1", FlowKind.FRONTEND_CALL, Label.FILTERED),
+        ("F2", FlowKind.DIRECT_CALL, Label.REFUSED),
+    ]

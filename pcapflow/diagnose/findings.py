@@ -4,8 +4,9 @@ Every failure makes a finding, whatever its kind (frontend call, member leg, hea
 direct call, other); what worked makes one only for frontend calls (a probe or a direct call that
 worked needs no finding: its label in the flow table says it).
 
-Order (deterministic, ids F1, F2, ... follow it): failures first, by label in
-:data:`LABEL_ORDER`, then caller, frontend and rule; non-failures last in the same way.
+Order (deterministic, ids F1, F2, ... follow it): failures first, those of calls to a frontend
+before those of other kinds, each by label in :data:`LABEL_ORDER`, then caller, frontend and
+rule; non-failures last in the same way.
 """
 
 from __future__ import annotations
@@ -75,16 +76,17 @@ def build_findings(decided: Sequence[Decided], paths: Mapping[int, str]) -> tupl
         groups[(d.verdict.label, d.caller, d.frontend or "", d.rule or "")].append(d)
         if d.frontend is not None:
             attempts[(d.caller, d.frontend, d.rule or "")].append(d)
-    keys = sorted(groups, key=_order)
+    keys = sorted(groups, key=lambda key: _order(key, groups[key][0].kinded.kind))
     return tuple(
         _finding(f"F{i}", key, groups[key], attempts.get(key[1:], []), paths)
         for i, key in enumerate(keys, start=1)
     )
 
 
-def _order(key: GroupKey) -> tuple[bool, int, str, str, str]:
+def _order(key: GroupKey, kind: FlowKind) -> tuple[bool, bool, int, str, str, str]:
     label = key[0]
-    return (not label.is_failure, LABEL_ORDER.index(label), key[1], key[2], key[3])
+    other = kind is not FlowKind.FRONTEND_CALL
+    return (not label.is_failure, other, LABEL_ORDER.index(label), key[1], key[2], key[3])
 
 
 def _finding(
