@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pcapflow.diagnose.facts import Facts, facts_for
 from pcapflow.diagnose.findings import Decided, build_findings
-from pcapflow.diagnose.kind import Kinded, classify
+from pcapflow.diagnose.kind import BackendPorts, Kinded, classify
 from pcapflow.diagnose.registry import DETECTORS, decide
 from pcapflow.diagnose.verdict import Verdict
 from pcapflow.model.lb import LbConfig
@@ -54,7 +54,7 @@ def diagnose(
     ``captured_hosts``: the addresses local to some capture (a call from one of them to a
     member's address is a direct call, not a member leg whose caller was not captured)."""
     index = LbIndex(lb)
-    seen = _Seen(captured_members, loopback, unreachable or {}, captured_hosts)
+    seen = _Seen(captured_members, loopback, unreachable or {}, captured_hosts, BackendPorts(lb))
     decided = [_decide(c, index, capture_end, seen) for c in conns]
     results = [r for d in decided for r in _flow_results(d, paths)]
     results.sort(key=lambda r: (r.flow.file_idx, r.flow.ts, r.flow.uid))
@@ -68,7 +68,8 @@ class _Seen:
     captured_members: frozenset[str]
     loopback: frozenset[tuple[int, int]]
     unreachable: Mapping[str, tuple[PacketRef, ...]]
-    captured_hosts: frozenset[str] = frozenset()
+    captured_hosts: frozenset[str]
+    backends: BackendPorts
 
 
 def _decide(
@@ -89,7 +90,7 @@ def _decide(
     frontend = f"{_host(conn.frontend[0])}:{conn.frontend[1]}" if conn.frontend else None
     if not conn.is_attempt:  # probes and direct flows: grouped by the address they target
         frontend = f"{_host(rep.flow.resp_h)}:{rep.flow.resp_p}"
-    kinded = classify(conn, lb, seen.captured_hosts)
+    kinded = classify(conn, lb, seen.captured_hosts, seen.backends)
     return Decided(
         conn=conn,
         facts=facts,

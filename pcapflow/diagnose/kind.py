@@ -14,7 +14,7 @@ No judgement here: the label comes from the decisions in :mod:`pcapflow.diagnose
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pcapflow.model.lb import LbConfig, RuleMatch
 from pcapflow.model.result import FlowKind
@@ -31,8 +31,28 @@ class Kinded:
     note: str = ""
 
 
-def classify(conn: Connection, lb: LbIndex, captured_hosts: frozenset[str]) -> Kinded:
-    """The kind of ``conn``; ``captured_hosts``: the addresses local to some given capture."""
+@dataclass(slots=True)
+class BackendPorts:
+    """:func:`backend_rules` asked once per (member, port, protocol) of an analysis."""
+
+    cfg: LbConfig
+    _seen: dict[tuple[str, int, str], tuple[RuleMatch, ...]] = field(default_factory=dict)
+
+    def rules(self, member: str, port: int, proto: str) -> tuple[RuleMatch, ...]:
+        key = (member, port, proto)
+        if key not in self._seen:
+            self._seen[key] = backend_rules(self.cfg, member, port, proto)
+        return self._seen[key]
+
+
+def classify(
+    conn: Connection,
+    lb: LbIndex,
+    captured_hosts: frozenset[str],
+    backends: BackendPorts | None = None,
+) -> Kinded:
+    """The kind of ``conn``; ``captured_hosts``: the addresses local to some given capture;
+    ``backends``: a :class:`BackendPorts` shared by the connections of one analysis."""
     if conn.is_attempt:
         return Kinded(FlowKind.FRONTEND_CALL)
     if conn.legs[0].role == PROBE:
@@ -40,7 +60,7 @@ def classify(conn: Connection, lb: LbIndex, captured_hosts: frozenset[str]) -> K
     rep = conn.representative.flow
     if rep.proto not in ("tcp", "udp") or lb.member(_canon(rep.resp_h)) is None:
         return Kinded(FlowKind.OTHER)
-    rules = backend_rules(lb.lb, rep.resp_h, rep.resp_p, rep.proto)
+    rules = (backends or BackendPorts(lb.lb)).rules(rep.resp_h, rep.resp_p, rep.proto)
     if not rules or _canon(rep.orig_h) in captured_hosts:
         return Kinded(FlowKind.DIRECT_CALL)
     return Kinded(FlowKind.MEMBER_LEG, rule_name(rules[0]), member_leg_note(rep.orig_h, rules))
