@@ -79,6 +79,7 @@ def test_every_frame_is_drawn_once_and_shared_packets_name_both_frames(
         shared = [a for a in drawn.arrows if a.also]
         both += len(shared)
         assert all({a.file, *(f for f, _ in a.also)} == set(CASE.captures) for a in shared)
+        assert all([f for f, _ in a.frames] == list(CASE.captures) for a in shared)
         assert len(drawn.clocks) == (1 if shared else 0)
         svg = ladder_svg(drawn)
         for arrow in shared:

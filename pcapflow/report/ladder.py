@@ -42,7 +42,8 @@ class Arrow:
 
     @property
     def frames(self) -> tuple[tuple[str, int], ...]:
-        """Every (file, frame) that saw this packet, the first (earliest) first."""
+        """Every (file, frame) that saw this packet, in the order the captures were given
+        (``t`` is the earliest of their corrected times)."""
         return ((self.file, self.frame), *self.also)
 
 
@@ -83,18 +84,19 @@ def _arrow(fr: FlowResult, pkt: PacketRef, outbound: bool, t0_ns: int, files: di
     text = f"{flags_text(pkt.tcp_flags)} {detail}" if detail else label
     if detail and pkt.payload_len:
         text += f" len={pkt.payload_len}"
+    first, *others = sorted((pkt, *also), key=lambda p: p.file_idx)  # in capture order
     return Arrow(
         src=src,
         dst=dst,
         t=(pkt.ts_ns + offsets.get(pkt.file_idx, 0) - t0_ns) / 1e9,
-        file=files.get(pkt.file_idx, str(pkt.file_idx)),
-        frame=pkt.frame,
+        file=files.get(first.file_idx, str(first.file_idx)),
+        frame=first.frame,
         text=text,
         label=label,
         detail=detail,
         leg="outbound" if outbound else "translated",
         addresses=f"{pkt.src}:{pkt.sport} -> {pkt.dst}:{pkt.dport}",
-        also=tuple((files.get(p.file_idx, str(p.file_idx)), p.frame) for p in also),
+        also=tuple((files.get(p.file_idx, str(p.file_idx)), p.frame) for p in others),
     )
 
 
