@@ -74,11 +74,17 @@ class Outcome:
     verdict: str | None
     counts: dict[str, int] = field(default_factory=dict)
     findings: int = 0
-    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> label -> count
     reports: tuple[str, ...] = ()  # report file names, relative to the output folder
     error: str | None = None
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()  # problems met reading the captures (read only in part ...)
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> label -> count
+
+    def kind_counts(self) -> dict[str, dict[str, int]]:
+        """``by_kind``; an outcome made without it counts its ``counts`` as frontend calls."""
+        if self.by_kind or not self.counts:
+            return self.by_kind
+        return {FlowKind.FRONTEND_CALL.value: dict(self.counts)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,12 +493,7 @@ def summary_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             "captures": list(o.captures),
             "verdict": o.verdict,
             "counts": {label.value: o.counts.get(label.value, 0) for label in Label},
-            "by_kind": {
-                kind.value: {
-                    lbl.value: o.by_kind.get(kind.value, {}).get(lbl.value, 0) for lbl in Label
-                }
-                for kind in FlowKind
-            },
+            "by_kind": _all_kinds(o.kind_counts()),
             "findings": o.findings,
             "reports": list(o.reports),
             "error": o.error,
@@ -500,6 +501,14 @@ def summary_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
         }
         for o in outcomes
     ]
+
+
+def _all_kinds(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Every kind, every label (zeros included), in FlowKind and Label order."""
+    return {
+        kind.value: {lbl.value: counts.get(kind.value, {}).get(lbl.value, 0) for lbl in Label}
+        for kind in FlowKind
+    }
 
 
 OTHER_KINDS: tuple[FlowKind, ...] = tuple(k for k in FlowKind if k is not FlowKind.FRONTEND_CALL)

@@ -19,6 +19,7 @@ from pcapflow.batch import (
     plan_jobs,
     read_manifest,
     run_batch,
+    summary_csv,
 )
 from pcapflow.cli import main
 from pcapflow.lbconfig import load
@@ -271,3 +272,16 @@ def test_cli_batch_shows_a_progress_bar_on_a_terminal_and_log_lines_otherwise(
     assert "analysing" in terminal.getvalue() and "[1/" not in terminal.getvalue()
     assert "[1/2]" in pipe.getvalue() and "[2/2]" in pipe.getvalue()
     assert "analysing" not in pipe.getvalue()
+
+
+def test_summary_csv_counts_frontend_calls_first_then_each_other_kind() -> None:
+    by_kind = {"frontend_call": {"ok": 3, "hairpin_self": 1}, "health_probe": {"ok": 2},
+               "direct_call": {"refused": 1, "ok": 4}}  # fmt: skip
+    made = Outcome("a", ("a.pcap",), "hairpin failure", {"ok": 9}, 2, by_kind=by_kind)
+    old = Outcome("b", ("b.pcap",), "healthy", {"ok": 4}, 0)  # made before counts by kind
+    rows = list(csv.DictReader(io.StringIO(summary_csv([made, old]))))
+    assert (rows[0]["ok"], rows[0]["hairpin_self"]) == ("3", "1")
+    assert (rows[0]["health_probe"], rows[0]["health_probe_failed"]) == ("2", "0")
+    assert (rows[0]["direct_call"], rows[0]["direct_call_failed"]) == ("5", "1")
+    assert (rows[0]["member_leg"], rows[0]["other"]) == ("0", "0")
+    assert rows[1]["ok"] == "4" and rows[1]["health_probe"] == "0"
