@@ -41,13 +41,14 @@ import yaml
 
 from pcapflow.errors import InputError, PcapflowError
 from pcapflow.model.lb import LbConfig
-from pcapflow.model.result import AnalysisResult, Label
-from pcapflow.report.facts import tool_version
+from pcapflow.model.result import AnalysisResult, FlowKind, Label
+from pcapflow.report.facts import tool_version, total_and_failed
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 STATE_FILE = ".pcapflow-batch.json"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: outcomes carry counts by kind (an older state is redone)
+BATCH_SCHEMA_VERSION = "1.1"  # summary.json; 1.1 added "by_kind" to every report row
 GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -82,6 +83,13 @@ class Outcome:
     error: str | None = None
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()  # problems met reading the captures (read only in part ...)
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> label -> count
+
+    def kind_counts(self) -> dict[str, dict[str, int]]:
+        """``by_kind``; an outcome made without it counts its ``counts`` as frontend calls."""
+        if self.by_kind or not self.counts:
+            return self.by_kind
+        return {FlowKind.FRONTEND_CALL.value: dict(self.counts)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +313,7 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
         verdict=data.get("verdict"),
         counts=dict(data.get("counts", {})),
         findings=int(data.get("findings", 0)),
+        by_kind={k: dict(v) for k, v in data.get("by_kind", {}).items()},
         reports=tuple(data.get("reports", ())),
         error=data.get("error"),
         seconds=float(data.get("seconds", 0.0)),
@@ -396,6 +405,7 @@ def run_task(task: Task) -> JobResult:
         verdict=summary.verdict,
         counts={label.value: n for label, n in summary.counts},
         findings=len(result.failures),
+        by_kind={k.kind.value: {lbl.value: n for lbl, n in k.counts} for k in summary.by_kind},
         reports=tuple(rendered),
         seconds=round(time.perf_counter() - started, 3),
         warnings=tuple(one_line(w) for w in summary.warnings),
@@ -572,6 +582,7 @@ def summary_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             "captures": list(o.captures),
             "verdict": o.verdict,
             "counts": {label.value: o.counts.get(label.value, 0) for label in Label},
+            "by_kind": _all_kinds(o.kind_counts()),
             "findings": o.findings,
             "reports": list(o.reports),
             "error": o.error,
@@ -581,21 +592,38 @@ def summary_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     ]
 
 
+def _all_kinds(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Every kind, every label (zeros included), in FlowKind and Label order."""
+    return {
+        kind.value: {lbl.value: counts.get(kind.value, {}).get(lbl.value, 0) for lbl in Label}
+        for kind in FlowKind
+    }
+
+
+OTHER_KINDS: tuple[FlowKind, ...] = tuple(k for k in FlowKind if k is not FlowKind.FRONTEND_CALL)
+
+
 def summary_csv(outcomes: Sequence[Outcome]) -> str:
+    """One row per report: the label columns count calls to a frontend (the story first);
+    each other kind has two columns, its connections and how many of them failed."""
     out = io.StringIO()
     header = ["name", "captures", "verdict", "findings", *(lbl.value for lbl in Label)]
+    kinds = [name for k in OTHER_KINDS for name in (k.value, f"{k.value}_failed")]
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*header, "reports", "error", "warnings"])
+    writer.writerow([*header, *kinds, "reports", "error", "warnings"])
     for row in summary_rows(outcomes):
-        counts = [row["counts"][label.value] for label in Label]
+        by_kind: dict[str, dict[str, int]] = row["by_kind"]
+        calls = by_kind[FlowKind.FRONTEND_CALL.value]
+        counts = [calls[label.value] for label in Label]
+        others = [n for k in OTHER_KINDS for n in total_and_failed(by_kind[k.value])]
         head = [row["name"], ";".join(row["captures"]), row["verdict"] or "", row["findings"]]
         tail = [";".join(row["reports"]), row["error"] or "", "; ".join(row["warnings"])]
-        writer.writerow([*head, *counts, *tail])
+        writer.writerow([*head, *counts, *others, *tail])
     return out.getvalue()
 
 
 def summary_json(outcomes: Sequence[Outcome]) -> str:
-    data = {"schema_version": "1.0", "pcapflow_version": tool_version(),
+    data = {"schema_version": BATCH_SCHEMA_VERSION, "pcapflow_version": tool_version(),
             "reports": summary_rows(outcomes)}  # fmt: skip
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 

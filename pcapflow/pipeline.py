@@ -96,6 +96,7 @@ def analyze_flows(
             for iface in loopback_interfaces(info, points[i])
         ),
         unreachable=port_unreachables((v.flows for v in views), window),
+        captured_hosts=frozenset(a for v in views for a in v.local),
     )
     guest_os = _guest_os(os, cfg, views)
     by_rep = _by_representative(conns)

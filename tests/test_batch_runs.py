@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -25,9 +26,11 @@ from pcapflow.batch import (
     plan_jobs,
     read_manifest,
     run_batch,
+    summary_csv,
 )
 from pcapflow.cli import main
 from pcapflow.lbconfig import load
+from pcapflow.model.result import Label
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_captures" / "hairpin-two-backends"
@@ -76,6 +79,16 @@ def test_bad_capture_is_reported_in_the_index_and_does_not_stop_the_batch(
     csv_lines = (out / "summary.csv").read_text().splitlines()
     assert csv_lines[0].startswith("name,captures,verdict,findings,ok,")
     assert len(csv_lines) == 4
+    # counts by kind: the label columns are the calls to a frontend, other kinds after them
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO("\n".join(csv_lines)))}
+    by_kind = json.loads((out / "web01-eth0.json").read_text())["summary"]["by_kind"]
+    web01 = rows["web01-eth0"]
+    for label in Label:
+        assert int(web01[label.value]) == by_kind["frontend_call"].get(label.value, 0)
+    for kind in ("member_leg", "health_probe", "direct_call", "other"):
+        assert int(web01[kind]) == sum(by_kind.get(kind, {}).values())
+    assert int(web01["health_probe"]) > 0 and int(web01["health_probe_failed"]) == 0
+    assert summary["reports"][2]["by_kind"]["frontend_call"]["hairpin_self"] == 8
 
 
 def test_rerun_skips_up_to_date_reports_and_retries_errors(inputs: Path, tmp_path: Path) -> None:
@@ -455,3 +468,16 @@ def test_tasks_carry_absolute_paths_and_reports_name_captures_as_given(
     assert [c["path"] for c in report["captures"]] == ["caps/web01-eth0.pcap"]
     missing = run_job(Job("gone", ("caps/gone.pcap",)), Settings())
     assert missing.outcome.error == "caps/gone.pcap: no such capture file"
+
+
+def test_summary_csv_counts_frontend_calls_first_then_each_other_kind() -> None:
+    by_kind = {"frontend_call": {"ok": 3, "hairpin_self": 1}, "health_probe": {"ok": 2},
+               "direct_call": {"refused": 1, "ok": 4}}  # fmt: skip
+    made = Outcome("a", ("a.pcap",), "hairpin failure", {"ok": 9}, 2, by_kind=by_kind)
+    old = Outcome("b", ("b.pcap",), "healthy", {"ok": 4}, 0)  # made before counts by kind
+    rows = list(csv.DictReader(io.StringIO(summary_csv([made, old]))))
+    assert (rows[0]["ok"], rows[0]["hairpin_self"]) == ("3", "1")
+    assert (rows[0]["health_probe"], rows[0]["health_probe_failed"]) == ("2", "0")
+    assert (rows[0]["direct_call"], rows[0]["direct_call_failed"]) == ("5", "1")
+    assert (rows[0]["member_leg"], rows[0]["other"]) == ("0", "0")
+    assert rows[1]["ok"] == "4" and rows[1]["health_probe"] == "0"

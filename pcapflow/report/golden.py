@@ -59,6 +59,14 @@ CASES: tuple[Case, ...] = (
         ),
         ("sample_captures/mixed/lb.yaml",),
     ),
+    Case(  # a VM's NIC and the balancer's side of it: the same packets at two points
+        "mixed-web01-nic-and-balancer-side",
+        (
+            "sample_captures/mixed/web01-eth0.pcapng",
+            "sample_captures/mixed/lb-web01-eth0.pcapng",
+        ),
+        ("sample_captures/mixed/lb.yaml",),
+    ),
     Case(
         "udp-service-web01",
         ("sample_captures/udp-service/web01-eth0.pcap",),
