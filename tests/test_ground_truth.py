@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pcapflow.lbconfig import load, load_text
+from pcapflow.model.lb import REFLECTING_HAIRPIN_MODES
 from pcapflow.model.result import AnalysisResult, Label
 from pcapflow.pipeline import analyze
 
@@ -133,6 +134,12 @@ def test_without_config_discovered_translations_give_the_same_labels(scenario: s
     declared = load([str(samples_dir() / scenario / "lb.yaml")])
     if any(r.floating_ip for lb in declared.load_balancers for r in lb.rules):
         pytest.skip("floating IP keeps the 5-tuple: nothing to discover")
+    if any(
+        not r.preserve_client_ip or lb.hairpin_mode in REFLECTING_HAIRPIN_MODES
+        for lb in declared.load_balancers
+        for r in lb.rules
+    ):
+        pytest.skip("a declared platform fact (client IP not preserved, hairpin mode) decides")
     truth, result = run_without_config(scenario)
     if result.suggested_config is None:
         pytest.skip("no translation in these captures")

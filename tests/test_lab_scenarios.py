@@ -34,6 +34,10 @@ CONTRACT_NAMES = {
     "udp-service",
     "ipv6-frontend",
     "idle-timeout",
+    "aws-nlb-preserve-client-ip",
+    "aws-nlb-no-preserve-client-ip",
+    "k8s-hairpin-off",
+    "k8s-hairpin-on",
 }
 
 

@@ -12,4 +12,11 @@ def detect(f: Facts) -> Verdict | None:
         return None
     if f.kind != ATTEMPT:
         return Verdict(None, "answered")
+    if f.caller_in_pool and f.self_call_works:
+        picked = "the caller itself" if f.self_mapped else "another member"
+        return Verdict(
+            Label.OK,
+            f"a member called its own frontend and was answered ({picked} was picked); no "
+            f"hairpin risk: {f.self_call_works}",
+        )
     return Verdict(Label.OK, "the frontend answered the caller")

@@ -95,6 +95,7 @@ class LbRule:
     backend_port: int
     floating_ip: bool = False
     idle_timeout_min: int = 4  # the balancer forgets an idle flow after this (host conntrack)
+    preserve_client_ip: bool = True  # False: the balancer SNATs to the frontend (AWS NLB option)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,9 @@ class LbSpec:
     probe_port: int | None = 80  # TCP probe from 168.63.129.16; None = members always healthy
     probe_interval_s: int = 5
     nsg: tuple[NsgDeny, ...] = ()
+    cloud: str = "azure"  # the platform the lab models: "azure", "aws", "gcp", "kubernetes"
+    local_on_members: bool = False  # GCP: the frontend is a local route on every backend
+    hairpin_mode: str | None = None  # Kubernetes: kubelet --hairpin-mode the node runs with
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,11 @@ class Scenario:
 
     def member_vm(self, address: str) -> Vm | None:
         return next((v for v in self.vms if address in v.addresses()), None)
+
+    @property
+    def kube(self) -> bool:
+        """A Kubernetes node (bridge, pods, kube-proxy) rather than the cloud host model."""
+        return self.lb.cloud == "kubernetes"
 
     @property
     def floating_ip(self) -> bool:
@@ -447,6 +456,101 @@ IPV6_FRONTEND = Scenario(
     require_cases=("self", "member"),
 )
 
+# ---- AWS Network Load Balancer ----------------------------------------------------------------
+AWS_NLB = Scenario(
+    name="aws-nlb-preserve-client-ip",
+    description=(
+        "AWS internal Network Load Balancer (10.2.1.100, TCP 80, instance targets web01 and "
+        "web02) with client IP preservation, the default for instance targets: the NLB rewrites "
+        "only the destination. web01 calls the NLB 12 times: routed to web02 it connects, routed "
+        "to itself source and destination are equal and the connection times out (AWS: "
+        "'Internal load balancers do not support hairpinning or loopback')."
+    ),
+    signature="S1, S2 (AWS NLB)",
+    vms=(WEB01_VM, WEB02_VM, client()),
+    lb=LbSpec(VIP, (WEB01, WEB02), (HTTP,), probe_port=None, cloud="aws"),
+    steps=(_client_step(), _web01_step(12)),
+    require_cases=("self", "member"),
+)
+
+AWS_NLB_NO_PRESERVE = dataclasses.replace(
+    AWS_NLB,
+    name="aws-nlb-no-preserve-client-ip",
+    description=(
+        "The same NLB with the target group attribute preserve_client_ip.enabled=false (the AWS "
+        "fix): the NLB replaces the source with its own private address 10.2.1.100 (SNAT), so a "
+        "target routed to itself sees 10.2.1.100 -> 10.2.1.4 and answers. Every call connects, "
+        "whichever target is picked: no hairpin failure, no hairpin risk."
+    ),
+    signature="S2 negative (AWS NLB, SNAT)",
+    lb=LbSpec(
+        VIP,
+        (WEB01, WEB02),
+        (dataclasses.replace(HTTP, preserve_client_ip=False),),
+        probe_port=None,
+        cloud="aws",
+    ),
+    steps=(_client_step(), _web01_step(12, expect={"self": OK, "member": OK})),
+)
+
+# ---- Kubernetes: a Service through kube-proxy (iptables mode) on a bridge CNI --------------------
+CLUSTER_IP = "10.96.0.10"
+POD_WEB1 = "10.244.1.2"
+POD_WEB2 = "10.244.1.3"
+POD_CLIENT = "10.244.1.4"
+POD_PORT = 8080
+
+
+def pod(name: str, address: str, role: str = "backend") -> Vm:
+    """A pod: one eth0 on the node's bridge; endpoints serve HTTP on 8080."""
+    listen = (POD_PORT,) if role == "backend" else ()
+    return Vm(name, (Nic("eth0", address),), role, listen)
+
+
+K8S_HAIRPIN_OFF = Scenario(
+    name="k8s-hairpin-off",
+    description=(
+        "Kubernetes Service default/web (ClusterIP 10.96.0.10:80 -> pods web1 10.244.1.2 and "
+        "web2 10.244.1.3 on port 8080) through kube-proxy's iptables rules on node-1, whose "
+        "bridge cni0 has hairpin_mode off on every port (kubelet --hairpin-mode=none). web1 calls "
+        "its own Service 12 times: kube-proxy picks an endpoint at random per SYN; sent to web2 "
+        "it connects, sent back to web1 the SYN returns un-masqueraded with web1's own source "
+        "(martian): no answer, and the call times out when every SYN of it picks web1."
+    ),
+    signature="S1, S2 (Kubernetes, hairpin off)",
+    vms=(pod("web1", POD_WEB1), pod("web2", POD_WEB2), pod("client", POD_CLIENT, "client")),
+    lb=LbSpec(
+        CLUSTER_IP,
+        (POD_WEB1, POD_WEB2),
+        (LbRule("default/web:http", "tcp", 80, POD_PORT),),
+        probe_port=None,
+        cloud="kubernetes",
+        hairpin_mode="none",
+    ),
+    steps=(
+        Step("client", POD_CLIENT, "tcp", 80, 40001, 4, CLIENT_OK),
+        Step("web1", POD_WEB1, "tcp", 80, 41001, 12, HAIRPIN, timeout_s=1.5),
+    ),
+    require_cases=("self", "member"),
+)
+
+K8S_HAIRPIN_ON = dataclasses.replace(
+    K8S_HAIRPIN_OFF,
+    name="k8s-hairpin-on",
+    description=(
+        "The same Service with hairpin_mode on on the bridge ports (kubelet "
+        "--hairpin-mode=hairpin-veth, the fix): a SYN kube-proxy sends back to web1 leaves the "
+        "bridge by the port it came in on, masqueraded by KUBE-POSTROUTING to the node's bridge "
+        "address 10.244.1.1, and web1 answers it. Every call connects."
+    ),
+    signature="S2 negative (Kubernetes, hairpin on)",
+    lb=dataclasses.replace(K8S_HAIRPIN_OFF.lb, hairpin_mode="hairpin-veth"),
+    steps=(
+        Step("client", POD_CLIENT, "tcp", 80, 40001, 4, CLIENT_OK),
+        Step("web1", POD_WEB1, "tcp", 80, 41001, 12, {"self": OK, "member": OK}, timeout_s=1.5),
+    ),
+)
+
 # ---- remediations -------------------------------------------------------------------------------
 LOOPBACK_VIP = Remediation(
     name="loopback-vip-floating-ip",
@@ -605,6 +709,10 @@ SCENARIOS: dict[str, Scenario] = {
         UDP_SERVICE,
         IPV6_FRONTEND,
         IDLE_TIMEOUT,
+        AWS_NLB,
+        AWS_NLB_NO_PRESERVE,
+        K8S_HAIRPIN_OFF,
+        K8S_HAIRPIN_ON,
     )
 }
 
