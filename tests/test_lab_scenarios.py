@@ -38,6 +38,8 @@ CONTRACT_NAMES = {
     "aws-nlb-no-preserve-client-ip",
     "k8s-hairpin-off",
     "k8s-hairpin-on",
+    "gcp-ilb-local-route",
+    "gcp-ilb-local-route-service-down",
 }
 
 

@@ -159,3 +159,14 @@ def test_the_witness_names_the_caller_when_any_syn_of_it_was_sent_back() -> None
     assert entries[41001].reply_src == "10.244.1.2" and entries[41002].reply_src == "10.244.1.3"
     assert entries[41001].key == ("tcp", "10.244.1.2", 41001, "10.96.0.10", 80)
     assert kube.witness_entries("not json", K8S_OFF) == []
+
+
+def test_a_call_served_locally_and_reset_is_the_platform_behaviour_not_a_plain_refusal() -> None:
+    local = Facts(
+        kind=ATTEMPT, proto="tcp", caller=VIP, served_locally=True, caller_refused=True,
+        frontend_local=True,
+    )  # fmt: skip
+    verdict = decide(local)
+    assert verdict.label is Label.SERVED_LOCALLY_REFUSED and "by design" in verdict.reason
+    elsewhere = dataclasses.replace(local, served_locally=False, translated_seen=True)
+    assert decide(elsewhere).label is Label.REFUSED

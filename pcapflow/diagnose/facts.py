@@ -69,6 +69,7 @@ class Facts:
     reply_unacked: bool = False  # probe: SYN-ACK(s) sent, never acknowledged
     reply_without_request: bool = False  # probe: SYN-ACK captured where the SYN was not
     other_members: tuple[str, ...] = ()  # the pool members besides the caller, as "vm (ip)"
+    frontend_local: bool = False  # the config says members hold the frontend address locally
     self_call_works: str = ""  # why a call sent back to the caller is answered by design, if so
     picks: str = ""  # how the platform picks a member (with the 1/N rate), when it says
     notes: tuple[str, ...] = field(default=())
@@ -136,6 +137,7 @@ def facts_for(
         reply_iface_differs=differs,
         reply_unacked=unacked,
         reply_without_request=orphan,
+        frontend_local=bool(match and match.frontend.local_on_members),
         self_call_works=match.self_call_works if match else "",
         picks=platform(match.lb.cloud).picks if match else "",
         other_members=tuple(

@@ -51,6 +51,7 @@ LABELS = (
     "filtered",
     "probe_asymmetric_route",
     "idle_timeout",
+    "served_locally_refused",
     "unknown",
 )
 GUEST_COMMANDS = ("ip", "sysctl")  # the only programs a scenario's guest setup may run
@@ -493,6 +494,63 @@ AWS_NLB_NO_PRESERVE = dataclasses.replace(
     steps=(_client_step(), _web01_step(12, expect={"self": OK, "member": OK})),
 )
 
+# ---- Google Cloud internal passthrough Network Load Balancer ----------------------------------
+# the Google guest environment's route for a forwarding rule of an internal passthrough NLB
+GCP_LOCAL_ROUTE = f"ip route add to local {VIP}/32 dev eth0 proto 66 table local"
+GCP_WEB01 = web("web01", WEB01, setup=(GCP_LOCAL_ROUTE,))
+GCP_WEB02 = web("web02", WEB02, setup=(GCP_LOCAL_ROUTE,))
+GCP_LB = LbSpec(
+    VIP,
+    (WEB01, WEB02),
+    (dataclasses.replace(HTTP, floating_ip=True),),  # passthrough: the destination is kept
+    probe_port=None,
+    cloud="gcp",
+    local_on_members=True,
+)
+SERVED_LOCALLY = Expect("connected", "ok")
+LOCAL_REFUSED = Expect("refused", "served_locally_refused")
+
+GCP_ILB = Scenario(
+    name="gcp-ilb-local-route",
+    description=(
+        "Google Cloud internal passthrough Network Load Balancer (forwarding rule 10.2.1.100, "
+        "TCP 80, backends web01 and web02). Packets reach a backend with the forwarding rule's "
+        "address as destination, and the guest environment has installed that address as a "
+        "local route on every backend. The client's calls are balanced; web01's own calls to "
+        "10.2.1.100 never leave web01: they are served by web01 itself over lo, every time."
+    ),
+    signature="S3 (Google Cloud, by design)",
+    vms=(GCP_WEB01, GCP_WEB02, client()),
+    lb=GCP_LB,
+    steps=(
+        _client_step(),
+        Step("web01", "", "tcp", 80, 41001, 6, {"none": SERVED_LOCALLY}),
+    ),
+    require_cases=("member", "none"),
+)
+
+GCP_ILB_DOWN = Scenario(
+    name="gcp-ilb-local-route-service-down",
+    description=(
+        "The same Google Cloud backends, but web01's own HTTP service is down (nothing listens "
+        "on port 80 on web01) while web02 serves. web01's calls to the forwarding rule are still "
+        "answered by web01 itself, over lo: refused at once, although a healthy backend exists. "
+        "By design of the platform, not a balancer fault."
+    ),
+    signature="S3 failure (Google Cloud, caller's service down)",
+    vms=(
+        Vm("web01", (Nic("eth0", WEB01),), "backend", (443,), (5000,), (), (GCP_LOCAL_ROUTE,)),
+        GCP_WEB02,
+    ),
+    lb=GCP_LB,
+    steps=(
+        Step(
+            "web01", "", "tcp", 80, 41001, 4, {"none": Expect("refused", "served_locally_refused")}
+        ),
+    ),
+    require_cases=("none",),
+)
+
 # ---- Kubernetes: a Service through kube-proxy (iptables mode) on a bridge CNI --------------------
 CLUSTER_IP = "10.96.0.10"
 POD_WEB1 = "10.244.1.2"
@@ -711,6 +769,8 @@ SCENARIOS: dict[str, Scenario] = {
         IDLE_TIMEOUT,
         AWS_NLB,
         AWS_NLB_NO_PRESERVE,
+        GCP_ILB,
+        GCP_ILB_DOWN,
         K8S_HAIRPIN_OFF,
         K8S_HAIRPIN_ON,
     )

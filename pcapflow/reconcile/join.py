@@ -159,9 +159,11 @@ def _classify(ctx: _Ctx, rep: Flow, flow: Flow) -> LegFlow:
 
 
 def _receiving_member(ctx: _Ctx, rep: Flow, flow: Flow) -> str | None:
-    """With floating IP the translated leg keeps the VIP: the member is the capture's host."""
+    """With floating IP the translated leg keeps the VIP: the member is the capture's host.
+    A flow whose source is the frontend itself was opened on a host holding the frontend
+    address (a loopback VIP, a local route): no balancer delivered it."""
     local = ctx.local(flow)
-    if flow.orig_h in local:
+    if flow.orig_h in local or flow.orig_h == rep.resp_h:
         return None
     members = sorted(
         m.address
