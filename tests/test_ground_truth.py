@@ -270,3 +270,16 @@ def test_platform_findings_state_how_the_platform_picks() -> None:
         _, result = _sample(scenario)
         other = [r for r in result.flows if r.label is Label.HAIRPIN_OTHER_BACKEND]
         assert other and all("about 1/2" in r.reason and words in r.reason for r in other)
+
+
+def test_each_platforms_failure_gets_its_platforms_fix_first() -> None:
+    for scenario, label, first in (
+        ("aws-nlb-preserve-client-ip", Label.HAIRPIN_SELF, "aws-disable-client-ip-preservation"),
+        ("k8s-hairpin-off", Label.HAIRPIN_SELF, "k8s-hairpin-veth"),
+        ("gcp-ilb-local-route-service-down", Label.SERVED_LOCALLY_REFUSED,
+         "gcp-start-the-callers-own-service"),
+    ):  # fmt: skip
+        _, result = _sample(scenario)
+        finding = next(f for f in result.findings if f.label is label)
+        assert finding.remediations[0].id == first
+        assert "Verified in the kernel lab" in finding.remediations[0].summary

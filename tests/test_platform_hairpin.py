@@ -16,6 +16,7 @@ from pcapflow.model.lb import LbConfig, RuleMatch
 from pcapflow.model.packet import ACK, SYN
 from pcapflow.model.result import Label
 from pcapflow.reconcile import CaptureView, join_connections, matched_invariants
+from pcapflow.remediation.catalogue import load_catalogue
 
 K8S_OFF, K8S_ON = SCENARIOS["k8s-hairpin-off"], SCENARIOS["k8s-hairpin-on"]
 
@@ -170,3 +171,14 @@ def test_a_call_served_locally_and_reset_is_the_platform_behaviour_not_a_plain_r
     assert verdict.label is Label.SERVED_LOCALLY_REFUSED and "by design" in verdict.reason
     elsewhere = dataclasses.replace(local, served_locally=False, translated_seen=True)
     assert decide(elsewhere).label is Label.REFUSED
+
+
+def test_every_lab_verified_fix_names_a_scenario_of_its_platform_where_nothing_fails() -> None:
+    verified = [e for e in load_catalogue() if e.verified_in_lab]
+    assert {e.id for e in verified} >= {"aws-disable-client-ip-preservation", "k8s-hairpin-veth"}
+    for entry in verified:
+        scenario = SCENARIOS[entry.verified_in_lab]
+        labels = {x.label for step in scenario.steps for x in step.expect.values()}
+        assert not any(Label(label).is_failure for label in labels), entry.id
+        clouds = dict(entry.conditions).get("clouds")
+        assert clouds is None or scenario.lb.cloud in clouds, entry.id
