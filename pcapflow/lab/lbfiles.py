@@ -63,7 +63,7 @@ NAMES = {
     "azure": Names(LB_NAME, FRONTEND, POOL),
     "aws": Names("nlb-web", "nlb-web-10.2.1.100", "tg-web"),
     "gcp": Names("fr-web-ilb", "fr-web-ilb", "bs-web"),
-    "kubernetes": Names("default/web", "default/web", "default/web", member_node="node-1"),
+    "kubernetes": Names("web", "web", "web", member_node="node-1"),  # Service default/web
 }
 
 

@@ -580,7 +580,7 @@ K8S_HAIRPIN_OFF = Scenario(
     lb=LbSpec(
         CLUSTER_IP,
         (POD_WEB1, POD_WEB2),
-        (LbRule("default/web:http", "tcp", 80, POD_PORT),),
+        (LbRule("http", "tcp", 80, POD_PORT),),  # the Service port named http
         probe_port=None,
         cloud="kubernetes",
         hairpin_mode="none",
