@@ -21,7 +21,6 @@ FRONTEND = "fe-web"
 POOL = "be-web"
 PROBE = "tcp-probe-80"
 VNET = "vnet-spoke-we-02"
-SERVICE_CIDR = "10.96.0.0/12"  # Kubernetes: the cluster's Service (ClusterIP) range
 ETAG = 'W/"00000000-0000-4000-8000-0000000000aa"'
 
 
@@ -35,8 +34,6 @@ def _nic_name(scenario: Scenario, address: str) -> tuple[str | None, str | None]
 
 
 def _subnet(scenario: Scenario) -> str:
-    if scenario.lb.cloud == "kubernetes":
-        return SERVICE_CIDR
     return "fd00:2:1::/64" if ":" in scenario.lb.vip else "10.2.1.0/24"
 
 
@@ -82,7 +79,8 @@ def pcapflow_config(scenario: Scenario) -> dict[str, Any]:
             member = {"address": address, "vm": vm, "os": "linux", "node": named.member_node}
         members.append(member)
     frontend: dict[str, Any] = {"name": named.frontend, "address": lb.vip}
-    frontend["subnet"] = _subnet(scenario)
+    if lb.cloud != "kubernetes":  # a ClusterIP is in the Service range, not the pods' subnet
+        frontend["subnet"] = _subnet(scenario)
     if lb.local_on_members:
         frontend["local_on_members"] = True
     balancer: dict[str, Any] = {"name": named.balancer, "cloud": lb.cloud, "internal": True}
