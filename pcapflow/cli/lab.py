@@ -72,11 +72,12 @@ def _summary(truth: dict[str, Any], target: Path) -> None:
         )
     if not truth["design_ok"]:
         click.echo("  note: some outcomes differ from the scenario design (see ground_truth.json)")
-    callers = [a["caller"] for a in truth["attempts"] if a.get("caller", "client") != "client"]
-    caller = callers[0] if callers else "web01"
+    calls = [a for a in truth["attempts"] if a.get("caller", "client") != "client"]
+    caller = calls[0]["caller"] if calls else "web01"
     own = [c["file"] for c in truth["captures"] if c["file"].startswith(f"{caller}-")]
-    if own:  # every capture of the calling VM or pod (its eth0, and its lo where it has one)
-        files = own[0] if len(own) == 1 else f"{caller}-*.pcap"
+    if own:  # the calling VM's or pod's eth0; with its lo when its calls stayed local
+        local = any(a.get("case") == "none" for a in calls)
+        files = f"{caller}-*.pcap" if local and len(own) > 1 else own[0]
         click.echo(f"  next: pcapflow analyze {target / files} --lb {target / 'lb.yaml'}")
 
 
