@@ -195,6 +195,11 @@ def platform(cloud: str) -> Platform:
     return PLATFORMS.get(cloud, Platform())
 
 
+def rewrites_source(lb: LoadBalancer, rule: Rule) -> bool:
+    """The balancer may put another source on the translated leg of this rule."""
+    return not rule.preserve_client_ip or platform(lb.cloud).masquerades_hairpin
+
+
 @dataclass(frozen=True, slots=True)
 class RuleMatch:
     """A rule located by address: which balancer, frontend, rule and pool it belongs to."""
@@ -212,7 +217,7 @@ class RuleMatch:
     def source_translated(self) -> bool:
         """The balancer may rewrite the caller's address on the translated leg: the rule does
         not preserve the client IP (AWS), or the platform masquerades a hairpin (kube-proxy)."""
-        return not self.rule.preserve_client_ip or platform(self.lb.cloud).masquerades_hairpin
+        return rewrites_source(self.lb, self.rule)
 
     @property
     def self_call_works(self) -> str:

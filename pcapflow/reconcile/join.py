@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pcapflow.model.flow import Flow
-from pcapflow.model.lb import LbConfig, RuleMatch
+from pcapflow.model.lb import LbConfig, RuleMatch, rewrites_source
 from pcapflow.reconcile.connection import (
     COPY,
     DIRECT,
@@ -86,6 +86,8 @@ def merge_source_translated(
     NLB without client IP preservation, kube-proxy's masquerade of a hairpin) and that rule
     explains the group's destination.  Without such a rule nothing is merged.
     """
+    if not any(rewrites_source(b, r) for b in lb.lb.load_balancers for r in b.rules):
+        return groups  # e.g. every Azure config: nothing to do
     outbound: dict[int, list[ConnKey | tuple[str]]] = defaultdict(list)
     for key, flows in groups.items():
         if len(key) == 4 and key[2] == "tcp" and any(_rewrites_source(lb, f) for f in flows):
