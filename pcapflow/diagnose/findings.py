@@ -34,6 +34,7 @@ LABEL_ORDER: tuple[Label, ...] = (
     Label.FILTERED,
     Label.PROBE_ASYMMETRIC_ROUTE,
     Label.IDLE_TIMEOUT,
+    Label.SERVED_LOCALLY_REFUSED,
     Label.UNKNOWN,
     Label.HAIRPIN_OTHER_BACKEND,
     Label.OK,

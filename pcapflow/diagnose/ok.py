@@ -21,7 +21,7 @@ def detect(f: Facts) -> Verdict | None:
     if not f.answered:
         return None
     if f.kind == ATTEMPT:
-        return Verdict(Label.OK, "the frontend answered the caller")
+        return _frontend_answered(f)
     if f.proto not in ("tcp", "udp"):
         return Verdict(None, NOT_A_CONNECTION)
     if f.proto == "tcp" and not f.syn_seen:
@@ -29,3 +29,14 @@ def detect(f: Facts) -> Verdict | None:
     if f.kind == PROBE_KIND:
         return Verdict(Label.OK, "the member answered the health probe")
     return Verdict(Label.OK, "the responder answered")
+
+
+def _frontend_answered(f: Facts) -> Verdict:
+    if f.caller_in_pool and f.self_call_works:
+        picked = "the caller itself" if f.self_mapped else "another member"
+        return Verdict(
+            Label.OK,
+            f"a member called its own frontend and was answered ({picked} was picked); no "
+            f"hairpin risk: {f.self_call_works}",
+        )
+    return Verdict(Label.OK, "the frontend answered the caller")

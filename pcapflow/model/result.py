@@ -28,6 +28,7 @@ class Label(StrEnum):
     FILTERED = "filtered"
     PROBE_ASYMMETRIC_ROUTE = "probe_asymmetric_route"
     IDLE_TIMEOUT = "idle_timeout"
+    SERVED_LOCALLY_REFUSED = "served_locally_refused"
     UNKNOWN = "unknown"
 
     @property

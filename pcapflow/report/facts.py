@@ -42,6 +42,7 @@ LABEL_WORDS: dict[Label, str] = {
     Label.FILTERED: "failed: no answer (filtered)",
     Label.PROBE_ASYMMETRIC_ROUTE: "failed: health-probe reply took another route",
     Label.IDLE_TIMEOUT: "failed: idle connection dropped by the balancer",
+    Label.SERVED_LOCALLY_REFUSED: "failed: served locally by the caller, nothing listens",
     Label.UNKNOWN: "failed: cause not identified",
 }
 

@@ -72,6 +72,28 @@ CASES: tuple[Case, ...] = (
         ("sample_captures/udp-service/web01-eth0.pcap",),
         ("sample_captures/udp-service/lb.yaml",),
     ),
+    # one sample per platform of issue 11 (AWS NLB, Google Cloud, Kubernetes)
+    Case(
+        "aws-nlb-preserve-client-ip-web01",
+        ("sample_captures/aws-nlb-preserve-client-ip/web01-eth0.pcap",),
+        ("sample_captures/aws-nlb-preserve-client-ip/lb.yaml",),
+    ),
+    Case(
+        "gcp-ilb-local-route-service-down-web01",
+        (
+            "sample_captures/gcp-ilb-local-route-service-down/web01-eth0.pcap",
+            "sample_captures/gcp-ilb-local-route-service-down/web01-lo.pcapng",
+        ),
+        ("sample_captures/gcp-ilb-local-route-service-down/lb.yaml",),
+    ),
+    Case(
+        "k8s-hairpin-on-web1-and-node",
+        (
+            "sample_captures/k8s-hairpin-on/web1-eth0.pcap",
+            "sample_captures/k8s-hairpin-on/lb-cni0.pcapng",
+        ),
+        ("sample_captures/k8s-hairpin-on/lb.yaml",),
+    ),
 )
 EXAMPLE = "example"
 

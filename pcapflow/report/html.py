@@ -50,6 +50,7 @@ LABEL_COLOURS: dict[Label, str] = {
     Label.FILTERED: "#8d6e63",
     Label.PROBE_ASYMMETRIC_ROUTE: "#ad1457",
     Label.IDLE_TIMEOUT: "#1565c0",
+    Label.SERVED_LOCALLY_REFUSED: "#4e342e",
     Label.UNKNOWN: "#616161",
 }
 VERDICT_CLASSES = {"healthy": "healthy", "no traffic": "neutral"}

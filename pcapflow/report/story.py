@@ -61,6 +61,10 @@ LABEL_MEANINGS = {
         "the connection stayed idle longer than the rule's idle timeout; the load balancer "
         "forgot it, and the next packet was reset or dropped."
     ),
+    Label.SERVED_LOCALLY_REFUSED: (
+        "the caller holds the frontend address itself, so the call never reached the load "
+        "balancer; its own machine answered with a reset: nothing listens there."
+    ),
     Label.UNKNOWN: "pcapflow could not tell why this connection failed.",
 }
 
