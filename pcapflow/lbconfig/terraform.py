@@ -211,10 +211,13 @@ def _first(value: Any) -> Mapping[str, Any]:
     return _map(items[0]) if items else {}
 
 
+PROVIDER_PREFIXES = ("azurerm_", "aws_", "google_")  # resource types references may name
+
+
 def _strip_reference(ref: str) -> str | None:
     """``azurerm_lb.ilb.id`` / ``azurerm_lb.ilb[0]`` -> ``azurerm_lb.ilb`` (data sources too)."""
-    size = 3 if ref.startswith("data.azurerm_") else 2
-    if not ref.startswith(("azurerm_", "data.azurerm_")):
+    size = 3 if ref.startswith("data.") else 2
+    if not ref.removeprefix("data.").startswith(PROVIDER_PREFIXES):
         return None
     parts = ref.split("[", 1)[0].split(".")
     return ".".join(parts[:size]) if len(parts) >= size else None

@@ -1,0 +1,470 @@
+"""AWS, Google Cloud and Kubernetes loaders: what each reads, and each malformed document's one
+located problem."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from pcapflow.cli import main
+from pcapflow.errors import ConfigError
+from pcapflow.lbconfig import detect, load, load_text, to_yaml, validate
+from pcapflow.lbconfig.problems import Severity
+from pcapflow.model.lb import Distribution, LbConfig, Protocol
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "lbconfig"
+AWS = sorted(str(p) for p in (FIX / "aws").glob("*.json"))
+GCLOUD = sorted(str(p) for p in (FIX / "gcloud").glob("*.json"))
+WEB_TG = "tg-orders-web/73e2d6bc24d8a067"
+KUBECTL = sorted(str(p) for p in (FIX / "kubectl").glob("*.json"))
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def _write(tmp: Path, name: str, data: Any) -> str:
+    path = tmp / name
+    path.write_text(json.dumps(data, indent=2))
+    return str(path)
+
+
+def _with(tmp: Path, files: list[str], name: str, change: Any) -> list[str]:
+    """The fixture set with ``name`` replaced by ``change(copy of it)`` (None: left out)."""
+    out = []
+    for f in files:
+        if Path(f).name != name:
+            out.append(f)
+            continue
+        data = change(copy.deepcopy(_read(Path(f))))
+        if data is not None:
+            out.append(_write(tmp, name, data))
+    return out
+
+
+def _errors(files: list[str]) -> list[str]:
+    return [str(p) for p in validate(files) if p.severity is Severity.ERROR]
+
+
+# ---- detection -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("files", "fmt"), [(AWS, "aws"), (GCLOUD, "gcloud"), (KUBECTL, "kubectl")])
+def test_every_fixture_is_detected_as_its_platform(files: list[str], fmt: str) -> None:
+    assert {detect(_read(Path(f))) for f in files} == {fmt}
+
+
+# ---- AWS -------------------------------------------------------------------------------------
+
+
+def test_aws_nlb_frontends_pools_rules_and_probes() -> None:
+    cfg = load(AWS)
+    (lb,) = cfg.load_balancers
+    assert (lb.name, lb.cloud, lb.internal, lb.location) == ("nlb-orders", "aws", True, "us-east-1")
+    assert [(f.name, f.address) for f in lb.frontends] == [
+        ("us-east-1a", "10.20.1.50"),
+        ("us-east-1b", "10.20.2.50"),
+    ]
+    web = lb.pool("tg-orders-web")
+    assert web is not None
+    assert [(m.address, m.vm) for m in web.members] == [
+        ("10.20.1.11", "i-0f76fade435676abd"),
+        ("10.20.2.12", "i-0e4c8b2f1a3d5c7e9"),
+    ]
+    rules = {r.name: r for r in lb.rules}
+    assert set(rules) == {
+        "tcp-80@us-east-1a",
+        "tcp-80@us-east-1b",
+        "tcp-9000@us-east-1a",
+        "tcp-9000@us-east-1b",
+    }
+    web_rule, ip_rule = rules["tcp-80@us-east-1a"], rules["tcp-9000@us-east-1b"]
+    assert (web_rule.backend_port, web_rule.preserve_client_ip) == (8080, True)
+    assert ip_rule.distribution is Distribution.SOURCE_IP  # stickiness source_ip
+    assert ip_rule.preserve_client_ip  # the attributes document says true
+    probe = lb.probe("tg-orders-web")
+    assert probe is not None and (probe.port, probe.path, probe.interval_s) == (
+        8080,
+        "/healthz",
+        10,
+    )
+    assert probe.source_ranges == ("10.20.1.50/32", "10.20.2.50/32")
+    assert cfg.is_probe_source("10.20.2.50") and not cfg.is_probe_source("10.20.1.11")
+    match = cfg.explain("10.20.2.50", 80, "10.20.1.11", 8080, "tcp")
+    assert match is not None and match.pool.name == "tg-orders-web"
+
+
+def test_aws_ip_targets_over_tcp_do_not_preserve_the_client_ip_by_default(tmp_path: Path) -> None:
+    files = [f for f in AWS if "target-group-attributes" not in f]
+    (lb,) = load(files).load_balancers
+    ip_rules = [r for r in lb.rules if r.pool == "tg-orders-ip"]
+    assert ip_rules and not any(r.preserve_client_ip for r in ip_rules)
+    assert all(r.preserve_client_ip for r in lb.rules if r.pool == "tg-orders-web")
+
+
+def test_aws_attribute_false_turns_preservation_off(tmp_path: Path) -> None:
+    def off(doc: Any) -> Any:
+        arn = doc["TargetGroupArn"]
+        doc["TargetGroupArn"] = arn.replace("tg-orders-ip/2453ed029918f21f", WEB_TG)
+        for attr in doc["Attributes"]:
+            if attr["Key"] == "preserve_client_ip.enabled":
+                attr["Value"] = "false"
+        return doc
+
+    files = _with(tmp_path, AWS, "target-group-attributes-ip.json", off)
+    (lb,) = load(files).load_balancers
+    assert not any(r.preserve_client_ip for r in lb.rules if r.pool == "tg-orders-web")
+
+
+def test_aws_tcp_udp_listener_gives_a_tcp_and_a_udp_rule(tmp_path: Path) -> None:
+    def tcp_udp(doc: Any) -> Any:
+        doc["Listeners"][1]["Protocol"] = "TCP_UDP"
+        return doc
+
+    (lb,) = load(_with(tmp_path, AWS, "describe-listeners.json", tcp_udp)).load_balancers
+    protos = {r.protocol for r in lb.rules if r.frontend_port == 9000}
+    assert protos == {Protocol.TCP, Protocol.UDP}
+
+
+def _drop_arn(doc: Any) -> Any:
+    del doc["TargetGroupArn"]
+    return doc
+
+
+def _unknown_tg(doc: Any) -> Any:
+    doc["Listeners"][0]["DefaultActions"][0]["TargetGroupArn"] += "-gone"
+    del doc["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]
+    return doc
+
+
+def _no_private(doc: Any) -> Any:
+    doc["LoadBalancers"][0]["AvailabilityZones"][1]["LoadBalancerAddresses"] = []
+    return doc
+
+
+def _port_text(doc: Any) -> Any:
+    doc["Listeners"][0]["Port"] = "eighty"
+    return doc
+
+
+def _http_listener(doc: Any) -> Any:
+    doc["Listeners"][0]["Protocol"] = "HTTP"
+    return doc
+
+
+def _bad_target_ip(doc: Any) -> Any:
+    doc["TargetHealthDescriptions"][0]["Target"]["Id"] = "10.20.1.300"
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "where", "words"),
+    [
+        ("target-health-ip.json", _drop_arn, "target-health-ip.json:2: /TargetHealthDescriptions:",
+         "does not name its target group and 2 are given"),
+        ("describe-listeners.json", _unknown_tg, "/Listeners/0/DefaultActions/0/TargetGroupArn",
+         "which is not in the describe-target-groups output given"),
+        ("describe-instances.json", lambda d: None, "target-health-web.json:6: /Target",
+         "is unresolved; pass `aws ec2 describe-instances"),
+        ("describe-load-balancers.json", _no_private, "/AvailabilityZones/1/LoadBalancerAddresses",
+         "its private address in zone us-east-1b is not in this output"),
+        ("describe-listeners.json", _port_text, "/Listeners/0/Port", "expected an integer"),
+        ("describe-listeners.json", _http_listener, "/Listeners/0/Protocol",
+         "is not TCP, UDP, TCP_UDP or TLS"),
+        ("target-health-ip.json", _bad_target_ip, "/TargetHealthDescriptions/0/Target/Id",
+         "is not an IP address"),
+    ],
+)  # fmt: skip
+def test_aws_malformed_documents_give_one_located_error(
+    tmp_path: Path, name: str, change: Any, where: str, words: str
+) -> None:
+    errors = _errors(_with(tmp_path, AWS, name, change))
+    assert len(errors) == (2 if name == "describe-instances.json" else 1), errors  # 2 instances
+    assert where in errors[0] and words in errors[0] and all(words in e for e in errors)
+    assert re.search(r"\.json:\d+: /", errors[0])  # file, line and JSON pointer
+    with pytest.raises(ConfigError) as info:
+        load(_with(tmp_path, AWS, name, change))
+    assert "\n" not in str(info.value)
+
+
+def test_aws_the_plain_cli_output_belongs_to_the_only_target_group(tmp_path: Path) -> None:
+    groups = _read(FIX / "aws" / "describe-target-groups.json")
+    groups["TargetGroups"] = groups["TargetGroups"][:1]
+    listeners = _read(FIX / "aws" / "describe-listeners.json")
+    listeners["Listeners"] = listeners["Listeners"][:1]
+    health = _drop_arn(_read(FIX / "aws" / "target-health-web.json"))
+    files = [
+        str(FIX / "aws" / "describe-load-balancers.json"),
+        str(FIX / "aws" / "describe-instances.json"),
+        _write(tmp_path, "tg.json", groups),
+        _write(tmp_path, "l.json", listeners),
+        _write(tmp_path, "h.json", health),
+    ]
+    (lb,) = load(files).load_balancers
+    assert [p.name for p in lb.pools] == ["tg-orders-web"] and len(lb.pools[0].members) == 2
+
+
+def test_aws_internal_nlb_addresses_from_its_network_interfaces(tmp_path: Path) -> None:
+    enis = {
+        "NetworkInterfaces": [
+            {
+                "AvailabilityZone": "us-east-1b",
+                "Description": "ELB net/nlb-orders/50dc6c495c0c9188",
+                "InterfaceType": "network_load_balancer",
+                "NetworkInterfaceId": "eni-0c1d2e3f4a5b60002",
+                "PrivateIpAddress": "10.20.2.77",
+                "RequesterId": "amazon-elb",
+            }
+        ]
+    }
+    files = _with(tmp_path, AWS, "describe-load-balancers.json", _no_private)
+    (lb,) = load([*files, _write(tmp_path, "enis.json", enis)]).load_balancers
+    assert [f.address for f in lb.frontends] == ["10.20.1.50", "10.20.2.77"]
+
+
+# ---- Google Cloud ----------------------------------------------------------------------------
+
+
+def test_gcloud_internal_passthrough_balancer() -> None:
+    cfg = load(GCLOUD)
+    (lb,) = cfg.load_balancers
+    assert (lb.name, lb.cloud, lb.location, lb.resource_group) == (
+        "be-orders",
+        "gcp",
+        "us-central1",
+        "shop-prod-4411",
+    )
+    (fe,) = lb.frontends
+    assert (fe.address, fe.local_on_members, fe.private) == ("10.128.0.100", True, True)
+    assert [(m.address, m.vm) for m in lb.pools[0].members] == [
+        ("10.128.0.11", "orders-a-1"),
+        ("10.128.0.12", "orders-a-2"),
+        ("10.128.0.21", "orders-b-1"),
+    ]
+    assert [(r.frontend_port, r.floating_ip, r.probe) for r in lb.rules] == [
+        (80, True, "hc-orders-http"),
+        (8080, True, "hc-orders-http"),
+    ]
+    (probe,) = lb.probes
+    assert probe.source_ranges == ("35.191.0.0/16", "130.211.0.0/22") and probe.source == ""
+    assert cfg.is_probe_source("35.191.7.9") and cfg.is_probe_source("130.211.3.1")
+    assert not cfg.is_probe_source("10.128.0.11")
+    # packets keep the forwarding rule's address on the backend (passthrough)
+    assert cfg.explain("10.128.0.100", 80, "10.128.0.100", 80, "tcp") is not None
+
+
+def test_gcloud_all_ports_and_session_affinity(tmp_path: Path) -> None:
+    def all_ports(doc: Any) -> Any:
+        del doc["ports"]
+        doc["allPorts"] = True
+        return doc
+
+    def affinity(doc: Any) -> Any:
+        doc["sessionAffinity"] = "CLIENT_IP"
+        return doc
+
+    files = _with(tmp_path, GCLOUD, "forwarding-rule.json", all_ports)
+    files = _with(tmp_path, files, "backend-service.json", affinity)
+    cfg = load(files)
+    (rule,) = cfg.load_balancers[0].rules
+    assert (rule.frontend_port, rule.distribution) == (0, Distribution.SOURCE_IP)
+    assert cfg.rules_for("10.128.0.100", 5432, "tcp") and not cfg.rules_for(
+        "10.128.0.100", 53, "udp"
+    )
+    assert not [p for p in validate(files) if p.severity is Severity.ERROR]
+
+
+def _unknown_service(doc: Any) -> Any:
+    doc["backendService"] = doc["backendService"].replace("be-orders", "be-missing")
+    return doc
+
+
+def _ip_text(doc: Any) -> Any:
+    doc["IPAddress"] = "10.128.0.300"
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "where", "words"),
+    [
+        ("instances-list.json", lambda d: None, "/instances/0/instance",
+         "is unresolved; pass `gcloud compute instances list"),
+        ("forwarding-rule.json", _unknown_service, "forwarding-rule.json:5: /backendService",
+         "names backend service 'be-missing'"),
+        ("forwarding-rule.json", _ip_text, "/IPAddress", "is not an IP address"),
+        ("instances-ig-orders-b.json", lambda d: None, "/backends/1/group",
+         "instance group 'ig-orders-b': its instances are unknown"),
+    ],
+)  # fmt: skip
+def test_gcloud_malformed_documents_give_located_errors(
+    tmp_path: Path, name: str, change: Any, where: str, words: str
+) -> None:
+    errors = _errors(_with(tmp_path, GCLOUD, name, change))
+    assert errors and where in errors[0] and words in errors[0], errors
+    assert all(words in e for e in errors)
+
+
+def test_gcloud_an_unnamed_instance_list_with_two_groups_is_reported(tmp_path: Path) -> None:
+    files = _with(tmp_path, GCLOUD, "instances-ig-orders-a.json", lambda d: d["instances"])
+    errors = _errors(files)
+    assert any("does not name its group and 2 instance groups" in e for e in errors), errors
+
+
+# ---- Kubernetes ------------------------------------------------------------------------------
+
+
+def test_kubectl_services_endpoints_and_pods() -> None:
+    cfg = load(KUBECTL)
+    orders, sticky = cfg.load_balancers
+    assert (orders.name, orders.cloud, orders.sku) == ("shop/orders", "kubernetes", "ClusterIP")
+    assert [(f.name, f.address) for f in orders.frontends] == [("cluster-ip", "10.96.120.15")]
+    members = orders.pools[0].members
+    assert [(m.address, m.vm, m.node) for m in members] == [
+        ("10.244.1.7", "orders-7c9d8f6b5-2xkqp", "worker-1"),
+        ("10.244.2.9", "orders-7c9d8f6b5-h8w4n", "worker-2"),
+    ]  # the terminating, not-ready endpoint is left out
+    http = next(r for r in orders.rules if r.frontend_port == 80)
+    assert http.backend_port == 8080  # targetPort "web" through the slice's port "http"
+    assert orders.probes == ()
+    assert sticky.rules[0].distribution is Distribution.SOURCE_IP
+    assert cfg.explain("10.96.120.15", 80, "10.244.2.9", 8080, "tcp") is not None
+
+
+def test_kubectl_pods_fill_in_names_the_endpoints_lack(tmp_path: Path) -> None:
+    def bare(doc: Any) -> Any:
+        for item in doc["items"]:
+            for ep in item.get("endpoints", []):
+                ep.pop("targetRef", None)
+                ep.pop("nodeName", None)
+        return doc
+
+    files = _with(tmp_path, KUBECTL, "svc-endpointslices.json", bare)
+    member = load(files).load_balancers[0].pools[0].members[1]
+    assert (member.vm, member.node) == ("orders-7c9d8f6b5-h8w4n", "worker-2")
+
+
+def test_kubectl_older_endpoints_objects(tmp_path: Path) -> None:
+    doc = _read(FIX / "kubectl" / "svc-endpointslices.json")
+    doc["items"] = [
+        doc["items"][0],
+        {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": "orders", "namespace": "shop"},
+            "subsets": [
+                {
+                    "addresses": [{"ip": "10.244.1.7", "nodeName": "worker-1"}],
+                    "notReadyAddresses": [{"ip": "10.244.2.11"}],
+                    "ports": [
+                        {"name": "http", "port": 8080, "protocol": "TCP"},
+                        {"name": "metrics", "port": 9100, "protocol": "TCP"},
+                    ],
+                }
+            ],
+        },
+    ]
+    cfg = load([_write(tmp_path, "svc-ep.json", doc)])
+    lb = cfg.load_balancers[0]
+    assert [m.address for m in lb.pools[0].members] == ["10.244.1.7"]
+    assert next(r for r in lb.rules if r.frontend_port == 80).backend_port == 8080
+
+
+def _unresolvable_port(doc: Any) -> Any:
+    doc["items"][0]["spec"]["ports"][0]["name"] = "www"
+    return doc
+
+
+def _bad_cluster_ip(doc: Any) -> Any:
+    doc["items"][0]["spec"]["clusterIPs"] = ["10.96.120.999"]
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "words"),
+    [
+        (_unresolvable_port, "/items/0/spec/ports/0/targetPort",
+         "targetPort 'web' is a container port name that no EndpointSlice port resolves"),
+        (_bad_cluster_ip, "/items/0/spec/clusterIPs/0", "is not an IP address"),
+    ],
+)  # fmt: skip
+def test_kubectl_malformed_documents_give_one_located_error(
+    tmp_path: Path, change: Any, where: str, words: str
+) -> None:
+    errors = _errors(_with(tmp_path, KUBECTL, "svc-endpointslices.json", change))
+    assert len(errors) == 1 and where in errors[0] and words in errors[0], errors
+
+
+# ---- the YAML form keeps every platform field ------------------------------------------------
+
+
+@pytest.mark.parametrize("files", [AWS, GCLOUD, KUBECTL])
+def test_the_yaml_form_round_trips(files: list[str]) -> None:
+    cfg = load(files)
+    again = load_text(to_yaml(cfg))
+    assert again.load_balancers == cfg.load_balancers
+
+
+# ---- CLI -------------------------------------------------------------------------------------
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("files", "line"),
+    [
+        (AWS, "rule tcp-80@us-east-1b: 10.20.2.50:80/tcp -> tg-orders-web:8080 (2 member(s))"),
+        (GCLOUD, "frontend fr-orders: 10.128.0.100 private  local on every member"),
+        (KUBECTL, "10.244.2.9  vm orders-7c9d8f6b5-h8w4n  node worker-2"),
+    ],
+)
+def test_lb_show_on_each_platform(files: list[str], line: str) -> None:
+    code, out = _cli("lb", "show", *files)
+    assert code == 0 and line in out
+
+
+def test_lb_validate_exit_codes(tmp_path: Path) -> None:
+    assert _cli("lb", "validate", *AWS)[0] == 0
+    bad = _with(tmp_path, AWS, "describe-listeners.json", _unknown_tg)
+    code, out = _cli("lb", "validate", *bad)
+    assert code == 1 and "which is not in the describe-target-groups output" in out
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"LoadBalancers": [')
+    code, out = _cli("lb", "validate", str(broken))
+    assert code == 2 and out.count("\n") == 1
+    code, out = _cli("lb", "validate", "--lb-format", "kubectl", *AWS[:1])
+    assert code == 1 and "no Service in the documents given" in out
+
+
+def test_lb_show_json_carries_platform_fields() -> None:
+    code, out = _cli("lb", "show", "--format", "json", *GCLOUD)
+    assert code == 0
+    data = json.loads(out)["load_balancers"][0]
+    assert data["frontends"][0]["local_on_members"] is True
+    assert data["probes"][0]["source_ranges"] == ["35.191.0.0/16", "130.211.0.0/22"]
+    assert "source" not in data["probes"][0]
+
+
+def test_analyze_accepts_each_platform_set() -> None:
+    sample = Path(__file__).resolve().parents[1] / "sample_captures"
+    capture = next(iter(sorted(sample.glob("*/*.pcap"))), None)
+    if capture is None:
+        pytest.skip("no sample capture in this checkout")
+    for files in (AWS, GCLOUD, KUBECTL):
+        args = [x for f in files for x in ("--lb", f)]
+        code, out = _cli("analyze", str(capture), *args)
+        assert code in (0, 3), out
+
+
+def test_one_config_from_three_platforms() -> None:
+    cfg: LbConfig = load([*AWS, *GCLOUD, *KUBECTL])
+    assert [lb.cloud for lb in cfg.load_balancers] == ["aws", "gcp", "kubernetes", "kubernetes"]
