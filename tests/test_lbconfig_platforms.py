@@ -468,3 +468,100 @@ def test_analyze_accepts_each_platform_set() -> None:
 def test_one_config_from_three_platforms() -> None:
     cfg: LbConfig = load([*AWS, *GCLOUD, *KUBECTL])
     assert [lb.cloud for lb in cfg.load_balancers] == ["aws", "gcp", "kubernetes", "kubernetes"]
+
+
+# ---- Terraform (aws and google providers) ----------------------------------------------------
+
+TF = FIX / "terraform"
+
+
+@pytest.mark.parametrize("name", ["aws-state.json", "aws-plan.json"])
+def test_terraform_aws_state_and_plan(name: str) -> None:
+    cfg = load([str(TF / name)])
+    (lb,) = cfg.load_balancers
+    assert (lb.name, lb.cloud, lb.internal) == ("nlb-pay", "aws", True)
+    assert [f.address for f in lb.frontends] == ["10.30.1.100", "10.30.2.100"]
+    assert [m.address for m in lb.pools[0].members] == ["10.30.1.21", "10.30.2.22"]
+    assert {(r.frontend_port, r.backend_port, r.preserve_client_ip) for r in lb.rules} == {
+        (443, 8443, True)
+    }
+    assert not [p for p in validate([str(TF / name)]) if p.severity is Severity.ERROR]
+
+
+@pytest.mark.parametrize("name", ["gcp-state.json", "gcp-plan.json"])
+def test_terraform_gcp_state_and_plan(name: str) -> None:
+    (lb,) = load([str(TF / name)]).load_balancers
+    assert (lb.name, lb.cloud) == ("bs-pay", "gcp")
+    assert [(f.address, f.local_on_members) for f in lb.frontends] == [("10.164.0.100", True)]
+    assert [(m.address, m.vm) for m in lb.pools[0].members] == [
+        ("10.164.0.11", "pay-1"),
+        ("10.164.0.12", "pay-2"),
+    ]
+    assert [(r.frontend_port, r.floating_ip, r.probe) for r in lb.rules] == [(8443, True, "hc-pay")]
+    assert lb.probes[0].source_ranges == ("35.191.0.0/16", "130.211.0.0/22")
+
+
+def _tf_resource(data: Any, rtype: str) -> dict[str, Any]:
+    resources = data["values"]["root_module"]["resources"]
+    found: dict[str, Any] = next(r for r in resources if r["type"] == rtype)
+    return found
+
+
+def _tf_unknown_group(data: Any) -> Any:
+    action = _tf_resource(data, "aws_lb_listener")["values"]["default_action"][0]
+    action["target_group_arn"] += "-gone"
+    return data
+
+
+def _tf_no_instances(data: Any) -> Any:
+    resources = data["values"]["root_module"]["resources"]
+    data["values"]["root_module"]["resources"] = [
+        r for r in resources if r["type"] != "aws_instance"
+    ]
+    return data
+
+
+def _tf_unknown_service(data: Any) -> Any:
+    rule = _tf_resource(data, "google_compute_forwarding_rule")
+    rule["values"]["backend_service"] += "-gone"
+    return data
+
+
+def _tf_bad_ip(data: Any) -> Any:
+    _tf_resource(data, "google_compute_forwarding_rule")["values"]["ip_address"] = "10.164.0.999"
+    return data
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "where", "words"),
+    [
+        ("aws-state.json", _tf_unknown_group, "/values/default_action/0/target_group_arn",
+         "which is not in the describe-target-groups output given"),
+        ("aws-state.json", _tf_no_instances, "/values/target_id",
+         "is unresolved; pass `aws ec2 describe-instances"),
+        ("gcp-state.json", _tf_unknown_service, "/values/backend_service",
+         "names backend service 'bs-pay-gone'"),
+        ("gcp-state.json", _tf_bad_ip, "/values/ip_address", "is not an IP address"),
+    ],
+)  # fmt: skip
+def test_terraform_malformed_documents_point_at_the_attribute(
+    tmp_path: Path, name: str, change: Any, where: str, words: str
+) -> None:
+    path = _write(tmp_path, name, change(_read(TF / name)))
+    errors = _errors([path])
+    assert errors and all(where in e and words in e for e in errors), errors
+    assert re.search(r"\.json:\d+: /values/root_module/resources/\d+/values/", errors[0])
+    assert _cli("lb", "validate", path)[0] == 1
+
+
+def test_terraform_with_azure_aws_and_google_balancers_reads_all_three(tmp_path: Path) -> None:
+    azure = _read(FIX / "tf-state.json")
+    merged = _read(TF / "aws-state.json")
+    resources = merged["values"]["root_module"]["resources"]
+    resources.extend(_read(TF / "gcp-state.json")["values"]["root_module"]["resources"])
+    resources.extend(azure["values"]["root_module"].get("resources", []))
+    merged["values"]["root_module"]["child_modules"] = azure["values"]["root_module"].get(
+        "child_modules", []
+    )
+    cfg = load([_write(tmp_path, "all.json", merged)])
+    assert sorted(lb.cloud for lb in cfg.load_balancers) == ["aws", "azure", "gcp"]

@@ -17,7 +17,10 @@ from pcapflow.lbconfig.inventory import Inventory
 from pcapflow.lbconfig.problems import Document
 
 # resource type marking a provider's balancer -> "module:function" of its loader
-PROVIDER_LOADERS: dict[str, str] = {}
+PROVIDER_LOADERS: dict[str, str] = {
+    "aws_lb": "pcapflow.lbconfig.terraform_aws:load_terraform_aws",
+    "google_compute_forwarding_rule": "pcapflow.lbconfig.terraform_gcp:load_terraform_gcp",
+}
 AZURE_LOADER = "pcapflow.lbconfig.terraform:load_terraform"
 
 
