@@ -317,8 +317,8 @@ def _listener(found: _Set, lb: LbDraft, node: Node) -> None:
             "is not in the describe-target-groups output given",
         )
         return
-    pool_name, backend_port, probe = _target_group(found, lb, group)
     preserve, distribution = _attributes(group)
+    pool_name, backend_port, probe = _target_group(found, lb, group, preserve)
     origin = doc.origin(node.pointer)
     fields = {"frontend_port": doc.origin(node.at("Port")), "pool": doc.origin(at)}
     for fe in lb.frontends:
@@ -358,7 +358,9 @@ def _attributes(group: _TargetGroup) -> tuple[bool, Distribution]:
     return preserve, distribution
 
 
-def _target_group(found: _Set, lb: LbDraft, group: _TargetGroup) -> tuple[str, int, str | None]:
+def _target_group(
+    found: _Set, lb: LbDraft, group: _TargetGroup, preserve: bool
+) -> tuple[str, int, str | None]:
     """Add the group's pool and probe to ``lb`` once; its pool name, backend port and probe."""
     node, doc = group.node, group.node.doc
     port = node.integer("Port", 0)
@@ -388,7 +390,9 @@ def _target_group(found: _Set, lb: LbDraft, group: _TargetGroup) -> tuple[str, i
             "are unknown",
             Severity.WARNING,
         )
-    sources = found.private.get(lb.name, [])
+    # Health checks come from the NLB's private addresses.  Without client IP preservation the
+    # targets' data traffic comes from them too: the address no longer tells a probe apart.
+    sources = found.private.get(lb.name, []) if preserve else []
     probe = _probe(lb, group, port, sources) if not known else _probe_name(group)
     return group.name, port, probe
 

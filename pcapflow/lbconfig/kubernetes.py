@@ -6,6 +6,8 @@ Documents (unmodified ``-o json`` output, in any order and number; a ``List`` or
     kubectl get endpoints -A -o json              the older Endpoints (used when a Service
                                                   has no EndpointSlice)
     kubectl get pods -A -o wide -o json           pod IP -> pod name and node (optional)
+    kubectl get --raw /api/v1/nodes/NODE/proxy/configz
+                                                  the kubelet's hairpinMode (optional)
 
 Each Service of type ClusterIP, NodePort or LoadBalancer becomes a
 :class:`~pcapflow.model.lb.LoadBalancer` named ``namespace/name`` (``cloud="kubernetes"``): its
@@ -37,6 +39,9 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 TCP_IDLE_TIMEOUT_MIN = 24 * 60
 UDP_IDLE_TIMEOUT_MIN = 1
 BALANCED_TYPES = ("clusterip", "nodeport", "loadbalancer")
+# kubelet --hairpin-mode / KubeletConfiguration.hairpinMode, and its default
+HAIRPIN_MODES = ("promiscuous-bridge", "hairpin-veth", "none")
+HAIRPIN_MODE_DEFAULT = "promiscuous-bridge"
 
 
 def _kind(item: Any) -> str:
@@ -44,6 +49,8 @@ def _kind(item: Any) -> str:
 
 
 def is_kubectl_document(data: Any) -> bool:
+    if isinstance(data, Mapping) and isinstance(data.get("kubeletconfig"), Mapping):
+        return True  # the kubelet's configz
     if not isinstance(data, Mapping) or "apiVersion" not in data:
         return False
     kind = _kind(data)
@@ -59,21 +66,53 @@ class _Set:
     slices: dict[tuple[str, str], list[Node]] = field(default_factory=dict)
     endpoints: dict[tuple[str, str], Node] = field(default_factory=dict)
     pods: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # ip -> pod
+    hairpin: dict[str, Node] = field(default_factory=dict)  # kubelet hairpinMode -> its configz
 
 
 def load_kubectl(items: Sequence[tuple[Any, Document]]) -> Loaded:
     found = _Set()
     for data, doc in items:
         top = Node(data, "", doc)
+        if top.has("kubeletconfig"):
+            _configz(found, top.child("kubeletconfig"))
+            continue
         objects = top.children("items") if _kind(data).endswith("list") else [top]
         for obj in objects:
             _index(found, obj)
     drafts = [d for d in (_service(found, s) for s in found.services) if d is not None]
+    mode = _hairpin_mode(found)
+    for draft in drafts:
+        draft.attrs["hairpin_mode"] = mode
     docs = list({id(doc): doc for _, doc in items}.values())
     if not found.services:
         docs[0].report("", "no Service in the documents given (kubectl get svc -o json)")
     problems: list[Problem] = [p for doc in docs for p in doc.problems]
     return assemble(drafts, problems, ", ".join(doc.name for doc in docs))
+
+
+def _configz(found: _Set, config: Node) -> None:
+    mode = config.text("hairpinMode") or HAIRPIN_MODE_DEFAULT
+    if mode not in HAIRPIN_MODES:
+        config.doc.report(
+            config.at("hairpinMode"),
+            f"unknown hairpinMode {mode!r} (expected one of {', '.join(HAIRPIN_MODES)})",
+        )
+        return
+    found.hairpin.setdefault(mode, config)
+
+
+def _hairpin_mode(found: _Set) -> str | None:
+    """The nodes' hairpin mode when the configz documents given agree (None: not known)."""
+    if len(found.hairpin) > 1:
+        for mode, config in found.hairpin.items():
+            config.doc.report(
+                config.at("hairpinMode"),
+                f"nodes differ in hairpin mode ({', '.join(sorted(found.hairpin))}); this one "
+                f"uses {mode}: not modelled per node",
+                Severity.WARNING,
+            )
+        return None
+    return next(iter(found.hairpin), None)
 
 
 def _meta(obj: Node) -> tuple[str, str]:

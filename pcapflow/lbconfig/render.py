@@ -24,7 +24,8 @@ def _member(m: Member) -> str:
 
 
 def _probe_sources(p: Probe) -> str:
-    return ", ".join(([p.source] if p.source else []) + list(p.source_ranges))
+    sources = ([p.source] if p.source else []) + list(p.source_ranges)
+    return ", ".join(sources) if sources else "addresses not told apart from client traffic"
 
 
 def _rule(lb: LoadBalancer, r: Rule) -> str:

@@ -291,6 +291,8 @@ def _probe_source(data: Mapping[str, Any], at: str, doc: Document) -> str:
     """``source``; absent: Azure's address, unless ``source_ranges`` says where probes come from."""
     if "source" not in data:
         return "" if data.get("source_ranges") else AZURE_PROBE_SOURCE
+    if data["source"] == "":  # no single source address (see source_ranges; may be none known)
+        return ""
     return _address(data["source"], pointer_join(at, "source"), doc)
 
 
