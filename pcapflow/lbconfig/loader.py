@@ -311,3 +311,11 @@ def load_documents(
 
 def load_text_documents(text: str, *, fmt: str | None = None, name: str = "<text>") -> Loaded:
     return load_parsed([parse_text(text, name, fmt)])
+
+
+def load_named_texts(items: Sequence[tuple[str, str]], *, fmt: str | None = None) -> Loaded:
+    """Several documents given as (name, text), read together like files on a command line
+    (one platform's CLI outputs form one configuration)."""
+    if not items:
+        raise ConfigError("no configuration given")
+    return load_parsed([parse_text(text, name, fmt) for name, text in items])
