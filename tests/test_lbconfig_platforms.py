@@ -565,3 +565,28 @@ def test_terraform_with_azure_aws_and_google_balancers_reads_all_three(tmp_path:
     )
     cfg = load([_write(tmp_path, "all.json", merged)])
     assert sorted(lb.cloud for lb in cfg.load_balancers) == ["aws", "azure", "gcp"]
+
+
+# ---- batch reports ---------------------------------------------------------------------------
+
+
+def test_batch_report_with_a_set_reanalyses_when_the_set_changes(tmp_path: Path) -> None:
+    capture = Path(__file__).resolve().parents[1] / "sample_captures" / "hairpin-two-backends"
+    if not (capture / "web01-eth0.pcap").exists():
+        pytest.skip("sample_captures/hairpin-two-backends is missing")
+    files = [_write(tmp_path, Path(f).name, _read(Path(f))) for f in AWS]
+    out = tmp_path / "out"
+    args = ["report", str(capture / "web01-eth0.pcap"), "--out", str(out), "-j", "1",
+            "--format", "json", *[x for f in files for x in ("--lb", f)]]  # fmt: skip
+    code, output = _cli(*args)
+    assert code in (0, 3) and (out / "summary.json").exists(), output
+    assert "1 up to date" in _cli(*args)[1]
+
+    def off(doc: Any) -> Any:
+        for attr in doc["Attributes"]:
+            if attr["Key"] == "preserve_client_ip.enabled":
+                attr["Value"] = "false"
+        return doc
+
+    _with(tmp_path, files, "target-group-attributes-ip.json", off)  # rewrites it in place
+    assert "0 up to date" in _cli(*args)[1]
