@@ -10,7 +10,8 @@ Public API (names are a cross-helper contract)::
     validate(paths, fmt=None, nic_files=())      -> list[Problem] (empty = valid)
     check(cfg)                                   semantic problems of an in-memory LbConfig
 
-Formats (``fmt``): "yaml", "az", "arm", "terraform"; None or "auto" detects.
+Formats (``fmt``): "yaml", "az", "arm", "terraform", "aws", "gcloud", "kubectl"; None or "auto"
+detects.  The aws, gcloud and kubectl documents given together are read as one set.
 """
 
 from __future__ import annotations
