@@ -590,3 +590,18 @@ def test_batch_report_with_a_set_reanalyses_when_the_set_changes(tmp_path: Path)
 
     _with(tmp_path, files, "target-group-attributes-ip.json", off)  # rewrites it in place
     assert "0 up to date" in _cli(*args)[1]
+
+
+def test_a_directory_stands_for_its_configuration_files(tmp_path: Path) -> None:
+    code, out = _cli("lb", "show", str(FIX / "aws"))
+    assert code == 0 and "nlb-orders (aws, network, internal)" in out
+    (tmp_path / "notes.txt").write_text("not a config")
+    code, out = _cli("lb", "show", str(tmp_path))
+    assert code == 2 and "a directory without .json or .yaml configuration files" in out
+    samples = Path(__file__).resolve().parents[1] / "sample_captures"
+    capture = samples / "hairpin-two-backends" / "web01-eth0.pcap"
+    if capture.exists():  # the Azure lab's subnet, VIP and members are the lab NLB's too
+        nlb = samples / "aws-nlb-preserve-client-ip" / "aws"
+        code, out = _cli("analyze", str(capture), "--lb", str(nlb))
+        assert code == 3, out
+        assert "load balancer nlb-web, rule tcp-80@eu-west-1a" in out

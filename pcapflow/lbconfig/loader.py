@@ -119,6 +119,22 @@ def read_text(path: str) -> str:
     return _decode(path, raw)
 
 
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def expand_directory(path: str) -> list[str]:
+    """A directory given as a configuration stands for its .json/.yaml files (a set of one
+    platform's CLI outputs saved together); anything else is itself."""
+    if path == "-" or not Path(path).is_dir():
+        return [path]
+    found = sorted(
+        str(p) for p in Path(path).iterdir() if p.is_file() and p.suffix.lower() in CONFIG_SUFFIXES
+    )
+    if not found:
+        raise ConfigError(f"{path}: a directory without .json or .yaml configuration files")
+    return found
+
+
 def _decode(path: str, raw: bytes) -> str:
     encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:  # PowerShell's `az ... > file.json` writes UTF-16 with a BOM
@@ -304,7 +320,8 @@ def load_documents(
         paths = [paths]
     if not paths:
         raise ConfigError("no configuration file given")
-    parsed = [parse_text(read_text(str(p)), str(p), fmt) for p in paths]
+    files = [f for p in paths for f in expand_directory(str(p))]
+    parsed = [parse_text(read_text(f), f, fmt) for f in files]
     nics = [parse_text(read_text(str(p)), str(p), None) for p in nic_files]
     return load_parsed(parsed, nics)
 
