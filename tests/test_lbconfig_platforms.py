@@ -153,6 +153,11 @@ def _port_text(doc: Any) -> Any:
     return doc
 
 
+def _no_port(doc: Any) -> Any:
+    del doc["Listeners"][0]["Port"]
+    return doc
+
+
 def _http_listener(doc: Any) -> Any:
     doc["Listeners"][0]["Protocol"] = "HTTP"
     return doc
@@ -175,6 +180,7 @@ def _bad_target_ip(doc: Any) -> Any:
         ("describe-load-balancers.json", _no_private, "/AvailabilityZones/1/LoadBalancerAddresses",
          "its private address in zone us-east-1b is not in this output"),
         ("describe-listeners.json", _port_text, "/Listeners/0/Port", "expected an integer"),
+        ("describe-listeners.json", _no_port, "/Listeners/0/Port", "missing 'Port'"),
         ("describe-listeners.json", _http_listener, "/Listeners/0/Protocol",
          "is not TCP, UDP, TCP_UDP or TLS"),
         ("target-health-ip.json", _bad_target_ip, "/TargetHealthDescriptions/0/Target/Id",
@@ -278,10 +284,17 @@ def test_gcloud_all_ports_and_session_affinity(tmp_path: Path) -> None:
         "10.128.0.100", 53, "udp"
     )
     assert not [p for p in validate(files) if p.severity is Severity.ERROR]
+    code, out = _cli("lb", "show", *files)
+    assert code == 0 and "rule fr-orders: 10.128.0.100 all tcp ports -> be-orders same port" in out
 
 
 def _unknown_service(doc: Any) -> Any:
     doc["backendService"] = doc["backendService"].replace("be-orders", "be-missing")
+    return doc
+
+
+def _no_ip(doc: Any) -> Any:
+    del doc["IPAddress"]
     return doc
 
 
@@ -298,6 +311,7 @@ def _ip_text(doc: Any) -> Any:
         ("forwarding-rule.json", _unknown_service, "forwarding-rule.json:5: /backendService",
          "names backend service 'be-missing'"),
         ("forwarding-rule.json", _ip_text, "/IPAddress", "is not an IP address"),
+        ("forwarding-rule.json", _no_ip, "/IPAddress", "missing 'IPAddress'"),
         ("instances-ig-orders-b.json", lambda d: None, "/backends/1/group",
          "instance group 'ig-orders-b': its instances are unknown"),
     ],
