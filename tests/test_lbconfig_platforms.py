@@ -619,3 +619,44 @@ def test_a_directory_stands_for_its_configuration_files(tmp_path: Path) -> None:
         code, out = _cli("analyze", str(capture), "--lb", str(nlb))
         assert code == 3, out
         assert "load balancer nlb-web, rule tcp-80@eu-west-1a" in out
+
+
+def test_kubectl_dual_stack_service_keeps_families_apart(tmp_path: Path) -> None:
+    doc = _read(FIX / "kubectl" / "svc-endpointslices.json")
+    svc, v4 = doc["items"][0], doc["items"][1]
+    svc["spec"]["clusterIPs"] = ["10.96.120.15", "fd00:10:96::8c"]
+    v6 = copy.deepcopy(v4)
+    v6["addressType"] = "IPv6"
+    v6["metadata"]["name"] = "orders-v6"
+    v6["endpoints"] = [{"addresses": ["fd00:10:244:1::7"], "conditions": {"ready": True}}]
+    doc["items"] = [svc, v4, v6]
+    files = [_write(tmp_path, "dual.json", doc)]
+    (lb,) = load(files).load_balancers
+    assert [(p.name, [m.address for m in p.members]) for p in lb.pools] == [
+        ("orders", ["10.244.1.7", "10.244.2.9"]),
+        ("orders-ipv6", ["fd00:10:244:1::7"]),
+    ]
+    pools = {(lb.frontend(r.frontend).address, r.pool) for r in lb.rules}  # type: ignore[union-attr]
+    assert pools == {("10.96.120.15", "orders"), ("fd00:10:96::8c", "orders-ipv6")}
+    assert not [p for p in validate(files) if p.severity is Severity.ERROR]
+
+
+def test_gcloud_a_non_tcp_udp_forwarding_rule_is_a_warning(tmp_path: Path) -> None:
+    def esp(doc: Any) -> Any:
+        doc["IPProtocol"] = "ESP"
+        return doc
+
+    problems = validate(_with(tmp_path, GCLOUD, "forwarding-rule.json", esp))
+    (warning,) = [p for p in problems if "ESP" in p.message]
+    assert warning.severity is Severity.WARNING and warning.pointer == "/IPProtocol"
+
+
+def test_aws_a_listener_of_another_balancer_is_noted(tmp_path: Path) -> None:
+    def other(doc: Any) -> Any:
+        doc["Listeners"][1]["LoadBalancerArn"] += "-other"
+        return doc
+
+    files = _with(tmp_path, AWS, "describe-listeners.json", other)
+    notes = [p.message for p in validate(files) if p.severity is Severity.WARNING]
+    assert any("listener of a load balancer that is not in" in n for n in notes)
+    assert any("'tg-orders-ip' is not the target of any listener" in n for n in notes)

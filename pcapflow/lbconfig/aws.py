@@ -123,6 +123,7 @@ def load_aws(items: Sequence[tuple[Any, Document]]) -> Loaded:
                 if key is not None:
                     group.attributes[key] = (str(value).casefold(), entry)
     drafts = [d for d in (_balancer(found, node) for node in found.load_balancers) if d]
+    _orphan_listeners(found)
     docs = list({id(doc): doc for _, doc in items}.values())
     if not found.load_balancers:
         docs[0].report("", "no `aws elbv2 describe-load-balancers` output in the documents given")
@@ -137,7 +138,8 @@ def _index(found: _Set, top: Node) -> None:
     for node in top.children("TargetGroups") if top.has("TargetGroups") else []:
         arn = node.text("TargetGroupArn", required=True)
         if arn is not None:
-            name = node.text("TargetGroupName") or arn.rsplit("/", 2)[-2]
+            parts = arn.split("/")  # ...:targetgroup/NAME/ID
+            name = node.text("TargetGroupName") or (parts[-2] if len(parts) >= 3 else arn)
             found.groups[arn] = _TargetGroup(node, arn, name)
     if top.has("TargetHealthDescriptions"):
         found.health_docs.append((top, top.children("TargetHealthDescriptions")))
@@ -194,8 +196,23 @@ def _owner(found: _Set, top: Node, key: str, command: str) -> _TargetGroup | Non
     return None
 
 
+def _orphan_listeners(found: _Set) -> None:
+    arns = {node.get("LoadBalancerArn") for node in found.load_balancers}
+    for node in found.listeners:
+        if node.get("LoadBalancerArn") not in arns and found.load_balancers:
+            node.doc.report(
+                node.at("LoadBalancerArn"),
+                "listener of a load balancer that is not in the describe-load-balancers output "
+                "given (ignored)",
+                Severity.WARNING,
+            )
+
+
 def _unused(found: _Set) -> None:
-    used = {_forward_target(node)[0] for node in found.listeners}
+    arns = {node.get("LoadBalancerArn") for node in found.load_balancers}
+    used = {
+        _forward_target(node)[0] for node in found.listeners if node.get("LoadBalancerArn") in arns
+    }
     for group in found.groups.values():
         if group.arn not in used and found.load_balancers:
             group.node.doc.report(

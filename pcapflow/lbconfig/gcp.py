@@ -212,6 +212,15 @@ def _forwarding_rule(found: _Set, drafts: dict[str, LbDraft], node: Node) -> Non
             "is not in the backend-services output given",
         )
         return
+    protocol_text = str(node.get("IPProtocol", default="TCP"))
+    if protocol_text.casefold() not in FORWARDING_PROTOCOLS:
+        doc.report(
+            node.at("IPProtocol"),
+            f"forwarding rule {name!r} carries {protocol_text}: only TCP, UDP and L3_DEFAULT "
+            "rules are modelled",
+            Severity.WARNING,
+        )
+        return
     protocol = node.choice("IPProtocol", FORWARDING_PROTOCOLS, Protocol.TCP)
     address_text = node.text("IPAddress", required=True)
     address = canonical_ip(address_text) if address_text else None

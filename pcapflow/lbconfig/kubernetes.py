@@ -193,11 +193,32 @@ def _service(found: _Set, svc: Node) -> LbDraft | None:
             "are unknown (kubectl get endpointslices -o json)",
             Severity.WARNING,
         )
+    _split_families(lb, pool)
     affinity = str(spec.get("sessionAffinity", default="None")).casefold()
     distribution = Distribution.SOURCE_IP if affinity == "clientip" else Distribution.DEFAULT
     for port_node in spec.children("ports"):
         _port(lb, port_node, slices, found.endpoints.get((namespace, name)), distribution)
     return lb
+
+
+def _family(address: str) -> int:
+    return ipaddress.ip_address(address).version
+
+
+def _split_families(lb: LbDraft, pool: PoolDraft) -> None:
+    """A dual-stack Service: its IPv6 endpoints form a pool of their own (``NAME-ipv6``), which
+    the IPv6 cluster IP's rules use; a rule never mixes families."""
+    six = [m for m in pool.members if _family(m.value.address) == 6]
+    if not six or len(six) == len(pool.members):
+        return
+    pool.members[:] = [m for m in pool.members if _family(m.value.address) == 4]
+    lb.pool(f"{pool.name}-ipv6", pool.origin).members.extend(six)
+
+
+def _pool_for(lb: LbDraft, address: str) -> str:
+    if _family(address) == 6 and len(lb.pools) > 1:
+        return lb.pools[1].name
+    return lb.pools[0].name
 
 
 def _frontends(lb: LbDraft, svc: Node) -> None:
@@ -325,7 +346,7 @@ def _port(
             protocol=protocol,
             frontend_port=port,
             backend_port=backend,
-            pool=lb.pools[0].name,
+            pool=_pool_for(lb, fe.value.address),
             idle_timeout_min=TCP_IDLE_TIMEOUT_MIN
             if protocol is Protocol.TCP
             else UDP_IDLE_TIMEOUT_MIN,
