@@ -88,6 +88,7 @@ def test_aws_nlb_frontends_pools_rules_and_probes() -> None:
     assert (web_rule.backend_port, web_rule.preserve_client_ip) == (8080, True)
     assert ip_rule.distribution is Distribution.SOURCE_IP  # stickiness source_ip
     assert ip_rule.preserve_client_ip  # the attributes document says true
+    assert (web_rule.idle_timeout_min, ip_rule.idle_timeout_min) == (6, 15)  # 350 s; 900 s given
     probe = lb.probe("tg-orders-web")
     assert probe is not None and (probe.port, probe.path, probe.interval_s) == (
         8080,
@@ -153,6 +154,11 @@ def _port_text(doc: Any) -> Any:
     return doc
 
 
+def _drop_listener_arn(doc: Any) -> Any:
+    del doc["ListenerArn"]
+    return doc
+
+
 def _no_port(doc: Any) -> Any:
     del doc["Listeners"][0]["Port"]
     return doc
@@ -181,6 +187,8 @@ def _bad_target_ip(doc: Any) -> Any:
          "its private address in zone us-east-1b is not in this output"),
         ("describe-listeners.json", _port_text, "/Listeners/0/Port", "expected an integer"),
         ("describe-listeners.json", _no_port, "/Listeners/0/Port", "missing 'Port'"),
+        ("listener-attributes-9000.json", _drop_listener_arn, "listener-attributes-9000.json:2",
+         "does not name its listener and 2 are given"),
         ("describe-listeners.json", _http_listener, "/Listeners/0/Protocol",
          "is not TCP, UDP, TCP_UDP or TLS"),
         ("target-health-ip.json", _bad_target_ip, "/TargetHealthDescriptions/0/Target/Id",

@@ -7,12 +7,14 @@ Documents (each the unmodified ``--output json`` of one command, in any order an
     aws elbv2 describe-target-groups               {"TargetGroups": [...]}
     aws elbv2 describe-target-health               {"TargetHealthDescriptions": [...]}
     aws elbv2 describe-target-group-attributes     {"Attributes": [{"Key": ..., "Value": ...}]}
+    aws elbv2 describe-listener-attributes         {"Attributes": [...]}  tcp.idle_timeout.seconds
     aws ec2 describe-instances                     {"Reservations": [...]}   instance id -> IP
     aws ec2 describe-network-interfaces            {"NetworkInterfaces": [...]}   NLB addresses
 
 ``describe-target-health`` and ``describe-target-group-attributes`` do not name their target
 group: with one target group in the set they belong to it; with several, each document needs a
-``TargetGroupArn`` key (``--query "{TargetGroupArn: 'ARN', TargetHealthDescriptions: ...}"``).
+``TargetGroupArn`` key (``--query "{TargetGroupArn: 'ARN', TargetHealthDescriptions: ...}"``);
+``describe-listener-attributes`` likewise needs ``ListenerArn`` when several listeners are given.
 A network load balancer becomes a :class:`~pcapflow.model.lb.LoadBalancer` with ``cloud="aws"``:
 one frontend per Availability Zone (its address there), one rule per listener, zone and
 protocol, one pool and probe per target group.  Values the documents do not hold (the private
@@ -53,6 +55,7 @@ TARGET_GROUP_ATTRIBUTE_PREFIXES = (
     "load_balancing.cross_zone.enabled",
 )
 
+LISTENER_ATTRIBUTE_PREFIXES = ("tcp.idle_timeout.",)
 # listener protocol -> the model protocols its rules match (TLS is TCP on the wire)
 LISTENER_PROTOCOLS: dict[str, tuple[Protocol, ...]] = {
     "tcp": (Protocol.TCP,),
@@ -99,6 +102,8 @@ class _Set:
     groups: dict[str, _TargetGroup] = field(default_factory=dict)  # ARN -> group
     health_docs: list[tuple[Node, list[Node]]] = field(default_factory=list)
     attribute_docs: list[tuple[Node, list[Node]]] = field(default_factory=list)
+    listener_attribute_docs: list[tuple[Node, list[Node]]] = field(default_factory=list)
+    idle_s: dict[str, int] = field(default_factory=dict)  # listener ARN -> TCP idle timeout
     instances: dict[str, str | None] = field(default_factory=dict)  # id -> private IP
     interfaces: dict[str, dict[str, str]] = field(default_factory=dict)  # "net/n/id" -> az -> ip
     private: dict[str, list[str]] = field(default_factory=dict)  # balancer -> its private IPs
@@ -122,6 +127,8 @@ def load_aws(items: Sequence[tuple[Any, Document]]) -> Loaded:
                 value = entry.get("Value")
                 if key is not None:
                     group.attributes[key] = (str(value).casefold(), entry)
+    for doc_node, entries in found.listener_attribute_docs:
+        _listener_attributes(found, doc_node, entries)
     drafts = [d for d in (_balancer(found, node) for node in found.load_balancers) if d]
     _orphan_listeners(found)
     docs = list({id(doc): doc for _, doc in items}.values())
@@ -148,6 +155,8 @@ def _index(found: _Set, top: Node) -> None:
         keys = [str(e.get("Key", default="")) for e in entries]
         if any(k.startswith(TARGET_GROUP_ATTRIBUTE_PREFIXES) for k in keys):
             found.attribute_docs.append((top, entries))
+        elif any(k.startswith(LISTENER_ATTRIBUTE_PREFIXES) for k in keys):
+            found.listener_attribute_docs.append((top, entries))
     for reservation in top.children("Reservations") if top.has("Reservations") else []:
         for instance in reservation.children("Instances"):
             _instance(found, instance)
@@ -194,6 +203,31 @@ def _owner(found: _Set, top: Node, key: str, command: str) -> _TargetGroup | Non
             f'{key}: {key}}}")',
         )
     return None
+
+
+def _listener_attributes(found: _Set, top: Node, entries: list[Node]) -> None:
+    """``describe-listener-attributes``: the TCP idle timeout of one listener (named by a
+    ``ListenerArn`` key, or the only listener given)."""
+    arn = top.text("ListenerArn")
+    arns = [a for n in found.listeners if isinstance(a := n.get("ListenerArn"), str)]
+    if arn is None and len(arns) == 1:
+        arn = arns[0]
+    elif arn is None:
+        top.doc.report(
+            top.at("Attributes"),
+            f"describe-listener-attributes output does not name its listener and {len(arns)} "
+            'are given; add "ListenerArn" (aws ... --query "{ListenerArn: \'ARN\', '
+            'Attributes: Attributes}")',
+        )
+        return
+    elif arn not in arns:
+        top.doc.report(
+            top.at("ListenerArn"), f"listener {arn!r} is not in the describe-listeners output"
+        )
+        return
+    for entry in entries:
+        if entry.get("Key") == "tcp.idle_timeout.seconds":
+            found.idle_s[arn] = entry.integer("Value", NLB_TCP_IDLE_TIMEOUT_S)
 
 
 def _orphan_listeners(found: _Set) -> None:
@@ -336,6 +370,8 @@ def _listener(found: _Set, lb: LbDraft, node: Node) -> None:
         return
     preserve, distribution = _attributes(group)
     pool_name, backend_port, probe = _target_group(found, lb, group, preserve)
+    idle_s = found.idle_s.get(str(node.get("ListenerArn")), NLB_TCP_IDLE_TIMEOUT_S)
+    idle_min = math.ceil(idle_s / 60)  # the model counts whole minutes
     origin = doc.origin(node.pointer)
     fields = {"frontend_port": doc.origin(node.at("Port")), "pool": doc.origin(at)}
     for fe in lb.frontends:
@@ -350,7 +386,7 @@ def _listener(found: _Set, lb: LbDraft, node: Node) -> None:
                 backend_port=backend_port,
                 pool=pool_name,
                 probe=probe,
-                idle_timeout_min=math.ceil(NLB_TCP_IDLE_TIMEOUT_S / 60),
+                idle_timeout_min=idle_min,
                 distribution=distribution,
                 preserve_client_ip=preserve,
             )

@@ -194,6 +194,13 @@ def _service(found: _Set, svc: Node) -> LbDraft | None:
             Severity.WARNING,
         )
     _split_families(lb, pool)
+    if str(spec.get("internalTrafficPolicy", default="Cluster")).casefold() == "local":
+        doc.report(
+            spec.at("internalTrafficPolicy"),
+            f"Service {namespace}/{name} has internalTrafficPolicy Local: each node balances to "
+            "its own endpoints only, modelled here as the whole pool",
+            Severity.WARNING,
+        )
     affinity = str(spec.get("sessionAffinity", default="None")).casefold()
     distribution = Distribution.SOURCE_IP if affinity == "clientip" else Distribution.DEFAULT
     for port_node in spec.children("ports"):
