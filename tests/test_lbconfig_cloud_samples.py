@@ -94,7 +94,7 @@ def test_kubernetes_samples_are_the_lab_service(scenario: str, mode: str) -> Non
         mode,
     )
     assert cfg.load_balancers[0].name == "default/web"
-    assert [m.vm for m in cfg.load_balancers[0].pools[0].members] == ["web-a", "web-b"]
+    assert [m.vm for m in cfg.load_balancers[0].pools[0].members] == ["web1", "web2"]
 
 
 @pytest.mark.parametrize(
