@@ -668,3 +668,29 @@ def test_aws_a_listener_of_another_balancer_is_noted(tmp_path: Path) -> None:
     notes = [p.message for p in validate(files) if p.severity is Severity.WARNING]
     assert any("listener of a load balancer that is not in" in n for n in notes)
     assert any("'tg-orders-ip' is not the target of any listener" in n for n in notes)
+
+
+def test_terraform_kubernetes_services_and_endpoints() -> None:
+    path = str(TF / "k8s-state.json")
+    orders, legacy = load([path]).load_balancers
+    assert (orders.name, orders.cloud, [f.address for f in orders.frontends]) == (
+        "shop/orders",
+        "kubernetes",
+        ["10.96.120.15"],
+    )
+    assert [(r.frontend_port, r.backend_port, r.distribution) for r in orders.rules] == [
+        (80, 8080, Distribution.SOURCE_IP),
+        (9100, 9100, Distribution.SOURCE_IP),
+    ]
+    assert orders.pools[0].members == ()  # the cluster makes its endpoints, not Terraform
+    assert [m.address for m in legacy.pools[0].members] == ["10.20.9.41", "10.20.9.42"]
+    warnings = [p for p in validate([path]) if "members are unknown" in p.message]
+    assert warnings and warnings[0].pointer == "/values/root_module/resources/0"
+
+
+def test_terraform_kubernetes_bad_cluster_ip_points_at_the_attribute(tmp_path: Path) -> None:
+    data = _read(TF / "k8s-state.json")
+    _tf_resource(data, "kubernetes_service_v1")["values"]["spec"][0]["cluster_ips"] = ["10.96.1"]
+    errors = _errors([_write(tmp_path, "k8s.json", data)])
+    assert len(errors) == 1 and "/values/spec/0/cluster_ips/0" in errors[0], errors
+    assert "'10.96.1' is not an IP address" in errors[0]

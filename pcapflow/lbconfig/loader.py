@@ -2,10 +2,11 @@
 
 Formats: ``yaml`` (pcapflow's own, also its JSON form), ``az`` (``az network lb show``/``list``),
 ``arm`` (ARM templates and ``az group export``), ``terraform`` (``terraform show -json``, state or
-plan; azurerm, aws and google resources), ``aws`` (``aws elbv2 describe-*`` and ``aws ec2
-describe-*`` JSON), ``gcloud`` (``gcloud compute ... --format json``), ``kubectl`` (``kubectl get
-... -o json``).  The documents of one platform's command-line tools are read together: a set
-describes one configuration (listeners name target groups given in another file ...).
+plan; azurerm, aws, google and kubernetes resources), ``aws`` (``aws elbv2 describe-*`` and
+``aws ec2 describe-*`` JSON), ``gcloud`` (``gcloud compute ... --format json``), ``kubectl``
+(``kubectl get ... -o json``).  The documents of one platform's command-line tools are read
+together: a set describes one configuration (listeners name target groups given in another
+file ...).
 NIC, VM, public-IP and subnet documents (``az network nic show``/``list`` ...) are not
 configurations of their own: they resolve references made by the others (``--nic``).
 """

@@ -1,8 +1,9 @@
 """``terraform show -json``: each provider's load balancers read by that provider's loader.
 
-azurerm (:mod:`pcapflow.lbconfig.terraform`), aws (:mod:`pcapflow.lbconfig.terraform_aws`) and
-google (:mod:`pcapflow.lbconfig.terraform_gcp`) resources may share one state or plan; the
-balancers of each are read and combined.  A document with none of them is read as azurerm, whose
+azurerm (:mod:`pcapflow.lbconfig.terraform`), aws (:mod:`pcapflow.lbconfig.terraform_aws`),
+google (:mod:`pcapflow.lbconfig.terraform_gcp`) and kubernetes
+(:mod:`pcapflow.lbconfig.terraform_k8s`) resources may share one state or plan; the balancers of
+each are read and combined.  A document with none of them is read as azurerm, whose
 loader reports that no balancer is there.
 """
 
@@ -16,10 +17,14 @@ from pcapflow.lbconfig.draft import Loaded, merge
 from pcapflow.lbconfig.inventory import Inventory
 from pcapflow.lbconfig.problems import Document
 
-# resource type marking a provider's balancer -> "module:function" of its loader
-PROVIDER_LOADERS: dict[str, str] = {
-    "aws_lb": "pcapflow.lbconfig.terraform_aws:load_terraform_aws",
-    "google_compute_forwarding_rule": "pcapflow.lbconfig.terraform_gcp:load_terraform_gcp",
+# "module:function" of a provider's loader -> the resource types marking its balancers
+PROVIDER_LOADERS: dict[str, tuple[str, ...]] = {
+    "pcapflow.lbconfig.terraform_aws:load_terraform_aws": ("aws_lb",),
+    "pcapflow.lbconfig.terraform_gcp:load_terraform_gcp": ("google_compute_forwarding_rule",),
+    "pcapflow.lbconfig.terraform_k8s:load_terraform_k8s": (
+        "kubernetes_service_v1",
+        "kubernetes_service",
+    ),
 }
 AZURE_LOADER = "pcapflow.lbconfig.terraform:load_terraform"
 
@@ -49,7 +54,7 @@ def _call(spec: str, data: Any, doc: Document, inventory: Inventory) -> Loaded:
 
 def load_terraform_any(data: Any, doc: Document, inventory: Inventory) -> Loaded:
     types = resource_types(data)
-    specs = [spec for marker, spec in PROVIDER_LOADERS.items() if marker in types]
+    specs = [spec for spec, markers in PROVIDER_LOADERS.items() if types.intersection(markers)]
     if "azurerm_lb" in types or not specs:
         specs.insert(0, AZURE_LOADER)
     if len(specs) == 1:
