@@ -694,3 +694,19 @@ def test_terraform_kubernetes_bad_cluster_ip_points_at_the_attribute(tmp_path: P
     errors = _errors([_write(tmp_path, "k8s.json", data)])
     assert len(errors) == 1 and "/values/spec/0/cluster_ips/0" in errors[0], errors
     assert "'10.96.1' is not an IP address" in errors[0]
+
+
+NO_PRESERVE = FIX.parents[2] / "sample_captures" / "aws-nlb-no-preserve-client-ip" / "aws"
+
+
+@pytest.mark.parametrize(
+    "files", [AWS, GCLOUD, KUBECTL, sorted(str(p) for p in NO_PRESERVE.glob("*.json"))]
+)
+def test_lb_show_json_of_every_platform_follows_the_schema(files: list[str]) -> None:
+    import jsonschema
+
+    from pcapflow.lbconfig import schema
+
+    code, out = _cli("lb", "show", "--format", "json", *files)
+    assert code == 0, out
+    jsonschema.Draft202012Validator(schema()).validate(json.loads(out))
