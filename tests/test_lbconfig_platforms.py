@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -710,3 +712,18 @@ def test_lb_show_json_of_every_platform_follows_the_schema(files: list[str]) -> 
     code, out = _cli("lb", "show", "--format", "json", *files)
     assert code == 0, out
     jsonschema.Draft202012Validator(schema()).validate(json.loads(out))
+
+
+def test_live_capture_filter_takes_probe_ranges() -> None:
+    from pcapflow.live.capture import config_filter
+
+    bpf = config_filter(load(GCLOUD))
+    assert "(net 35.191.0.0/16 and port 80)" in bpf and "(net 130.211.0.0/22 and port 80)" in bpf
+    assert "168.63.129.16" not in bpf  # Azure's prober has nothing to do with Google Cloud
+    assert "(host 10.128.0.100 and port 8080)" in bpf
+    if shutil.which("tcpdump"):
+        done = subprocess.run(
+            ["tcpdump", "-d", "-y", "EN10MB", bpf], capture_output=True, timeout=20
+        )
+        if b"permission" not in done.stderr.lower():
+            assert done.returncode == 0, done.stderr
