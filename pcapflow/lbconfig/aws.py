@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcapflow.lbconfig.draft import LbDraft, Loaded, Placed, assemble
+from pcapflow.lbconfig.draft import LbDraft, Loaded, Placed, assemble_set
 from pcapflow.lbconfig.node import Node
 from pcapflow.lbconfig.problems import Document, Problem, Severity
 from pcapflow.lbconfig.vocab import canonical_ip, canonical_network
@@ -136,7 +136,7 @@ def load_aws(items: Sequence[tuple[Any, Document]]) -> Loaded:
         docs[0].report("", "no `aws elbv2 describe-load-balancers` output in the documents given")
     _unused(found)
     problems: list[Problem] = [p for doc in docs for p in doc.problems]
-    return assemble(drafts, problems, ", ".join(doc.name for doc in docs))
+    return assemble_set(drafts, problems, [doc.name for doc in docs])
 
 
 def _index(found: _Set, top: Node) -> None:

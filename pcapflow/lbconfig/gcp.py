@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcapflow.lbconfig.draft import LbDraft, Loaded, Placed, assemble
+from pcapflow.lbconfig.draft import LbDraft, Loaded, Placed, assemble_set
 from pcapflow.lbconfig.node import Node
 from pcapflow.lbconfig.problems import Document, Problem, Severity, pointer_join
 from pcapflow.lbconfig.vocab import canonical_ip
@@ -119,7 +119,7 @@ def load_gcloud(items: Sequence[tuple[Any, Document]]) -> Loaded:
     if not found.rules:
         docs[0].report("", "no `gcloud compute forwarding-rules describe` output in the documents")
     problems: list[Problem] = [p for doc in docs for p in doc.problems]
-    return assemble(drafts.values(), problems, ", ".join(doc.name for doc in docs))
+    return assemble_set(drafts.values(), problems, [doc.name for doc in docs])
 
 
 def _index(found: _Set, data: Any, doc: Document) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcapflow.lbconfig.draft import LbDraft, Loaded, Placed, PoolDraft, assemble
+from pcapflow.lbconfig.draft import LbDraft, Loaded, Placed, PoolDraft, assemble_set
 from pcapflow.lbconfig.node import Node
 from pcapflow.lbconfig.problems import Document, Problem, Severity, pointer_join
 from pcapflow.lbconfig.vocab import canonical_ip
@@ -87,7 +87,7 @@ def load_kubectl(items: Sequence[tuple[Any, Document]]) -> Loaded:
     if not found.services:
         docs[0].report("", "no Service in the documents given (kubectl get svc -o json)")
     problems: list[Problem] = [p for doc in docs for p in doc.problems]
-    return assemble(drafts, problems, ", ".join(doc.name for doc in docs))
+    return assemble_set(drafts, problems, [doc.name for doc in docs])
 
 
 def _configz(found: _Set, config: Node) -> None:

@@ -187,7 +187,8 @@ def _check_fmt(fmt: str | None) -> str | None:
 
 def _unknown(data: Any) -> str:
     if isinstance(data, Mapping):
-        keys = ", ".join(sorted(str(k) for k in data)[:6])
+        # escaped: a key may hold a line break, and the error is one line
+        keys = ", ".join(sorted(str(k).encode("unicode_escape").decode() for k in data)[:6])
         return (
             "cannot tell the configuration format (keys: "
             f"{keys or 'none'}); expected pcapflow YAML, az network lb show JSON, "
