@@ -323,7 +323,7 @@ def _ip_text(doc: Any) -> Any:
         ("forwarding-rule.json", _ip_text, "/IPAddress", "is not an IP address"),
         ("forwarding-rule.json", _no_ip, "/IPAddress", "missing 'IPAddress'"),
         ("instances-ig-orders-b.json", lambda d: None, "/backends/1/group",
-         "instance group 'ig-orders-b': its instances are unknown"),
+         "instance group 'ig-orders-b': its members are unknown"),
     ],
 )  # fmt: skip
 def test_gcloud_malformed_documents_give_located_errors(
@@ -727,3 +727,18 @@ def test_live_capture_filter_takes_probe_ranges() -> None:
         )
         if b"permission" not in done.stderr.lower():
             assert done.returncode == 0, done.stderr
+
+
+def test_gcloud_network_endpoint_group_backends(tmp_path: Path) -> None:
+    files = sorted(str(p) for p in (FIX / "gcloud-neg").glob("*.json"))
+    assert detect(_read(Path(files[-1]))) == "gcloud"  # the bare list-network-endpoints list
+    (lb,) = load(files).load_balancers
+    assert [(m.address, m.vm) for m in lb.pools[0].members] == [
+        ("10.128.0.31", "gke-shop-default-pool-4b1e2c3d-7x9q"),
+        ("10.128.0.32", "gke-shop-default-pool-4b1e2c3d-k2m8"),
+    ]
+    assert (lb.rules[0].frontend_port, lb.probes[0].port) == (0, 10256)
+    without = [f for f in files if "neg-endpoints" not in f]
+    errors = _errors(without)
+    assert len(errors) == 1 and "/backends/0/group" in errors[0]
+    assert "network endpoint group 'k8s2-neg-shop-cart': its members are unknown" in errors[0]

@@ -19,7 +19,7 @@ from pcapflow.lbconfig.problems import raise_first
 FIX = Path(__file__).resolve().parent / "fixtures" / "lbconfig"
 SETS: dict[str, list[tuple[str, Any]]] = {
     name: [(p.name, json.loads(p.read_text())) for p in sorted((FIX / name).glob("*.json"))]
-    for name in ("aws", "gcloud", "kubectl")
+    for name in ("aws", "gcloud", "gcloud-neg", "kubectl")
 }
 SETS.update(
     {
@@ -77,7 +77,7 @@ def test_damaged_platform_documents_never_raise_anything_but_config_error(
         file, doc = docs[i]
         path = data.draw(st.sampled_from(_paths(doc)))
         docs[i] = (file, _replace(doc, path, data.draw(_junk)))
-    fmt = None if name.endswith(".json") else name
+    fmt = None if name.endswith(".json") else name.split("-")[0]
     try:
         parsed = [parse_text(json.dumps(doc), file, fmt) for file, doc in docs]
         loaded = load_parsed(parsed)

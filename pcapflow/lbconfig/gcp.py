@@ -8,9 +8,11 @@ resource, ``list`` a list of them)::
     gcloud compute health-checks describe|list           kind compute#healthCheck
     gcloud compute instances list|describe               kind compute#instance  (networkIP)
     gcloud compute instance-groups unmanaged|managed list-instances GROUP   [{"instance": URL}]
+    gcloud compute network-endpoint-groups list-network-endpoints NEG  [{"networkEndpoint": ...}]
 
 ``list-instances`` output does not name its group: with one instance group among the backends it
-belongs to that group; with several, wrap it as ``{"instanceGroup": URL, "instances": [...]}``.
+belongs to that group; with several, wrap it as ``{"instanceGroup": URL, "instances": [...]}``
+(``list-network-endpoints``: ``{"networkEndpointGroup": URL, "endpoints": [...]}``).
 A backend service with its forwarding rules becomes one
 :class:`~pcapflow.model.lb.LoadBalancer` (``cloud="gcp"``): one frontend per forwarding-rule
 address, one rule per forwarding rule and port, the instances of its instance groups as the pool,
@@ -78,19 +80,52 @@ def _kind(item: Any) -> str:
     return str(item.get("kind", "")).casefold() if isinstance(item, Mapping) else ""
 
 
-def _is_instance_list(data: Any) -> bool:
-    return (
-        isinstance(data, list)
-        and bool(data)
-        and all(isinstance(i, Mapping) and isinstance(i.get("instance"), str) for i in data)
-    )
+@dataclass(frozen=True)
+class MemberList:
+    """A gcloud output listing a backend's members without naming the backend."""
+
+    collection: str  # in the backend's URL
+    wrapper: str  # key naming the backend when the output is wrapped
+    items: str  # key of the list in the wrapped form
+    item: str  # key each list item has
+    what: str
+    command: str
+
+
+MEMBER_LISTS = (
+    MemberList("/instancegroups/", "instanceGroup", "instances", "instance", "instance group",
+               "gcloud compute instance-groups list-instances"),
+    MemberList("/networkendpointgroups/", "networkEndpointGroup", "endpoints", "networkEndpoint",
+               "network endpoint group",
+               "gcloud compute network-endpoint-groups list-network-endpoints"),
+)  # fmt: skip
+
+
+def _member_list(data: Any) -> MemberList | None:
+    """The kind of a bare member list (list-instances, list-network-endpoints output)."""
+    if not isinstance(data, list) or not data:
+        return None
+    for kind in MEMBER_LISTS:
+        if all(isinstance(i, Mapping) and i.get(kind.item) is not None for i in data):
+            return kind
+    return None
+
+
+def _wrapped_list(data: Any) -> MemberList | None:
+    if not isinstance(data, Mapping):
+        return None
+    return next((k for k in MEMBER_LISTS if k.wrapper in data and k.items in data), None)
+
+
+def _list_kind(url: str) -> MemberList | None:
+    return next((k for k in MEMBER_LISTS if k.collection in url_key(url)), None)
 
 
 def is_gcloud_document(data: Any) -> bool:
     if isinstance(data, Mapping):
-        return _kind(data) in KINDS or ("instanceGroup" in data and "instances" in data)
+        return _kind(data) in KINDS or _wrapped_list(data) is not None
     if isinstance(data, list) and data:
-        return all(_kind(i) in KINDS for i in data) or _is_instance_list(data)
+        return all(_kind(i) in KINDS for i in data) or _member_list(data) is not None
     return False
 
 
@@ -100,10 +135,11 @@ class _Set:
     services: dict[str, Node] = field(default_factory=dict)  # url key -> backend service
     checks: dict[str, Node] = field(default_factory=dict)
     instances: dict[str, Node] = field(default_factory=dict)
-    group_lists: list[tuple[Node | None, str | None, list[Node], Document, str]] = field(
+    # (kind, wrapper or None, the backend it names or None, its items, document)
+    group_lists: list[tuple[MemberList, Node | None, str | None, list[Node], Document]] = field(
         default_factory=list
     )
-    members: dict[str, list[Node]] = field(default_factory=dict)  # group key -> its instances
+    members: dict[str, list[Node]] = field(default_factory=dict)  # backend key -> its items
 
 
 def load_gcloud(items: Sequence[tuple[Any, Document]]) -> Loaded:
@@ -123,15 +159,16 @@ def load_gcloud(items: Sequence[tuple[Any, Document]]) -> Loaded:
 
 
 def _index(found: _Set, data: Any, doc: Document) -> None:
-    if _is_instance_list(data):
+    bare = _member_list(data)
+    if bare is not None:
         nodes = [Node(v, pointer_join("", i), doc) for i, v in enumerate(data)]
-        found.group_lists.append((None, None, nodes, doc, ""))
+        found.group_lists.append((bare, None, None, nodes, doc))
         return
-    if isinstance(data, Mapping) and "instances" in data and "instanceGroup" in data:
+    wrapped = _wrapped_list(data)
+    if wrapped is not None:
         top = Node(data, "", doc)
-        found.group_lists.append(
-            (top, top.text("instanceGroup", required=True), top.children("instances"), doc, "")
-        )
+        group = top.text(wrapped.wrapper, required=True)
+        found.group_lists.append((wrapped, top, group, top.children(wrapped.items), doc))
         return
     entries = data if isinstance(data, list) else [data]
     for i, raw in enumerate(entries):
@@ -151,29 +188,30 @@ def _index(found: _Set, data: Any, doc: Document) -> None:
 
 
 def _assign_groups(found: _Set) -> None:
-    """Give each list-instances document its instance group."""
-    groups = {
+    """Give each list-instances (list-network-endpoints) document its group."""
+    backends = {
         url_key(g)
         for service in found.services.values()
         for backend in service.children("backends")
-        if isinstance(g := backend.get("group"), str) and "/instancegroups/" in url_key(g)
+        if isinstance(g := backend.get("group"), str)
     }
-    for top, group, nodes, doc, _ in found.group_lists:
+    for kind, top, group, nodes, doc in found.group_lists:
+        groups = {g for g in backends if kind.collection in g}
         if group is None:
             if len(groups) != 1:
-                where = f"{len(groups)} instance groups are" if groups else "no instance group is"
+                where = f"{len(groups)} {kind.what}s are" if groups else f"no {kind.what} is"
                 doc.report(
                     "",
-                    f"list-instances output does not name its group and {where} used by the "
-                    'backend services given; wrap it as {"instanceGroup": URL, "instances": [...]}',
+                    f"{kind.command} output does not name its group and {where} used by the "
+                    f'backend services given; wrap it as {{"{kind.wrapper}": URL, '
+                    f'"{kind.items}": [...]}}',
                 )
                 continue
             group = next(iter(groups))
         elif url_key(group) not in groups and top is not None:
             doc.report(
-                top.at("instanceGroup"),
-                f"instance group {url_name(group)!r} is not a backend of the backend services "
-                "given",
+                top.at(kind.wrapper),
+                f"{kind.what} {url_name(group)!r} is not a backend of the backend services given",
                 Severity.WARNING,
             )
         found.members.setdefault(url_key(group), []).extend(nodes)
@@ -329,10 +367,11 @@ def _draft(found: _Set, drafts: dict[str, LbDraft], service: Node) -> LbDraft:
         group = backend.text("group", required=True)
         if group is None:
             continue
-        if "/instancegroups/" not in url_key(group):
+        kind = _list_kind(group)
+        if kind is None:
             doc.report(
                 backend.at("group"),
-                f"backend {url_name(group)!r} is a network endpoint group, which is not modelled",
+                f"backend {url_name(group)!r} is not modelled",
                 Severity.WARNING,
             )
             continue
@@ -340,12 +379,15 @@ def _draft(found: _Set, drafts: dict[str, LbDraft], service: Node) -> LbDraft:
         if nodes is None:
             doc.report(
                 backend.at("group"),
-                f"instance group {url_name(group)!r}: its instances are unknown; pass `gcloud "
-                f"compute instance-groups list-instances {url_name(group)} --format json`",
+                f"{kind.what} {url_name(group)!r}: its members are unknown; pass `{kind.command} "
+                f"{url_name(group)} --format json`",
             )
             continue
         for member_node in nodes:
-            _member(found, pool.members, member_node, url_name(group))
+            if kind is MEMBER_LISTS[0]:
+                _member(found, pool.members, member_node, url_name(group))
+            else:
+                _endpoint(found, pool.members, member_node, url_name(group))
     _health_check(found, lb, service)
     return lb
 
@@ -379,6 +421,35 @@ def _member(found: _Set, members: list[Placed[Member]], node: Node, group: str) 
     if all(m.value.address != address for m in members):
         member = Member(address, vm=instance.text("name") or url_name(url))
         members.append(Placed(member, node.doc.origin(node.pointer)))
+
+
+def _endpoint(found: _Set, members: list[Placed[Member]], node: Node, group: str) -> None:
+    """A GCE_VM_IP network endpoint: its ipAddress, or its instance's address."""
+    endpoint = node.child("networkEndpoint")
+    text = endpoint.text("ipAddress")
+    instance = endpoint.text("instance")
+    if text is None:
+        if instance is None:
+            node.doc.report(endpoint.pointer, f"endpoint of {group!r} has no ipAddress or instance")
+            return
+        named = {url_name(k): k for k in found.instances}
+        key = url_key(instance) if url_key(instance) in found.instances else named.get(instance)
+        nics = found.instances[key].children("networkInterfaces") if key else []
+        text = nics[0].text("networkIP") if nics else None
+        if text is None:
+            node.doc.report(
+                endpoint.at("instance"),
+                f"network endpoint group {group!r}: instance {url_name(instance)!r} is "
+                "unresolved; pass `gcloud compute instances list --format json`",
+            )
+            return
+    address = canonical_ip(text)
+    if address is None:
+        node.doc.report(endpoint.at("ipAddress"), f"{text!r} is not an IP address")
+        return
+    if all(m.value.address != address for m in members):
+        vm = url_name(instance) if instance else None
+        members.append(Placed(Member(address, vm=vm), node.doc.origin(node.pointer)))
 
 
 def _health_check(found: _Set, lb: LbDraft, service: Node) -> None:
