@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pcapflow.errors import ConfigError
 from pcapflow.lbconfig.checks import check_loaded
-from pcapflow.lbconfig.loader import load_parsed, parse_text
+from pcapflow.lbconfig.loader import INTERNAL_ERROR, load_parsed, parse_text
 from pcapflow.lbconfig.problems import raise_first
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "lbconfig"
@@ -87,3 +87,4 @@ def test_damaged_platform_documents_never_raise_anything_but_config_error(
         raise_first(problems)
     except ConfigError as exc:
         assert "\n" not in str(exc)
+        assert INTERNAL_ERROR not in str(exc)  # the safety net must never be needed

@@ -230,10 +230,14 @@ def _listener_attributes(found: _Set, top: Node, entries: list[Node]) -> None:
             found.idle_s[arn] = entry.integer("Value", NLB_TCP_IDLE_TIMEOUT_S)
 
 
+def _balancer_arns(found: _Set) -> set[str]:
+    return {a for n in found.load_balancers if isinstance(a := n.get("LoadBalancerArn"), str)}
+
+
 def _orphan_listeners(found: _Set) -> None:
-    arns = {node.get("LoadBalancerArn") for node in found.load_balancers}
+    arns = _balancer_arns(found)
     for node in found.listeners:
-        if node.get("LoadBalancerArn") not in arns and found.load_balancers:
+        if str(node.get("LoadBalancerArn")) not in arns and found.load_balancers:
             node.doc.report(
                 node.at("LoadBalancerArn"),
                 "listener of a load balancer that is not in the describe-load-balancers output "
@@ -243,9 +247,11 @@ def _orphan_listeners(found: _Set) -> None:
 
 
 def _unused(found: _Set) -> None:
-    arns = {node.get("LoadBalancerArn") for node in found.load_balancers}
+    arns = _balancer_arns(found)
     used = {
-        _forward_target(node)[0] for node in found.listeners if node.get("LoadBalancerArn") in arns
+        _forward_target(node)[0]
+        for node in found.listeners
+        if str(node.get("LoadBalancerArn")) in arns
     }
     for group in found.groups.values():
         if group.arn not in used and found.load_balancers:

@@ -310,7 +310,7 @@ def _ports(node: Node, name: str) -> list[int]:
         return [0]
     if node.has("ports"):
         out: list[int] = []
-        for i, value in enumerate(node.get("ports", default=[]) or []):
+        for i, value in enumerate(node.values("ports")):
             text = str(value)
             if text.isdigit():
                 out.append(int(text))
@@ -453,7 +453,7 @@ def _endpoint(found: _Set, members: list[Placed[Member]], node: Node, group: str
 
 
 def _health_check(found: _Set, lb: LbDraft, service: Node) -> None:
-    urls = [u for u in service.get("healthChecks", default=[]) or [] if isinstance(u, str)]
+    urls = [u for u in service.values("healthChecks") if isinstance(u, str)]
     if not urls:
         return
     node = found.checks.get(url_key(urls[0]))

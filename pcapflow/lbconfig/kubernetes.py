@@ -230,7 +230,7 @@ def _pool_for(lb: LbDraft, address: str) -> str:
 
 def _frontends(lb: LbDraft, svc: Node) -> None:
     spec = svc.child("spec")
-    ips = [v for v in spec.get("clusterIPs", default=[]) or [] if isinstance(v, str)]
+    ips = [v for v in spec.values("clusterIPs") if isinstance(v, str)]
     at = spec.at("clusterIPs")
     if not ips and isinstance(spec.get("clusterIP"), str):
         ips, at = [spec.get("clusterIP")], spec.at("clusterIP")
@@ -239,7 +239,7 @@ def _frontends(lb: LbDraft, svc: Node) -> None:
         for i, ip in enumerate(ips)
         if ip.casefold() != "none"
     ]
-    for i, ip in enumerate(spec.get("externalIPs", default=[]) or []):
+    for i, ip in enumerate(spec.values("externalIPs")):
         sources.append((f"external-ip-{i + 1}", str(ip), pointer_join(spec.at("externalIPs"), i)))
     ingress = svc.child("status").child("loadBalancer")
     for i, entry in enumerate(ingress.children("ingress")):
@@ -280,7 +280,7 @@ def _slice_members(found: _Set, pool: PoolDraft, slice_node: Node) -> None:
         ready = conditions.boolean("ready", True)  # API: a nil ready is read as ready
         ref = endpoint.child("targetRef")
         pod = ref.text("name") if str(ref.get("kind", default="")).casefold() == "pod" else None
-        for i, value in enumerate(endpoint.get("addresses", default=[]) or []):
+        for i, value in enumerate(endpoint.values("addresses")):
             at = pointer_join(endpoint.at("addresses"), i)
             address = canonical_ip(str(value))
             if address is None:

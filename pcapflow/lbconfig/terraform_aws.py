@@ -33,6 +33,10 @@ LISTENER_FIELDS: dict[str, str] = {
 }
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _first(value: Any) -> Mapping[str, Any]:
     if isinstance(value, list) and value and isinstance(value[0], Mapping):
         return value[0]
@@ -88,7 +92,7 @@ def load_terraform_aws(data: Any, doc: Document, inventory: Inventory) -> Loaded
 def _balancer(state: TerraformState, res: TfResource) -> dict[str, Any]:
     v = res.values
     zones = []
-    for j, mapping in enumerate(v.get("subnet_mapping") or []):
+    for j, mapping in enumerate(_list(v.get("subnet_mapping"))):
         if not isinstance(mapping, Mapping):
             continue
         subnet = mapping.get("subnet_id") or f"subnet-mapping-{j + 1}"
@@ -100,7 +104,7 @@ def _balancer(state: TerraformState, res: TfResource) -> dict[str, Any]:
             addresses.append({**entry, "PrivateIPv4Address": private})
         zone = _placed(res, {"LoadBalancerAddresses": ("subnet_mapping", j)})
         zones.append({**zone, "ZoneName": subnet, "LoadBalancerAddresses": addresses})
-    for subnet in v.get("subnets") or []:
+    for subnet in _list(v.get("subnets")):
         if isinstance(subnet, str) and all(z["ZoneName"] != subnet for z in zones):
             zone = _placed(res, {"LoadBalancerAddresses": "subnets"})
             zones.append({**zone, "ZoneName": subnet, "LoadBalancerAddresses": []})
@@ -118,7 +122,7 @@ def _balancer(state: TerraformState, res: TfResource) -> dict[str, Any]:
 def _listener(state: TerraformState, res: TfResource) -> dict[str, Any]:
     v = res.values
     actions = []
-    for j, action in enumerate(v.get("default_action") or []):
+    for j, action in enumerate(_list(v.get("default_action"))):
         if not isinstance(action, Mapping):
             continue
         arn = action.get("target_group_arn")

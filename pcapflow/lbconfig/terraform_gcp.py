@@ -45,6 +45,10 @@ CHECK_BLOCKS = {
 }
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _first(value: Any) -> Mapping[str, Any]:
     if isinstance(value, list) and value and isinstance(value[0], Mapping):
         return value[0]
@@ -150,11 +154,11 @@ def _forwarding_rule(links: _Links, res: TfResource) -> dict[str, Any]:
 def _backend_service(links: _Links, res: TfResource) -> dict[str, Any]:
     v = res.values
     backends = []
-    for j, backend in enumerate(v.get("backend") or []):
+    for j, backend in enumerate(_list(v.get("backend"))):
         if not isinstance(backend, Mapping):
             continue
         group = backend.get("group")
-        if not group:  # a plan: the group's reference
+        if not isinstance(group, str) or not group:  # a plan: the group's reference
             refs = links.state.references(res, "backend")
             group = self_link(refs[j]) if j < len(refs) else None
         else:
@@ -218,7 +222,7 @@ def _health_check(res: TfResource) -> dict[str, Any]:
 
 def _instance(res: TfResource) -> dict[str, Any]:
     nics = []
-    for j, nic in enumerate(res.values.get("network_interface") or []):
+    for j, nic in enumerate(_list(res.values.get("network_interface"))):
         if isinstance(nic, Mapping):
             nics.append(
                 {

@@ -32,10 +32,11 @@ AZURE_LOADER = "pcapflow.lbconfig.terraform:load_terraform"
 def _types(module: Any) -> Iterator[str]:
     if not isinstance(module, Mapping):
         return
-    for raw in module.get("resources") or []:
+    resources, children = module.get("resources"), module.get("child_modules")
+    for raw in resources if isinstance(resources, list) else []:
         if isinstance(raw, Mapping) and isinstance(raw.get("type"), str):
             yield raw["type"]
-    for child in module.get("child_modules") or []:
+    for child in children if isinstance(children, list) else []:
         yield from _types(child)
 
 
