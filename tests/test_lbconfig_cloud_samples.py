@@ -83,7 +83,7 @@ def test_gcp_samples_are_the_lab_forwarding_rule(scenario: str) -> None:
     ("scenario", "mode"), [("k8s-hairpin-off", "none"), ("k8s-hairpin-on", "hairpin-veth")]
 )
 def test_kubernetes_samples_are_the_lab_service(scenario: str, mode: str) -> None:
-    cfg = _load(scenario)
+    cfg = _load(scenario, "kubectl")
     rule = ("10.96.0.10", Protocol.TCP, 80, 8080, False, True, Distribution.DEFAULT)
     assert _facts(cfg) == (
         "kubernetes",
@@ -103,7 +103,7 @@ def test_kubernetes_samples_are_the_lab_service(scenario: str, mode: str) -> Non
         ("aws-nlb-preserve-client-ip", "aws"),
         ("aws-nlb-no-preserve-client-ip", "aws"),
         ("gcp-ilb-local-route", "gcloud"),
-        ("k8s-hairpin-on", ""),
+        ("k8s-hairpin-on", "kubectl"),
     ],
 )
 def test_the_samples_round_trip_through_pcapflow_yaml(scenario: str, sub: str) -> None:
@@ -114,7 +114,7 @@ def test_the_samples_round_trip_through_pcapflow_yaml(scenario: str, sub: str) -
 @pytest.mark.parametrize(
     ("scenario", "sub"),
     [("aws-nlb-preserve-client-ip", "aws"), ("gcp-ilb-local-route", "gcloud"),
-     ("k8s-hairpin-off", "")],
+     ("k8s-hairpin-off", "kubectl")],
 )  # fmt: skip
 def test_the_lab_yaml_when_present_has_the_same_facts(scenario: str, sub: str) -> None:
     lab = SAMPLES / scenario / "lb.yaml"
