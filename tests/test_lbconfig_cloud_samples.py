@@ -4,6 +4,7 @@ the same frontends, members and rules."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,33 @@ def test_the_lab_yaml_when_present_has_the_same_facts(scenario: str, sub: str) -
         pytest.skip("the lab's lb.yaml is on the cloudlab branch")
     native, yaml_cfg = _facts(_load(scenario, sub)), _facts(load([str(lab)]))
     assert native[:5] == yaml_cfg[:5]
+
+
+NATIVE = {
+    "aws-nlb-preserve-client-ip": "aws",
+    "aws-nlb-no-preserve-client-ip": "aws",
+    "gcp-ilb-local-route": "gcloud",
+    "gcp-ilb-local-route-service-down": "gcloud",
+    "k8s-hairpin-off": "kubectl",
+    "k8s-hairpin-on": "kubectl",
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(NATIVE))
+def test_the_native_configuration_gives_the_lab_yaml_labels(scenario: str) -> None:
+    """Every capture of the scenario analysed with the native set and with the lab's YAML: the
+    same verdict, label counts and findings."""
+    from pcapflow.pipeline import analyze
+    from pcapflow.report.serialize import to_dict
+
+    folder = SAMPLES / scenario
+    captures = sorted(str(p) for p in folder.glob("*.pcap"))
+    if not (folder / "lb.yaml").exists() or not captures:
+        pytest.skip("the lab's captures and lb.yaml are on the cloudlab branch")
+    native, lab = _load(scenario, NATIVE[scenario]), load([str(folder / "lb.yaml")])
+    results = [to_dict(analyze(captures, cfg)) for cfg in (native, lab)]
+    assert results[0]["summary"] == results[1]["summary"]
+    findings = [
+        sorted((f["label"], json.dumps(f.get("attempts"))) for f in r["findings"]) for r in results
+    ]
+    assert findings[0] == findings[1]
