@@ -17,11 +17,10 @@ or, to receive the loaded config directly as ``lb_config``::
     def analyze(**kwargs):
         cfg = config_from_kwargs(kwargs)   # pops the six option values out of kwargs
 
-Options added: ``--lb FILE`` (repeatable), ``--lb-format auto|FORMAT`` (FORMAT: one of
-:data:`~pcapflow.lbconfig.loader.FORMATS`), ``--nic FILE`` (repeatable), ``--vip
-ADDR[:PORT][/PROTO]`` (repeatable), ``--backend ADDR[:PORT]`` (repeatable), ``--floating-ip``.
-Files and a declaration combine into one configuration.  Bad values raise
-:class:`~pcapflow.errors.ConfigError` (one line, exit 2 in the CLI).
+Options added: ``--lb FILE`` (repeatable), ``--lb-format auto|yaml|az|arm|terraform``,
+``--nic FILE`` (repeatable), ``--vip ADDR[:PORT][/PROTO]`` (repeatable), ``--backend ADDR[:PORT]``
+(repeatable), ``--floating-ip``.  Files and a declaration combine into one configuration.  Bad
+values raise :class:`~pcapflow.errors.ConfigError` (one line, exit 2 in the CLI).
 """
 
 from __future__ import annotations
@@ -51,9 +50,8 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
         "lb",
         multiple=True,
         metavar="FILE",
-        help="Load-balancer config: pcapflow YAML, `az network lb show|list` JSON, ARM template, "
-        "`terraform show -json` output, or aws elbv2 / gcloud compute / kubectl JSON outputs "
-        "(repeatable: one platform's outputs are read together; - = stdin).",
+        help="Load-balancer config: pcapflow YAML, `az network lb show|list` JSON, ARM template "
+        "or `terraform show -json` output (repeatable; - = stdin).",
     ),
     click.option(
         "--lb-format",
