@@ -269,6 +269,8 @@ def _forwarding_rule(found: _Set, drafts: dict[str, LbDraft], node: Node) -> Non
     lb = _draft(found, drafts, service)
     fe_name = _frontend(lb, node, name, address, internal)
     ports = _ports(node, name)
+    distribution = service.choice("sessionAffinity", SESSION_AFFINITY, Distribution.DEFAULT)
+    idle_min = _idle_minutes(service)
     for port in ports:
         rule = Rule(
             name=name if port == 0 else f"{name}-{port}",
@@ -279,8 +281,8 @@ def _forwarding_rule(found: _Set, drafts: dict[str, LbDraft], node: Node) -> Non
             pool=lb.name,
             probe=_probe_of(lb),
             floating_ip=True,  # backends receive packets addressed to the forwarding rule
-            idle_timeout_min=_idle_minutes(service),
-            distribution=service.choice("sessionAffinity", SESSION_AFFINITY, Distribution.DEFAULT),
+            idle_timeout_min=idle_min,
+            distribution=distribution,
         )
         fields = {
             "frontend_port": doc.origin(node.at("ports", "allPorts", "portRange")),
