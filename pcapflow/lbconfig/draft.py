@@ -143,7 +143,10 @@ def assemble_set(
     drafts: Iterable[LbDraft], problems: Iterable[Problem], sources: Sequence[str]
 ) -> Loaded:
     """:func:`assemble` for a configuration read from several documents at once."""
-    loaded = assemble(drafts, problems, sources[0] if sources else "<config>")
+    # a value shared by several elements (a backend service of two forwarding rules) is read,
+    # and its problem reported, once per element: each problem is listed once
+    unique = list(dict.fromkeys(problems))
+    loaded = assemble(drafts, unique, sources[0] if sources else "<config>")
     config = LbConfig(loaded.config.load_balancers, tuple(sources))
     return Loaded(config, loaded.origins, loaded.problems)
 
