@@ -11,7 +11,8 @@ Public API (names are a cross-helper contract)::
     problems_of(loaded)                          the same for a Loaded (files + declaration)
     check(cfg)                                   semantic problems of an in-memory LbConfig
 
-Formats (``fmt``): "yaml", "az", "arm", "terraform"; None or "auto" detects.
+Formats (``fmt``): "yaml", "az", "arm", "terraform", "aws", "gcloud", "kubectl"; None or "auto"
+detects.  The aws, gcloud and kubectl documents given together are read as one set.
 """
 
 from __future__ import annotations

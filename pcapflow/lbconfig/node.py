@@ -102,6 +102,16 @@ class Node:
             return []
         return [Node(v, pointer_join(at, i), self.doc) for i, v in enumerate(values)]
 
+    def values(self, name: str) -> list[Any]:
+        """A list of plain values (``[]`` when absent; anything else than a list is reported)."""
+        value = self.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.doc.report(self.at(name), f"expected a list, got {type(value).__name__}")
+            return []
+        return value
+
     def ref(self, *names: str) -> str | None:
         """The ``id`` of a sub-resource reference ``{"id": ...}`` (None when absent)."""
         value = self.get(*names)

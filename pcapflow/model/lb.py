@@ -82,7 +82,20 @@ class Probe:
     path: str | None = None
     interval_s: int = 5
     count: int = 1  # consecutive failures (numberOfProbes / probe threshold)
-    source: str = AZURE_PROBE_SOURCE
+    source: str = AZURE_PROBE_SOURCE  # "" when the probes come from ``source_ranges`` only
+    # Google Cloud (its documented prober ranges) and AWS (the NLB's own address in each zone)
+    # probe from several addresses: networks in CIDR form.  Empty (Azure): ``source`` alone.
+    source_ranges: tuple[str, ...] = ()
+
+    def comes_from(self, address: str) -> bool:
+        """Whether a packet from ``address`` may be this probe."""
+        if self.source and _canon(self.source) == _canon(address):
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(net, strict=False) for net in self.source_ranges)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +123,8 @@ class Rule:
         return self.protocol is Protocol.ALL and self.frontend_port == 0
 
     def matches_port(self, port: int) -> bool:
-        return self.ha_ports or self.frontend_port == port
+        # frontend port 0: every port (HA ports; a Google Cloud forwarding rule with allPorts)
+        return self.frontend_port in (0, port)
 
     def backend_port_for(self, frontend_port: int) -> int:
         return frontend_port if self.backend_port == 0 else self.backend_port
@@ -297,7 +311,7 @@ class LbConfig:
     def is_probe_source(self, address: str) -> bool:
         address = _canon(address)
         return (
-            any(_canon(p.source) == address for lb in self.load_balancers for p in lb.probes)
+            any(p.comes_from(address) for lb in self.load_balancers for p in lb.probes)
             or address == AZURE_PROBE_SOURCE
         )
 
