@@ -44,8 +44,9 @@ LB_FILE_OPTION = click.option(
     "lb",
     multiple=True,
     metavar="FILE",
-    help="Load-balancer config: pcapflow YAML, `az network lb show|list` JSON, ARM template "
-    "or `terraform show -json` output (repeatable; - = stdin).",
+    help="Load-balancer config: pcapflow YAML, `az network lb show|list` JSON, ARM template, "
+    "`terraform show -json`, `aws elbv2 describe-*` JSON, `gcloud ... --format json`, "
+    "`kubectl get ... -o json`, or a folder of them (repeatable; - = stdin).",
 )
 
 LB_FORMAT_OPTION = click.option(

@@ -103,6 +103,7 @@ def template_context(t: Target) -> dict[str, Any]:
     return {
         "lb": m.lb.name if m else "<LB-NAME>",
         "rg": (m.lb.resource_group if m else None) or "<RESOURCE-GROUP>",
+        "region": (m.lb.location if m else None) or "<REGION>",
         "rule": m.rule.name if m else "<RULE>",
         "frontend": m.frontend.name if m else "<FRONTEND>",
         "pool": m.pool.name if m else "<POOL>",
