@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pcapflow.flows import assemble
 from pcapflow.flows.synthetic import PacketBuilder
 from pcapflow.model.flow import Flow
-from pcapflow.model.packet import PF_DUP_SEEN, PF_DUPLICATE
+from pcapflow.model.packet import PF_BAD_CSUM, PF_CSUM_UNKNOWN, PF_DUP_SEEN, PF_DUPLICATE
 
 C, S = "10.2.1.4", "10.2.1.100"
 
@@ -147,12 +147,21 @@ def test_retransmissions_are_logarithmic_in_history() -> None:
     assert f.history == "ShADTT"
 
 
-def test_bad_checksums_count_only_when_validated() -> None:
+def test_bad_checksums_keep_the_packet_out_unless_ignored() -> None:
     b = PacketBuilder()
     b.tcp(C, 40008, S, 80, "S", seq=1, bad_checksum=True)
-    validated = one(b, ignore_checksums=False)
-    assert (validated.history, validated.orig_pkts, validated.conn_state) == ("C", 0, "OTH")
+    for policy in (None, False):  # default and --validate-checksums, as Zeek without -C
+        f = one(b, ignore_checksums=policy)
+        assert (f.history, f.orig_pkts, f.conn_state) == ("C", 0, "OTH")
+    assert one(b, ignore_checksums=True).history == "S"  # -C
+
+
+def test_offloaded_checksums_count_unless_validated() -> None:
+    b = PacketBuilder()
+    b.tcp(C, 40012, S, 80, "S", seq=1, pflags=PF_BAD_CSUM | PF_CSUM_UNKNOWN)  # unfinished
     assert one(b).history == "S"
+    assert one(b, ignore_checksums=True).history == "S"
+    assert one(b, ignore_checksums=False).history == "C"
 
 
 def test_content_gap_acked_by_peer_gives_g_and_missed_bytes() -> None:

@@ -11,7 +11,12 @@ from pathlib import Path
 import click
 
 from pcapflow.cli import main
-from pcapflow.cli.options import engine_option, guest_os_option
+from pcapflow.cli.options import (
+    CHECKSUM_POLICIES,
+    checksum_options,
+    engine_option,
+    guest_os_option,
+)
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import check_one_stdin, config_from_options, lb_options
 from pcapflow.live.present import use_colour
@@ -64,6 +69,7 @@ def check_output_folder(output: str) -> None:
     help="Capture point of each CAPTURE, in order (e.g. 'web01 eth0'); default: the file name.",
 )
 @engine_option
+@checksum_options
 @click.option(
     "--window-ms",
     type=click.FloatRange(min=0.001, max=60_000.0),
@@ -85,6 +91,7 @@ def analyze(
     output: str | None,
     points: tuple[str, ...],
     engine: str,
+    checksums: str,
     window_ms: float,
 ) -> None:
     """Reconcile NAT'd half-flows in CAPTURE files, label every attempt, suggest the fix.
@@ -110,6 +117,7 @@ def analyze(
         engine=engine,
         capture_points=list(points) or None,
         window=window,
+        ignore_checksums=CHECKSUM_POLICIES[checksums],
     )
     text = render(result, fmt, color=output is None and fmt == "text" and use_colour())
     if output:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from pcapflow.cli import main
-from pcapflow.cli.options import engine_option
+from pcapflow.cli.options import CHECKSUM_POLICIES, checksum_options, engine_option
 from pcapflow.flows.api import capture_blocks
 from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS
 from pcapflow.flows.filter import parse
@@ -30,12 +30,7 @@ from pcapflow.flows.records import blocks_frame
 )
 @click.option("--filter", "filter_text", metavar="EXPR", help='e.g. "host 10.2.1.4 and port 80".')
 @engine_option
-@click.option(
-    "--validate-checksums",
-    is_flag=True,
-    help="Skip packets with bad checksums as Zeek does without -C (host captures usually "
-    "carry offloaded, unfinished checksums, hence off by default).",
-)
+@checksum_options
 @click.option(
     "--max-flows",
     type=click.IntRange(min=16),
@@ -51,14 +46,14 @@ def flows(
     fmt: str,
     filter_text: str | None,
     engine: str,
-    validate_checksums: bool,
+    checksums: str,
     max_flows: int,
     output: click.utils.LazyFile,
 ) -> None:
     """List the TCP connections and UDP/ICMP flows of CAPTURE files (pcap, pcapng, gzip, -)."""
     selector = parse(filter_text) if filter_text is not None else None
     if fmt == "csv" and selector is None and len(captures) == 1:
-        _csv_of_one(captures[0], engine, validate_checksums, max_flows, output)
+        _csv_of_one(captures[0], engine, CHECKSUM_POLICIES[checksums], max_flows, output)
         return
     import pandas as pd
 
@@ -70,7 +65,7 @@ def flows(
             engine=engine,
             file_idx=idx,
             packets_per_flow=0,
-            ignore_checksums=not validate_checksums,
+            ignore_checksums=CHECKSUM_POLICIES[checksums],
             max_flows=max_flows,
             digest=False,
         )
@@ -94,7 +89,7 @@ def flows(
 def _csv_of_one(
     path: str,
     engine: str,
-    validate_checksums: bool,
+    ignore_checksums: bool | None,
     max_flows: int,
     output: click.utils.LazyFile,
 ) -> None:
@@ -103,7 +98,7 @@ def _csv_of_one(
         path,
         engine=engine,
         packets_per_flow=0,
-        ignore_checksums=not validate_checksums,
+        ignore_checksums=ignore_checksums,
         max_flows=max_flows,
         digest=False,
     )
