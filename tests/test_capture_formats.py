@@ -666,3 +666,13 @@ def test_openbsd_pflog_header_length_comes_from_its_first_byte(tmp_path: Path) -
 def test_fixed_length_link_headers_from_dpkt(tmp_path: Path, link: int, header: int) -> None:
     row = one(tmp_path, b"\0" * header + SYN_PKT, link=link)
     assert (int(row["ip_ver"]), int(row["dport"])) == (4, 80)
+
+
+def test_fixed_link_headers_are_dpkts() -> None:
+    """``linktypes.FIXED_HEADER`` is dpkt's table of header lengths (copied to save the import)
+    minus the link types decoded otherwise."""
+    from dpkt.pcap import dltoff
+
+    from pcapflow.capture.linktypes import FIXED_HEADER, LINK_TYPES
+
+    assert {k: v for k, v in dltoff.items() if k not in LINK_TYPES} == FIXED_HEADER

@@ -455,26 +455,30 @@ def _csum_add(b: Arr, start: Int, stop: Int, acc: Int) -> Int:
 @njit(cache=True)
 def _csum_words(b: Arr, b64: Arr, start: Int, stop: Int) -> Int:
     """Ones'-complement sum of bytes [start, stop) as 16-bit big-endian words from ``start``,
-    folded to 16 bits.  The middle is summed 8 bytes at a time through ``b64`` (the same buffer
-    viewed as native little-endian uint64), then byte-swapped when ``start`` is even."""
-    acc = np.uint64(0)
-    i = start
-    while i < stop and (i & 7) != 0:
-        acc += np.uint64(b[i]) << np.uint64(8 * (i & 1))
-        i += 1
-    j = i >> 3
-    j_end = stop >> 3
-    if j < j_end:
-        lo = np.uint64(0xFFFFFFFF)
-        sh = np.uint64(32)
-        while j < j_end:
+    folded to 16 bits.  Summed 8 bytes at a time through ``b64`` (the same buffer viewed as
+    native little-endian uint64; its length a multiple of 8), the first and last words masked
+    to the bytes in range, then byte-swapped when ``start`` is even."""
+    if stop <= start:
+        return 0
+    lo = np.uint64(0xFFFFFFFF)
+    sh = np.uint64(32)
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    j0 = start >> 3
+    j1 = (stop - 1) >> 3  # the last word (inclusive)
+    head = ones << np.uint64(8 * (start & 7))
+    tail_bytes = ((stop - 1) & 7) + 1
+    tail = ones if tail_bytes == 8 else (np.uint64(1) << np.uint64(8 * tail_bytes)) - np.uint64(1)
+    if j0 == j1:
+        w = b64[j0] & head & tail
+        acc = (w & lo) + (w >> sh)
+    else:
+        w = b64[j0] & head
+        acc = (w & lo) + (w >> sh)
+        for j in range(j0 + 1, j1):
             w = b64[j]
             acc += (w & lo) + (w >> sh)
-            j += 1
-        i = j_end << 3
-    while i < stop:
-        acc += np.uint64(b[i]) << np.uint64(8 * (i & 1))
-        i += 1
+        w = b64[j1] & tail
+        acc += (w & lo) + (w >> sh)
     m16 = np.uint64(0xFFFF)
     s16 = np.uint64(16)
     while acc > m16:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from pcapflow.capture import jitstart
 from pcapflow.cli import main
 from pcapflow.cli.options import (
     CHECKSUM_POLICIES,
@@ -98,6 +99,7 @@ def analyze(
 
     Exit status: 0 when no failure is found, 3 when failures are found, 2 for bad input.
     """
+    jitstart.start()
     fmt = fmt or format_for_output(output)
     if window_ms != window_ms:  # NaN passes click's FloatRange: every comparison is false
         raise InputError("--window-ms: not a number")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from pcapflow.capture import jitstart
 from pcapflow.cli import main
 from pcapflow.cli.options import CHECKSUM_POLICIES, checksum_options, engine_option
 from pcapflow.flows.api import capture_blocks
@@ -51,6 +52,7 @@ def flows(
     output: click.utils.LazyFile,
 ) -> None:
     """List the TCP connections and UDP/ICMP flows of CAPTURE files (pcap, pcapng, gzip, -)."""
+    jitstart.start()
     selector = parse(filter_text) if filter_text is not None else None
     if fmt == "csv" and selector is None and len(captures) == 1:
         _csv_of_one(captures[0], engine, CHECKSUM_POLICIES[checksums], max_flows, output)

@@ -392,7 +392,9 @@ class FlowAssembler:
             "file_idx": np.full(slots.shape[0], self.file_idx, dtype=np.int64),
         }
         raw = np.ascontiguousarray(self._HIST[slots])  # NUL-padded letters
-        history = raw.view(f"S{HIST_MAX}").ravel().astype(f"U{HIST_MAX}").tolist()
+        # (bytes without their padding, decoded in one go: a cast to str costs 4x as much)
+        letters = raw.view(f"S{HIST_MAX}").ravel().tolist()
+        history = b"\0".join(letters).decode("ascii").split("\0") if letters else []
         packets: list[PacketArray | None] = []
         if self.params.packets_per_flow:
             # One concatenation for the whole block (per-flow ones cost more than the copy).
