@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcapflow.flows import assemble
+from pcapflow.flows.assembler import ChecksumCounts
 from pcapflow.flows.synthetic import PacketBuilder
 from pcapflow.model.flow import Flow
 from pcapflow.model.packet import PF_BAD_CSUM, PF_CSUM_UNKNOWN, PF_DUP_SEEN, PF_DUPLICATE
@@ -271,3 +273,22 @@ def test_duplicates_are_counted_not_processed() -> None:
     f = one(b)
     assert (f.orig_pkts, f.duplicates, f.history, f.syn_retransmits) == (1, 2, "S", 0)
     assert f.ifaces == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("counts", "policy", "hinted"),
+    [
+        ((10, 9, 0), None, True),  # mostly wrong, not offload's: left out, say so
+        ((10, 9, 9), None, False),  # offload's: counted by default
+        ((10, 9, 9), False, True),  # ... but left out by --validate-checksums
+        ((10, 9, 0), True, False),  # -C: nothing left out
+        ((10, 5, 0), None, False),  # not most
+        ((0, 0, 0), None, False),
+    ],
+)
+def test_checksum_hint_only_when_most_packets_were_left_out(
+    counts: tuple[int, int, int], policy: bool | None, hinted: bool
+) -> None:
+    hint = ChecksumCounts(*counts).hint(policy)
+    assert (hint is not None) == hinted
+    assert hint is None or "-C (--ignore-checksums)" in hint

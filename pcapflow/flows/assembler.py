@@ -159,10 +159,15 @@ class ChecksumCounts:
         held = self.bad if ignore_checksums is False else self.bad - self.offloaded
         if held * 2 <= self.checked:
             return None
+        why = (
+            "most are the unfinished ones of checksum offload (a capture on the sending host)"
+            if ignore_checksums is False and self.offloaded * 2 > self.checked
+            else "if they were spoilt after the fact (a rewritten or anonymised trace)"
+        )
         return (
             f"{held} of {self.checked} transport checksums are wrong and their packets were "
-            "left out of their connections (history C/c); captures taken on the sending host "
-            "often carry checksums its NIC was to fill in: -C (--ignore-checksums) counts them"
+            f"left out of their connections (history C/c); {why}: -C (--ignore-checksums) "
+            "counts them"
         )
 
 
