@@ -7,6 +7,8 @@ Formats: ``table`` (default, for the terminal), ``csv``, ``json`` (one object pe
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 from pcapflow.capture import jitstart
@@ -53,9 +55,13 @@ def flows(
 ) -> None:
     """List the TCP connections and UDP/ICMP flows of CAPTURE files (pcap, pcapng, gzip, -)."""
     jitstart.start()
+    # numba's and the imports' objects live until exit: no garbage collection walks them again
+    # (nor the flow table's at exit, see the end)
+    gc.freeze()
     selector = parse(filter_text) if filter_text is not None else None
     if fmt == "csv" and selector is None and len(captures) == 1:
         _csv_of_one(captures[0], engine, CHECKSUM_POLICIES[checksums], max_flows, output)
+        gc.freeze()
         return
     import pandas as pd
 
@@ -86,6 +92,7 @@ def flows(
     else:
         output.write(FORMATTERS[fmt](frame))
     _warn_evicted(evicted, max_flows)
+    gc.freeze()  # the interpreter's exit then skips its collection of the flow table
 
 
 def _csv_of_one(
