@@ -39,9 +39,13 @@ def test_checksum_options_leave_a_veth_capture_as_it_is() -> None:
     capture, cfg = str(SAMPLE / "web01-eth0.pcap"), str(SAMPLE / "lb.yaml")
     default = run(capture, "--lb", cfg, "--format", "json")
     assert run(capture, "--lb", cfg, "--format", "json", "-C") == default
-    _code, out = run(capture, "--lb", cfg, "--format", "json", "--validate-checksums")
-    assert "hairpin_self" in default[1] and out != default[1]
-    assert "transport checksums are wrong" in out
+    strict = CliRunner().invoke(
+        main, ["analyze", capture, "--lb", cfg, "--format", "json", "--validate-checksums"]
+    )
+    assert "hairpin_self" in default[1] and strict.stdout != default[1]
+    assert "transport checksums are wrong" in strict.stdout  # among the capture's warnings
+    assert strict.stderr.startswith("pcapflow: warning: ") and "-C" in strict.stderr
+    assert strict.stderr.count("\n") == 1  # one line
 
 
 @needs_sample

@@ -121,6 +121,12 @@ def analyze(
         window=window,
         ignore_checksums=CHECKSUM_POLICIES[checksums],
     )
+    from pcapflow.flows.assembler import CHECKSUM_HINT  # (numba: imported when analysing)
+
+    for summary in result.captures:  # (also in the report, among the capture's warnings)
+        for warning in summary.info.warnings:
+            if CHECKSUM_HINT in warning:
+                click.echo(f"pcapflow: warning: {summary.info.path}: {warning}", err=True)
     text = render(result, fmt, color=output is None and fmt == "text" and use_colour())
     if output:
         Path(output).write_text(text)

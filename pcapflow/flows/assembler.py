@@ -144,6 +144,9 @@ class AssemblyStats:
     checksums: ChecksumCounts = field(default_factory=lambda: ChecksumCounts(0, 0, 0))
 
 
+CHECKSUM_HINT = "transport checksums are wrong"  # in the warning of ChecksumCounts.hint
+
+
 @dataclass(frozen=True, slots=True)
 class ChecksumCounts:
     """Transport checksums of the packets assembled into flows."""
@@ -165,7 +168,7 @@ class ChecksumCounts:
             else "if they were spoilt after the fact (a rewritten or anonymised trace)"
         )
         return (
-            f"{held} of {self.checked} transport checksums are wrong and their packets were "
+            f"{held} of {self.checked} {CHECKSUM_HINT} and their packets were "
             f"left out of their connections (history C/c); {why}: -C (--ignore-checksums) "
             "counts them"
         )
