@@ -112,3 +112,36 @@ def nic_and_format_options(func: F) -> F:
 def lb_options(func: F) -> F:
     """Click decorator adding --lb, --lb-format, --nic, --vip, --backend and --floating-ip."""
     return _apply(func, (LB_FILE_OPTION, LB_FORMAT_OPTION, NIC_OPTION, *DECLARATION_OPTIONS))
+
+
+CHECKSUM_POLICIES: dict[str, bool | None] = {"offload-aware": None, "ignore": True, "verify": False}
+
+
+def checksum_options(command: F) -> F:
+    """``-C/--ignore-checksums`` and ``--validate-checksums``, one ``checksums`` parameter.
+
+    Default: a packet with a wrong TCP/UDP/ICMP checksum is left out of its connection (history
+    ``C``/``c``, as Zeek does) unless the checksum is the unfinished one of checksum offload.
+    """
+    command = click.option(
+        "--validate-checksums",
+        "checksums",
+        flag_value="verify",
+        help="Leave out every packet with a wrong checksum, offloaded ones too (Zeek without -C).",
+    )(command)
+    return click.option(
+        "-C",
+        "--ignore-checksums",
+        "checksums",
+        flag_value="ignore",
+        help="Count packets whatever their checksums (zeek -C).  Default: leave out packets "
+        "with a wrong checksum unless it is the unfinished one of checksum offload.",
+    )(
+        click.option(
+            "--checksums",
+            "checksums",
+            default="offload-aware",
+            hidden=True,
+            type=click.Choice(sorted(CHECKSUM_POLICIES)),
+        )(command)
+    )
