@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pcapflow.model.result import AnalysisResult
+from pcapflow.model.result import AnalysisResult, FlowKind, FlowResult, Label
 
 HEADER = 24
 RECORD = struct.Struct("<IIII")  # ts_sec, ts_usec, caplen, len (little-endian microsecond pcap)
@@ -107,6 +107,20 @@ def _flow_key(fr: Any, back: Mapping[int, int] | None) -> tuple[object, ...]:
     return (f.file_idx, f.orig_h, f.orig_p, f.resp_h, f.resp_p, f.proto, first)
 
 
+BACKGROUND = -1  # the first frame of a flow that is not the needle's (see _flow_key)
+QUIET_KINDS = (FlowKind.DIRECT_CALL, FlowKind.OTHER)
+
+
+def _telling(fr: FlowResult, background: bool) -> bool:
+    """Whether the flow says something to compare: a needle flow with a label or a partner; a
+    background flow only when it is more than a healthy connection that worked on its own
+    (every connection is judged, so a background flow is ``ok`` or unlabelled)."""
+    if not background:
+        return fr.label is not None or bool(fr.paired_with)
+    healthy = fr.label in (None, Label.OK) and fr.kind in QUIET_KINDS
+    return not healthy or bool(fr.paired_with)
+
+
 def signature(
     result: AnalysisResult, frames: Sequence[Mapping[int, int] | None], shift_s: float = 0.0
 ) -> dict[str, Any]:
@@ -125,7 +139,7 @@ def signature(
     flows = {
         keys[fr.id]: (fr.label, fr.role, fr.reason, tuple(sorted(keys[p] for p in fr.paired_with)))
         for fr in result.flows
-        if fr.label is not None or fr.paired_with
+        if _telling(fr, keys[fr.id][-1] == BACKGROUND)
     }
     findings = [
         {
@@ -172,9 +186,9 @@ def check(needles: Sequence[Path], merged: Sequence[Path], frames: Sequence[dict
         problems.append(f"{len(alone['findings'])} findings alone, {len(big['findings'])} merged")
     if alone["legs"] != big["legs"]:
         problems.append(f"{alone['legs']} legs alone, {big['legs']} merged")
-    strays = [k for k in big["flows"] if k[-1] == -1]
+    strays = [k for k in big["flows"] if k[-1] == BACKGROUND]
     if strays:
-        problems.append(f"background flows labelled or paired: {strays[:5]}")
+        problems.append(f"background flows labelled other than ok, or paired: {strays[:5]}")
     return problems
 
 

@@ -22,15 +22,18 @@ import numpy as np
 import numpy.typing as npt
 
 from pcapflow.diagnose import diagnose
+from pcapflow.diagnose.ok import NO_OPENING, OK_ANSWERED
 from pcapflow.errors import InputError
 from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
 from pcapflow.model.lb import LbConfig
+from pcapflow.model.packet import PROTO_TCP
 from pcapflow.model.result import (
     SCHEMA_VERSION,
     AnalysisResult,
     CaptureSummary,
     Finding,
+    FlowKind,
     FlowResult,
     Label,
 )
@@ -56,12 +59,11 @@ from pcapflow.reconcile.hosts import (
 )
 from pcapflow.reconcile.icmp import port_unreachables
 from pcapflow.reconcile.lbindex import LbIndex
-from pcapflow.reconcile.relevance_words import BACKGROUND_REASON
 from pcapflow.remediation import remediations_for
 
 if TYPE_CHECKING:  # the readers (numba) are imported when a capture is read
     from pcapflow.flows.evidence import LeanCapture
-    from pcapflow.flows.table import FlowTable
+    from pcapflow.flows.table import Background, FlowTable
 
 OS_CHOICES = ("linux", "windows", "auto")
 
@@ -74,11 +76,13 @@ def analyze(
     engine: str = "fast",
     capture_points: Sequence[str | None] | None = None,
     window: PairingWindow = DEFAULT_WINDOW,
+    ignore_checksums: bool | None = None,
 ) -> AnalysisResult:
     """Analyse capture files (from one or several capture points) against a declared config.
 
     ``os`` is the guest OS of the members ("linux", "windows"; None or "auto" infers it);
-    ``capture_points`` names each capture's point (e.g. "web01 eth0"), default: the file name.
+    ``capture_points`` names each capture's point (e.g. "web01 eth0"), default: the file name;
+    ``ignore_checksums`` as in :class:`pcapflow.flows.Params`.
     """
     paths = [str(p) for p in captures]
     points = _points(paths, capture_points)
@@ -86,7 +90,7 @@ def analyze(
         raise InputError(f"unknown --os {os!r} (choose linux, windows or auto)")
     declared = lb if lb is not None and not lb.empty else None
     with _spooled(paths) as files:
-        lean = [_read(path, i, engine, declared) for i, path in enumerate(files)]
+        lean = [_read(path, i, engine, declared, ignore_checksums) for i, path in enumerate(files)]
         lean = [replace(c, info=replace(c.info, path=paths[i])) for i, c in enumerate(lean)]
         # The flows live until the end: keep the cyclic collector from walking them again
         # and again meanwhile.
@@ -262,8 +266,9 @@ def analyze_flows(
             for iface in loopback_interfaces(info, points[i])
         ),
         unreachable=port_unreachables((v.flows for v in views), window),
+        captured_hosts=frozenset(a for v in views for a in v.local),
     )
-    every = _with_background(results, rest, paths)
+    every = _with_background(results, rest, paths, cfg)
     guest_os = _guest_os(os, cfg, views, sent)
     by_rep = _by_representative(conns)
     findings = _remediate(findings, cfg, guest_os, by_rep)
@@ -303,7 +308,9 @@ def _default_point(path: str) -> str | None:
     return name or None
 
 
-def _read(path: str, file_idx: int, engine: str, lb: LbConfig | None) -> LeanCapture:
+def _read(
+    path: str, file_idx: int, engine: str, lb: LbConfig | None, ignore_checksums: bool | None
+) -> LeanCapture:
     """Pass 1; with a config, the packets of the flows that touch the balancer are kept on
     the way (they then need no second pass)."""
     from pcapflow.flows.evidence import Endpoints, read_lean
@@ -312,7 +319,9 @@ def _read(path: str, file_idx: int, engine: str, lb: LbConfig | None) -> LeanCap
     if path != "-" and not _os.path.exists(path):
         raise InputError(f"{path}: no such capture file")
     keep = Endpoints(*pass_one_endpoints(lb)) if lb is not None else None
-    return read_lean(path, engine=engine, file_idx=file_idx, keep=keep)
+    return read_lean(
+        path, engine=engine, file_idx=file_idx, keep=keep, ignore_checksums=ignore_checksums
+    )
 
 
 def _config(
@@ -394,16 +403,29 @@ def _capture_ends(
 
 
 def _with_background(
-    results: tuple[FlowResult, ...], rest: list[FlowTable], paths: list[str]
+    results: tuple[FlowResult, ...], rest: list[FlowTable], paths: list[str], cfg: LbConfig
 ) -> Sequence[FlowResult]:
     """The diagnosed flows and the healthy background ones, in (file, ts, uid) order."""
     if not any(len(t) for t in rest):
         return results
-    from pcapflow.flows.table import Background, TableResults
+    from pcapflow.flows.table import TableResults
 
-    return TableResults(
-        results, [Background(t, paths[i], DIRECT, BACKGROUND_REASON) for i, t in enumerate(rest)]
+    return TableResults(results, [_background(t, paths[i], cfg) for i, t in enumerate(rest)])
+
+
+def _background(table: FlowTable, path: str, cfg: LbConfig) -> Background:
+    """Healthy flows judged by their columns as the diagnosis would judge them: answered, so
+    ``ok`` (a TCP connection whose SYN was not captured: no label); a direct call when the
+    responder is a pool member, else other (they touch no frontend, backend port or probe)."""
+    from pcapflow.flows.table import KINDS, Background
+    from pcapflow.reconcile.relevance import member_addresses_at
+
+    direct = member_addresses_at(table, "resp", cfg)
+    kinds = np.where(direct, KINDS.index(FlowKind.DIRECT_CALL), KINDS.index(FlowKind.OTHER)).astype(
+        np.int8
     )
+    opened = (table.cols["proto"] != PROTO_TCP) | (table.cols["isn"] >= 0)
+    return Background(table, path, DIRECT, (OK_ANSWERED, NO_OPENING), kinds, opened)
 
 
 def _captured_members(

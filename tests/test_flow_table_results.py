@@ -12,7 +12,7 @@ import pytest
 from pcapflow.flows import read_capture
 from pcapflow.flows.table import TableResults
 from pcapflow.lbconfig import load
-from pcapflow.pipeline import analyze
+from pcapflow.pipeline import analyze, analyze_flows
 from pcapflow.report import RENDERERS, render
 from pcapflow.report.registry import render_chunks
 from pcapflow.report.serialize import to_dict
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import gen_capture  # noqa: E402
 
-CORPUS = Path("/work/shared/corpus/zeek/Traces")
+CORPUS = ROOT.parent / "shared" / "corpus" / "zeek" / "Traces"
 SAMPLE = ROOT / "sample_captures" / "mixed"
 
 
@@ -62,3 +62,26 @@ def test_background_flows_are_the_flows_read(captures: list[Path]) -> None:
         for fr in result.flows:
             if fr.reason == "answered" and not fr.flow.packets:
                 assert replace(by_uid[fr.flow.uid], packets=(), packets_truncated=False) == fr.flow
+
+
+def test_background_flows_get_the_verdict_and_kind_the_diagnosis_gives(
+    captures: list[Path],
+) -> None:
+    """Judged from their columns, healthy background flows carry what the full diagnosis (every
+    flow reconciled with its packets) gives them: label, kind, reason, role and note."""
+    cfg = load([str(SAMPLE / "lb.yaml")])
+    judged = 0
+    for path in captures:
+        lean = analyze([path], cfg)
+        full = analyze_flows([read_capture(path)], [str(path)], cfg)
+
+        def verdicts(flows: object) -> dict[str, tuple[object, ...]]:
+            return {
+                f.id: (f.label, f.kind, f.reason, f.role, f.note, f.paired_with)
+                for f in flows  # type: ignore[attr-defined]
+            }
+
+        assert verdicts(lean.flows) == verdicts(full.flows), path
+        if isinstance(lean.flows, TableResults):
+            judged += sum(len(b.table) for b in lean.flows.background)
+    assert judged > 100  # the check covered flows judged from their columns

@@ -165,10 +165,16 @@ def _keys(halves: Sequence[tuple[int, int, int]]) -> npt.NDArray[np.uint64]:
 
 
 def read_lean(
-    path: str, *, engine: str = "fast", file_idx: int = 0, keep: Endpoints | None = None
+    path: str,
+    *,
+    engine: str = "fast",
+    file_idx: int = 0,
+    keep: Endpoints | None = None,
+    ignore_checksums: bool | None = None,
 ) -> LeanCapture:
     """First pass: the flows of a capture (no evidence packets) and its senders; with
-    ``keep``, the packets to and from those endpoints too (``LeanCapture.side``)."""
+    ``keep``, the packets to and from those endpoints too (``LeanCapture.side``);
+    ``ignore_checksums`` as in :class:`pcapflow.flows.Params`."""
     senders = _Senders()
     side = _SideTable(keep) if keep is not None else None
 
@@ -182,6 +188,7 @@ def read_lean(
         engine=engine,
         file_idx=file_idx,
         packets_per_flow=0,
+        ignore_checksums=ignore_checksums,
         observe=observe,
         checksums=side is not None,  # (evidence packets carry the checksum flags)
     )

@@ -26,7 +26,7 @@ from pcapflow.flows.assembler import FlowBlock
 from pcapflow.flows.layout import CONN_STATES
 from pcapflow.flows.records import _AddrCache, _iface_ids, block_flows, flow_uids, proto_name
 from pcapflow.model.flow import Flow
-from pcapflow.model.result import FlowResult
+from pcapflow.model.result import FlowKind, FlowResult, Label
 
 Arr = npt.NDArray[Any]
 _STATES = np.array(CONN_STATES, dtype=object)
@@ -166,35 +166,52 @@ class FlowTable:
 # --- the background rows of an analysis result ---------------------------------------------
 
 
-@dataclass(frozen=True)
+KINDS: tuple[FlowKind, ...] = tuple(FlowKind)  # ``Background.kinds`` holds indexes into it
+
+
+@dataclass(frozen=True, eq=False)
 class Background:
-    """Healthy background flows of one capture: no label, reason ``reason``, role ``role``."""
+    """Healthy background flows of one capture.  Each was answered, so it is ``ok`` by its own
+    outcome (reason ``reasons[0]``), except a TCP connection whose opening SYN was not captured:
+    not a connection attempt seen, no label (reason ``reasons[1]``).  ``kinds``: per row, the
+    index in :data:`KINDS` of its kind (a direct call to a member's address, or other);
+    ``opened``: per row, whether its opening packet was captured; role ``role``."""
 
     table: FlowTable
     capture: str
     role: str
-    reason: str
+    reasons: tuple[str, str]
+    kinds: npt.NDArray[np.int8]
+    opened: npt.NDArray[np.bool_]
 
     def result(self, i: int, addrs: _AddrCache) -> FlowResult:
         flow = self.table.take(np.array([i], dtype=np.int64)).flows(addrs)[0]
-        return self._result(flow)
+        return self._result(flow, i)
 
-    def _result(self, flow: Flow) -> FlowResult:
+    def _result(self, flow: Flow, row: int) -> FlowResult:
+        opened = bool(self.opened[row])
         return FlowResult(
             id=f"{flow.file_idx}:{flow.uid}",
             flow=flow,
             capture=self.capture,
-            label=None,
+            label=Label.OK if opened else None,
             paired_with=(),
             role=self.role,
             frontend=None,
             rule=None,
-            reason=self.reason,
+            reason=self.reasons[0] if opened else self.reasons[1],
+            kind=KINDS[int(self.kinds[row])],
         )
 
     def results(self, start: int, stop: int, addrs: _AddrCache) -> list[FlowResult]:
         rows = np.arange(start, stop, dtype=np.int64)
-        return [self._result(f) for f in self.table.take(rows).flows(addrs)]
+        flows = self.table.take(rows).flows(addrs)
+        return [self._result(f, r) for f, r in zip(flows, rows.tolist(), strict=True)]
+
+    def counts(self) -> dict[tuple[FlowKind, Label], int]:
+        """Labelled connections per (kind, label): every opened row is one ``ok`` connection."""
+        found = np.bincount(self.kinds[self.opened].astype(np.int64), minlength=len(KINDS))
+        return {(KINDS[k], Label.OK): int(n) for k, n in enumerate(found.tolist()) if n}
 
 
 CHUNK = 5_000  # background rows made into objects (or JSON) at a time
@@ -287,6 +304,14 @@ class TableResults(Sequence[FlowResult]):
             source = self.background[int(owner[a]) - 1]
             for s in range(a, b, CHUNK):
                 yield source, s, min(b, s + CHUNK)
+
+    def background_counts(self) -> dict[tuple[FlowKind, Label], int]:
+        """Labelled background connections per (kind, label), from the columns."""
+        total: dict[tuple[FlowKind, Label], int] = {}
+        for b in self.background:
+            for key, n in b.counts().items():
+                total[key] = total.get(key, 0) + n
+        return total
 
     def table_row(self, position: int) -> int:
         """The row, in its background table, of the background flow at ``position``."""
@@ -393,9 +418,12 @@ def _iface_lists(masks: npt.NDArray[np.int64], pad: str) -> list[str]:
 
 
 Cell = tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | list[str] | str
+_KIND_JSON = [json.encoder.encode_basestring(k.value) for k in KINDS]
 
 
-def _cells(b: Background, t: FlowTable, pad: str) -> list[tuple[str, Cell]]:
+def _cells(
+    b: Background, t: FlowTable, rows: npt.NDArray[np.int64], pad: str
+) -> list[tuple[str, Cell]]:
     """The fields of :data:`pcapflow.report.serialize.FLOW_FIELDS` and of
     :func:`~pcapflow.report.serialize.flow_dict`, in order: integer columns (values, nulls),
     JSON text per row, or one JSON text for every row."""
@@ -443,13 +471,15 @@ def _cells(b: Background, t: FlowTable, pad: str) -> list[tuple[str, Cell]]:
         ("duplicates", ints("duplicates")),
         ("last_ts", _floats(t.last_ts)),
         ("packets_truncated", "false"),
-        ("label", "null"),
+        ("label", np.where(b.opened[rows], enc(Label.OK.value), "null").tolist()),
         ("paired_with", "[]"),
         ("capture", enc(b.capture)),
         ("role", enc(b.role)),
+        ("kind", [_KIND_JSON[k] for k in b.kinds[rows].tolist()]),
         ("frontend", "null"),
         ("rule", "null"),
-        ("reason", enc(b.reason)),
+        ("reason", np.where(b.opened[rows], enc(b.reasons[0]), enc(b.reasons[1])).tolist()),
+        ("note", enc("")),
     ]
 
 
@@ -457,7 +487,8 @@ def background_json_rows(b: Background, start: int, stop: int, depth: int) -> st
     """The JSON text of rows ``start:stop`` of a background table, joined by ``,\n``, each
     exactly as ``json.dumps(flow_dict(result), indent=2)`` nested ``depth`` levels deep would
     write it (see :func:`pcapflow.report.serialize.flow_dict`)."""
-    t = b.table.take(np.arange(start, stop, dtype=np.int64))
+    rows = np.arange(start, stop, dtype=np.int64)
+    t = b.table.take(rows)
     n = len(t)
     if not n:
         return ""
@@ -471,7 +502,7 @@ def background_json_rows(b: Background, start: int, stop: int, depth: int) -> st
     offsets: list[npt.NDArray[np.int64]] = []
     seps: list[str] = []
     pending = f",\n{inner}{{\n"  # between rows; the first row drops the leading ",\n"
-    for name, cell in _cells(b, t, pad):
+    for name, cell in _cells(b, t, rows, pad):
         head = f"{pad}{json.dumps(name)}: "
         pending += head if pending.endswith("{\n") else ",\n" + head
         if isinstance(cell, str):

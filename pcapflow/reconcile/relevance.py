@@ -15,7 +15,8 @@ that concern the load balancer.  Only these need their packets read (a targeted 
   enough to hold an idle timeout, a UDP flow nobody answered, any other protocol.
 
 Everything else is a healthy background flow: a single, answered connection that does not touch
-the balancer; its verdict is :data:`BACKGROUND_REASON` without looking at a packet.
+the balancer; it is judged from its columns without looking at a packet
+(``pcapflow.pipeline``: ``ok`` by its own outcome, a direct call or other).
 """
 
 from __future__ import annotations
@@ -37,14 +38,15 @@ from pcapflow.model.packet import (
     PROTO_UDP,
     addr_to_halves,
 )
-from pcapflow.reconcile.relevance_words import BACKGROUND_REASON
 
 __all__ = [
-    "BACKGROUND_REASON",
     "balancer_endpoints",
     "decided_by_columns",
+    "in_network",
+    "member_addresses_at",
     "needs_packets",
     "pass_one_endpoints",
+    "probe_source_ranges",
     "touches_balancer",
 ]
 
@@ -75,18 +77,63 @@ def balancer_endpoints(lb: LbConfig | None) -> tuple[frozenset[str], frozenset[t
 
 
 def touches_balancer(table: FlowTable, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
-    """Rows with an endpoint at a balancer address, or at a member's backend/probe port
-    (compared on the address columns: no text per row)."""
+    """Rows with an endpoint at a balancer address, or at a member's backend/probe port, or in
+    a probe source range (compared on the address columns: no text per row)."""
     anywhere, endpoints = pass_one_endpoints(lb) if lb is not None else balancer_endpoints(lb)
     hit = np.zeros(len(table), dtype=np.bool_)
     if not len(table):
         return hit
+    for network in probe_source_ranges(lb):
+        hit |= in_network(table, "orig", network) | in_network(table, "resp", network)
     for side in ("orig", "resp"):
         for address in anywhere:
             hit |= _at(table, side, address)
         for address, p in endpoints:
             if p != ANY_PORT:
                 hit |= _at(table, side, address) & (table.cols[f"{side}_p"] == p)
+    return hit
+
+
+def probe_source_ranges(
+    lb: LbConfig | None,
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks health probes may come from (Google Cloud's probers, an NLB's zones)."""
+    nets = {
+        ipaddress.ip_network(net, strict=False)
+        for bal in (lb.load_balancers if lb else ())
+        for probe in bal.probes
+        for net in probe.source_ranges
+    }
+    return tuple(sorted(nets, key=lambda n: (n.version, int(n.network_address), n.prefixlen)))
+
+
+def in_network(
+    table: FlowTable, side: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network
+) -> npt.NDArray[np.bool_]:
+    """Rows whose ``side`` ("orig"/"resp") address lies in ``network``."""
+    c = table.cols
+    value, mask = int(network.network_address), int(network.netmask)
+    hi = c[f"{side}_hi"].astype(np.uint64)
+    lo = c[f"{side}_lo"].astype(np.uint64)
+    found: npt.NDArray[np.bool_] = (
+        (c["ver"] == network.version)
+        & ((hi & np.uint64(mask >> 64)) == np.uint64(value >> 64))
+        & ((lo & np.uint64(mask & 0xFFFFFFFFFFFFFFFF)) == np.uint64(value & 0xFFFFFFFFFFFFFFFF))
+    )
+    return found
+
+
+def member_addresses_at(table: FlowTable, side: str, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
+    """Rows whose ``side`` address is a pool member's (on any port)."""
+    hit = np.zeros(len(table), dtype=np.bool_)
+    members = {
+        _canon(m.address)
+        for bal in (lb.load_balancers if lb else ())
+        for pool in bal.pools
+        for m in pool.members
+    }
+    for address in sorted(members):
+        hit |= _at(table, side, address)
     return hit
 
 

@@ -2,7 +2,8 @@
 
 Counting rule: one count per *connection*, not per flow.  The legs of one connection (a flow and
 the flows in its ``paired_with``) count once, under the label of the leg that is the attempt to a
-frontend (or the first labelled leg).
+frontend (or the first labelled leg).  Summaries count by kind (``FlowKind``), frontend calls
+first, so health probes and direct calls that worked do not blur the frontend story.
 """
 
 from __future__ import annotations
@@ -10,9 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pcapflow.model.result import AnalysisResult, Finding, FlowResult, Label, Remediation
+from pcapflow.model.result import (
+    AnalysisResult,
+    Finding,
+    FlowKind,
+    FlowResult,
+    Label,
+    Remediation,
+)
 
 LABEL_ORDER: tuple[Label, ...] = tuple(Label)
+KIND_ORDER: tuple[FlowKind, ...] = tuple(FlowKind)
+
+# Plain words for each kind of connection, as a heading over its counts.
+KIND_WORDS: dict[FlowKind, str] = {
+    FlowKind.FRONTEND_CALL: "calls to a load-balancer frontend",
+    FlowKind.MEMBER_LEG: "member legs (the caller's side was not captured)",
+    FlowKind.HEALTH_PROBE: "health probes",
+    FlowKind.DIRECT_CALL: "direct calls to a member's own address",
+    FlowKind.OTHER: "other connections",
+}
 
 # Plain words for each label, for readers who do not know the vocabulary.
 LABEL_WORDS: dict[Label, str] = {
@@ -24,6 +42,7 @@ LABEL_WORDS: dict[Label, str] = {
     Label.FILTERED: "failed: no answer (filtered)",
     Label.PROBE_ASYMMETRIC_ROUTE: "failed: health-probe reply took another route",
     Label.IDLE_TIMEOUT: "failed: idle connection dropped by the balancer",
+    Label.SERVED_LOCALLY_REFUSED: "failed: served locally by the caller, nothing listens",
     Label.UNKNOWN: "failed: cause not identified",
 }
 
@@ -47,6 +66,30 @@ class Summary:
     failed: int
     flows: int
     warnings: tuple[str, ...]  # "<capture>: <problem>" for captures read only in part, etc.
+    by_kind: tuple[KindCounts, ...] = ()  # kinds with a labelled connection, in FlowKind order
+
+    def of_kind(self, kind: FlowKind) -> KindCounts:
+        return next((k for k in self.by_kind if k.kind is kind), KindCounts(kind, ()))
+
+
+@dataclass(frozen=True, slots=True)
+class KindCounts:
+    """The labelled connections of one kind, per label (non-zero, in Label order)."""
+
+    kind: FlowKind
+    counts: tuple[tuple[Label, int], ...]
+
+    @property
+    def connections(self) -> int:
+        return sum(n for _, n in self.counts)
+
+    @property
+    def failed(self) -> int:
+        return sum(n for label, n in self.counts if label.is_failure)
+
+    @property
+    def words(self) -> str:
+        return KIND_WORDS[self.kind]
 
 
 def tool_version() -> str:
@@ -77,23 +120,63 @@ def _head_priority(flow: FlowResult) -> tuple[int, float, str]:
     return (0 if flow.frontend is not None else 1, flow.flow.ts, flow.id)
 
 
-def label_counts(flows: Iterable[FlowResult]) -> tuple[tuple[Label, int], ...]:
+def label_counts(
+    flows: Iterable[FlowResult], extra: dict[tuple[FlowKind, Label], int] | None = None
+) -> tuple[tuple[Label, int], ...]:
+    """Labelled connections per label; ``extra``: more of them, counted per (kind, label)
+    (background flows kept in tables, :func:`background_counts`)."""
     counts = dict.fromkeys(LABEL_ORDER, 0)
     for head in connection_heads(flows):
         assert head.label is not None
         counts[head.label] += 1
+    for (_kind, label), n in (extra or {}).items():
+        counts[label] += n
     return tuple((label, n) for label, n in counts.items() if n)
 
 
 def labelled_candidates(result: AnalysisResult) -> Sequence[FlowResult]:
-    """The flows that may carry a label, in order: every flow, or only the diagnosed ones when
-    the background flows (never labelled) are kept in tables (``pcapflow.flows.table``)."""
+    """The flows to look at one by one, in order: every flow, or only the diagnosed ones when
+    the background flows are kept in tables (``pcapflow.flows.table``; each is its own
+    connection, counted by :func:`background_counts`)."""
     diagnosed: Sequence[FlowResult] | None = getattr(result.flows, "diagnosed", None)
     return result.flows if diagnosed is None else diagnosed
 
 
+def kind_counts(
+    flows: Iterable[FlowResult], extra: dict[tuple[FlowKind, Label], int] | None = None
+) -> tuple[KindCounts, ...]:
+    """Labelled connections per kind and label, kinds in :data:`KIND_ORDER` (``extra`` as in
+    :func:`label_counts`)."""
+    table = {kind: dict.fromkeys(LABEL_ORDER, 0) for kind in KIND_ORDER}
+    for head in connection_heads(flows):
+        assert head.label is not None
+        table[head.kind][head.label] += 1
+    for (kind, label), n in (extra or {}).items():
+        table[kind][label] += n
+    found = (
+        KindCounts(kind, tuple((label, n) for label, n in per.items() if n))
+        for kind, per in table.items()
+    )
+    return tuple(k for k in found if k.counts)
+
+
+def total_and_failed(counts: dict[str, int]) -> tuple[int, int]:
+    """(connections, failed) from label name -> count (a batch row's counts of one kind)."""
+    return sum(counts.values()), sum(n for lbl, n in counts.items() if Label(lbl).is_failure)
+
+
+def background_counts(result: AnalysisResult) -> dict[tuple[FlowKind, Label], int]:
+    """Labelled connections per (kind, label) among the background flows that the result keeps
+    in tables (each its own connection), counted from their columns."""
+    counts: dict[tuple[FlowKind, Label], int] | None = getattr(
+        result.flows, "background_counts", lambda: None
+    )()
+    return counts or {}
+
+
 def summarize(result: AnalysisResult) -> Summary:
-    counts = label_counts(labelled_candidates(result))
+    diagnosed, extra = labelled_candidates(result), background_counts(result)
+    counts = label_counts(diagnosed, extra)
     verdict = NO_TRAFFIC if not result.flows and not result.findings else result.verdict
     return Summary(
         verdict=verdict,
@@ -103,6 +186,7 @@ def summarize(result: AnalysisResult) -> Summary:
         failed=sum(n for label, n in counts if label.is_failure),
         flows=len(result.flows),
         warnings=capture_warnings(result),
+        by_kind=kind_counts(diagnosed, extra),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -26,7 +27,7 @@ from typing import Any
 
 from pcapflow.errors import PcapflowError
 from pcapflow.model.lb import LbConfig
-from pcapflow.model.result import AnalysisResult, FlowResult
+from pcapflow.model.result import AnalysisResult, FlowKind, FlowResult
 from pcapflow.web.jobs import JobFiles
 from pcapflow.web.settings import ServeSettings
 from pcapflow.web.store import Job, JobStore
@@ -58,16 +59,20 @@ def summarize(result: AnalysisResult) -> dict[str, Any]:
             }
             for f in result.findings
         ],
-        "labels": _label_counts(result),
+        **_label_counts(result),
     }
 
 
-def _label_counts(result: AnalysisResult) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for flow in result.flows:
-        if flow.label is not None:
-            counts[flow.label.value] = counts.get(flow.label.value, 0) + 1
-    return dict(sorted(counts.items()))
+def _label_counts(result: AnalysisResult) -> dict[str, Any]:
+    """``labels``: the calls to a frontend per label (the story first); ``by_kind``: every
+    connection per kind and label (health probes, direct calls, ...), as the reports count."""
+    from pcapflow.report.facts import summarize as report_summary
+
+    by_kind = {
+        k.kind.value: {label.value: n for label, n in sorted(k.counts)}
+        for k in report_summary(result).by_kind
+    }
+    return {"labels": by_kind.get(FlowKind.FRONTEND_CALL.value, {}), "by_kind": by_kind}
 
 
 @contextlib.contextmanager
@@ -150,6 +155,15 @@ class JobRunner:
             return None
         from pcapflow.lbconfig import load_text
 
+        several = self.files.config_set(job.id)
+        if several.exists():
+            from pcapflow.lbconfig.loader import load_named_texts
+            from pcapflow.lbconfig.problems import raise_first
+
+            items = [(str(n), str(t)) for n, t in json.loads(several.read_text(encoding="utf-8"))]
+            loaded = load_named_texts(items, fmt=job.lb_format)
+            raise_first(loaded.problems)
+            return loaded.config
         text = self.files.config(job.id).read_text(encoding="utf-8")
         return load_text(text, fmt=job.lb_format, name=job.lb_name)
 
