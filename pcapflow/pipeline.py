@@ -424,6 +424,8 @@ def _background(table: FlowTable, path: str, cfg: LbConfig) -> Background:
     kinds = np.where(direct, KINDS.index(FlowKind.DIRECT_CALL), KINDS.index(FlowKind.OTHER)).astype(
         np.int8
     )
+    if not len(table):  # an empty table has no columns
+        return Background(table, path, DIRECT, (OK_ANSWERED, NO_OPENING), kinds, direct)
     opened = (table.cols["proto"] != PROTO_TCP) | (table.cols["isn"] >= 0)
     return Background(table, path, DIRECT, (OK_ANSWERED, NO_OPENING), kinds, opened)
 
