@@ -10,7 +10,7 @@ Flow mix (deterministic for a given seed):
 Per-flow parameters are drawn with numpy; the packets are laid out and serialised (headers with
 correct IPv4 and TCP/UDP checksums) by numba kernels, then sorted by time and written in chunks.
 
-    python3 benchmarks/gen_capture.py /tmp/bench.pcap [--flows 100000] [--seed 7]
+    python3 benchmarks/gen_capture.py /tmp/bench.pcap [--flows 100000] [--seed 7] [--healthy]
 """
 
 from __future__ import annotations
@@ -298,11 +298,15 @@ def _serialise(
     return o
 
 
-def generate(path: Path, n_flows: int, seed: int) -> int:
-    """Write the capture; the number of packets written."""
+def generate(path: Path, n_flows: int, seed: int, *, healthy: bool = False) -> int:
+    """Write the capture; the number of packets written.  ``healthy``: every TCP flow is a
+    complete connection (no resets, unanswered or refused SYNs): background traffic that
+    deserves no finding."""
     rng = np.random.default_rng(seed)
     duration = max(60.0, n_flows / 1500.0)
     f = draw_flows(n_flows, rng, duration)
+    if healthy:
+        f["kind"][:] = NORMAL
     f["start_ns"] = f["start_ns"] - 0.0  # seconds as float64 since the epoch
     total = _count(f["kind"], f["rounds"], f["resp"])
     ts = np.zeros(total, np.float64)
@@ -359,9 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--flows", type=int, default=105_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--healthy", action="store_true", help="complete connections only")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    n = generate(args.out, args.flows, args.seed)
+    n = generate(args.out, args.flows, args.seed, healthy=args.healthy)
     took = time.perf_counter() - started
     size = args.out.stat().st_size / 2**20
     print(f"wrote {args.out}: {n} packets, {size:.0f} MiB in {took:.1f}s", file=sys.stderr)

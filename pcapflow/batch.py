@@ -7,9 +7,10 @@ The shape is "gather inputs, decide, apply":
 * :func:`job_key` fingerprints a job (content hashes of its captures + the :class:`Settings`,
   i.e. config, formats, guest OS and engine + the pcapflow version) so :func:`run_batch` skips
   jobs whose reports are up to date;
-* :func:`run_task` is the unit of work (``analyze()`` + renderers, no file writes) that runs in a
-  local process pool or on a Dask cluster; the caller writes the reports, the state file and the
-  index.  A capture that cannot be analysed becomes an :class:`Outcome` with its error.
+* :func:`run_task` is the unit of work (``analyze()`` + renderers) that runs in a local process
+  pool, where it writes its reports itself piece by piece, or on a Dask cluster, where it
+  returns them; the caller writes the state file and the index.  A capture that cannot be
+  analysed becomes an :class:`Outcome` with its error.
 * a :class:`Task` carries the captures as absolute paths (a Dask worker runs in its own folder)
   while reports and the index name them as given; for a Dask worker it also carries each
   capture's SHA-256, and a worker that does not find the very same file at that path (no shared
@@ -337,9 +338,9 @@ def task_for(job: Job, settings: Settings, expect: Sequence[str] = ()) -> Task:
     return Task(job, settings, absolute(job.captures), tuple(expect))
 
 
-def run_job(job: Job, settings: Settings) -> JobResult:
-    """Analyse one job here and render its reports (in memory); see :func:`run_task`."""
-    return run_task(task_for(job, settings))
+def run_job(job: Job, settings: Settings, out_dir: str | None = None) -> JobResult:
+    """Analyse one job here and render its reports; see :func:`run_task`."""
+    return run_task(task_for(job, settings), out_dir)
 
 
 def worker_problem(task: Task) -> str | None:
@@ -374,11 +375,15 @@ def error_as_given(error: str, task: Task) -> str:
     return error
 
 
-def run_task(task: Task) -> JobResult:
-    """Analyse one job and render its reports (in memory); errors become the outcome's error."""
+def run_task(task: Task, out_dir: str | None = None) -> JobResult:
+    """Analyse one job and render its reports; errors become the outcome's error.
+
+    Without ``out_dir`` the reports are returned in memory (``JobResult.rendered``: a Dask
+    worker on another host); with it (local processes share the file system) each report is
+    written there piece by piece as it is rendered, so a job's memory does not grow with the
+    size of its reports."""
     from pcapflow.pipeline import analyze
     from pcapflow.report import RENDERERS, render
-    from pcapflow.report.facts import summarize
 
     job, settings = task.job, task.settings
     started = time.perf_counter()
@@ -389,28 +394,46 @@ def run_task(task: Task) -> JobResult:
         result = analyze(list(task.paths), settings.config, os=settings.os,
                          engine=settings.engine)  # fmt: skip
         result = as_given(result, task)
-        rendered = {
-            f"{job.name}.{RENDERERS[fmt].extension}": render(result, fmt)
-            for fmt in settings.formats
-        }
+        names = [f"{job.name}.{RENDERERS[fmt].extension}" for fmt in settings.formats]
+        if out_dir is None:
+            rendered = {n: render(result, f) for n, f in zip(names, settings.formats, strict=True)}
+        else:
+            rendered = {}
+            for name, fmt in zip(names, settings.formats, strict=True):
+                _write_rendered(Path(out_dir) / name, result, fmt)
     except PcapflowError as exc:
         return JobResult(_failed(job, error_as_given(str(exc), task), started), {})
     except Exception as exc:  # one broken capture must not stop the batch
         error = error_as_given(f"internal error: {type(exc).__name__}: {exc}", task)
         return JobResult(_failed(job, error, started), {})
+    return JobResult(_outcome(job, result, names, started), rendered)
+
+
+def _write_rendered(path: Path, result: Any, fmt: str) -> None:
+    """The report written piece by piece, under its name only once complete."""
+    from pcapflow.report.registry import render_chunks
+
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as out:
+        out.writelines(render_chunks(result, fmt))
+    partial.replace(path)
+
+
+def _outcome(job: Job, result: Any, reports: list[str], started: float) -> Outcome:
+    from pcapflow.report.facts import summarize
+
     summary = summarize(result)
-    outcome = Outcome(
+    return Outcome(
         name=job.name,
         captures=job.captures,
         verdict=summary.verdict,
         counts={label.value: n for label, n in summary.counts},
         findings=len(result.failures),
         by_kind={k.kind.value: {lbl.value: n for lbl, n in k.counts} for k in summary.by_kind},
-        reports=tuple(rendered),
+        reports=tuple(reports),
         seconds=round(time.perf_counter() - started, 3),
         warnings=tuple(one_line(w) for w in summary.warnings),
     )
-    return JobResult(outcome, rendered)
 
 
 def _failed(job: Job, error: str, started: float) -> Outcome:
@@ -431,14 +454,18 @@ def one_line(error: str) -> str:
 
 
 # ---- executors -----------------------------------------------------------------------------------
-def run_local(work: Sequence[Task], jobs: int) -> Iterator[JobResult]:
-    """Results as they complete: in this process when ``jobs`` is 1, else a process pool."""
+def run_local(work: Sequence[Task], jobs: int, out_dir: Path | None = None) -> Iterator[JobResult]:
+    """Results as they complete: in this process when ``jobs`` is 1, else a process pool;
+    with ``out_dir`` the jobs write their reports there themselves (see :func:`run_task`)."""
+    where = str(out_dir) if out_dir is not None else None
     if jobs <= 1 or len(work) <= 1:
-        yield from (run_task(task) for task in work)
+        yield from (run_task(task, where) for task in work)
         return
     pool = ProcessPoolExecutor(max_workers=jobs)
     try:
-        futures: dict[Future[JobResult], Job] = {pool.submit(run_task, t): t.job for t in work}
+        futures: dict[Future[JobResult], Job] = {
+            pool.submit(run_task, t, where): t.job for t in work
+        }
         for future in as_completed(futures):
             yield _collect(future.result, futures[future])
     finally:  # on Ctrl-C or an early stop, drop the queued jobs instead of finishing them
@@ -537,7 +564,7 @@ def run_batch(
             continue
         # a remote worker checks it reads these very files; local processes share this machine
         pending.append(task_for(job, settings, found.hashes if scheduler else ()))
-    for done in _execute(pending, workers, scheduler):
+    for done in _execute(pending, workers, scheduler, out_dir):
         _write_reports(out_dir, done)
         outcome = done.outcome
         outcomes[outcome.name] = outcome
@@ -555,13 +582,13 @@ def run_batch(
 
 
 def _execute(
-    work: Sequence[Task], workers: int | None, scheduler: str | None
+    work: Sequence[Task], workers: int | None, scheduler: str | None, out_dir: Path
 ) -> Iterator[JobResult]:
     if not work:
         return iter(())
     if scheduler:
         return run_dask(work, scheduler)
-    return run_local(work, workers if workers is not None else (os.cpu_count() or 1))
+    return run_local(work, workers if workers is not None else (os.cpu_count() or 1), out_dir)
 
 
 def _reports_exist(out_dir: Path, cached: dict[str, Any]) -> bool:

@@ -24,7 +24,8 @@ from pcapflow.lbconfig.options import check_one_stdin, config_from_options
 from pcapflow.live.present import use_colour
 from pcapflow.pipeline import analyze as run_analysis
 from pcapflow.reconcile import PairingWindow
-from pcapflow.report import RENDERERS, render
+from pcapflow.report import RENDERERS
+from pcapflow.report.registry import render_chunks
 
 EXIT_OK = 0
 EXIT_FAILURES = 3
@@ -128,9 +129,14 @@ def analyze(
         for warning in summary.info.warnings:
             if CHECKSUM_HINT in warning:
                 click.echo(f"pcapflow: warning: {summary.info.path}: {warning}", err=True)
-    text = render(result, fmt, color=output is None and fmt == "text" and use_colour())
+    chunks = render_chunks(result, fmt, color=output is None and fmt == "text" and use_colour())
     if output:
-        Path(output).write_text(text)
+        with Path(output).open("w") as out:
+            out.writelines(chunks)
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        last = ""
+        for last in chunks:
+            click.echo(last, nl=False)
+        if not last.endswith("\n"):
+            click.echo("")
     sys.exit(EXIT_FAILURES if result.failures else EXIT_OK)

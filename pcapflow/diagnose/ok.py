@@ -11,6 +11,7 @@ from pcapflow.diagnose.verdict import Verdict
 from pcapflow.model.result import Label
 
 NOT_A_CONNECTION = "ICMP: not a connection attempt, not judged"
+OK_ANSWERED = "the responder answered"  # a health probe's, a direct call's or another's
 NO_OPENING = (
     "the opening SYN was not captured (the connection began before the capture): not a "
     "connection attempt seen, not judged"
@@ -28,7 +29,7 @@ def detect(f: Facts) -> Verdict | None:
         return Verdict(None, NO_OPENING)
     if f.kind == PROBE_KIND:
         return Verdict(Label.OK, "the member answered the health probe")
-    return Verdict(Label.OK, "the responder answered")
+    return Verdict(Label.OK, OK_ANSWERED)
 
 
 def _frontend_answered(f: Facts) -> Verdict:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -101,21 +101,27 @@ def capture_blocks(
     max_flows: int = DEFAULT_MAX_FLOWS,
     params: Params | None = None,
     digest: bool = True,
+    observe: Callable[[PacketArray], None] | None = None,
+    checksums: bool = False,
 ) -> tuple[Iterator[FlowBlock], FlowAssembler, list[CaptureInfo]]:
     """Blocks of finished flows of a capture, streamed; ``info`` is filled at the end.
 
     ``params`` (when given) replaces the three assembly options before it.  ``digest=False``
-    leaves ``CaptureInfo.sha256`` empty (the fast engine then does not hash the file).
+    leaves ``CaptureInfo.sha256`` empty (the fast engine then does not hash the file);
+    ``observe`` is called with every packet batch before it is assembled; ``checksums``
+    verifies transport checksums even when nothing in the assembly needs them.
     """
     params = params or _params(packets_per_flow, ignore_checksums, max_flows)
     # Checksum flags matter unless ignored, and to evidence packets (they carry them).
-    checksums = params.ignore_checksums is not True or params.packets_per_flow > 0
+    checksums = checksums or params.ignore_checksums is not True or params.packets_per_flow > 0
     reader = _backend(engine, digest, checksums).open(str(path), file_idx)
     asm = FlowAssembler(file_idx=file_idx, params=params)
     info: list[CaptureInfo] = []
 
     def blocks() -> Iterator[FlowBlock]:
         for batch in prefetched(reader.batches()):
+            if observe is not None:
+                observe(batch)
             yield from asm.feed(batch)
         yield from asm.close()
         info.append(_with_checksum_hint(reader.info(), asm))

@@ -21,6 +21,7 @@ from pcapflow.errors import InputError
 from pcapflow.flows import kernel as K
 from pcapflow.flows.keys import LIKELY_SERVER_TCP, LIKELY_SERVER_UDP, packet_keys, port_table
 from pcapflow.flows.layout import (
+    A_HASH,
     A_OHI,
     A_OLO,
     A_RHI,
@@ -398,6 +399,7 @@ class FlowAssembler:
             "syn_tsval": EP[:, 0, E_SYN_TSVAL],
             "syn_retransmits": EP[:, 0, E_SYN_RXMT],
             "file_idx": np.full(slots.shape[0], self.file_idx, dtype=np.int64),
+            "key_hash": AD[:, A_HASH],  # the connection key's hash (packet_keys), per flow
         }
         raw = np.ascontiguousarray(self._HIST[slots])  # NUL-padded letters
         # (bytes without their padding, decoded in one go: a cast to str costs 4x as much)

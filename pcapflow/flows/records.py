@@ -8,6 +8,7 @@ numpy's wrapping uint64 arithmetic, hence equal on every run and machine.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterator
@@ -191,6 +192,12 @@ def _opt(value: int) -> int | None:
     return None if value < 0 else value
 
 
+@functools.cache
+def _iface_ids(mask: int) -> tuple[int, ...]:
+    """Interface ids of a bit mask (few distinct masks: computed once each)."""
+    return tuple(b for b in range(64) if mask >> b & 1)
+
+
 def block_flows(block: FlowBlock, addrs: _AddrCache | None = None) -> Iterator[Flow]:
     """The :class:`Flow` records of one finished-flow block."""
     c = block.cols
@@ -226,7 +233,7 @@ def block_flows(block: FlowBlock, addrs: _AddrCache | None = None) -> Iterator[F
             file_idx=lists["file_idx"][j],
             first_frame=lists["first_frame"][j],
             last_frame=lists["last_frame"][j],
-            ifaces=tuple(b for b in range(64) if ifaces_mask >> b & 1),
+            ifaces=_iface_ids(ifaces_mask),
             isn=lists["isn"][j] if syn else None,
             resp_isn=_opt(lists["resp_isn"][j]) if has_syn[j] else None,
             syn_ip_id=lists["syn_ip_id"][j] if syn else None,

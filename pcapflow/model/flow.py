@@ -71,8 +71,8 @@ class Flow:
     syn_retransmits: int  # extra SYNs with the same ISN
     duplicates: int  # packets dropped as duplicates of a copy on another interface
     last_ts: float  # last packet, seconds since the epoch
-    packets: tuple[PacketRef, ...] = field(default=())  # first packets (capped), for evidence
-    packets_truncated: bool = False  # True when ``packets`` does not hold every packet
+    packets: tuple[PacketRef, ...] = field(default=())  # evidence (every packet, or a selection)
+    packets_truncated: bool = False  # True when ``packets`` is a selection, not every packet
 
     @property
     def key(self) -> tuple[str, int, str, int, str]:

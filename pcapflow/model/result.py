@@ -7,6 +7,7 @@ renders.  Its JSON form is the versioned output schema (``SCHEMA_VERSION``), doc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -147,7 +148,7 @@ class CaptureSummary:
 class AnalysisResult:
     schema_version: str
     captures: tuple[CaptureSummary, ...]
-    flows: tuple[FlowResult, ...]
+    flows: Sequence[FlowResult]  # a tuple, or a lazy sequence (pcapflow.flows.table)
     legs: tuple[Leg, ...]
     findings: tuple[Finding, ...]
     lb_sources: tuple[str, ...] = ()

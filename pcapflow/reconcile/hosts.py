@@ -16,7 +16,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import chain
 
 from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
@@ -58,21 +59,40 @@ def vm_addresses(lb: LbConfig, vm: str | None) -> frozenset[str]:
     )
 
 
-def local_addresses(flows: Sequence[Flow], lb: LbConfig, point: str | None) -> frozenset[str]:
-    """The addresses of the capture point's host, best effort."""
+Senders = frozenset[tuple[str, int]]  # (source address, initial TTL) seen in one capture
+
+
+def ttl_senders(flows: Sequence[Flow]) -> Senders:
+    """(source, TTL) of the flows' evidence packets sent with an initial TTL."""
+    return frozenset((p.src, p.ttl) for f in flows for p in f.packets if p.ttl in INITIAL_TTLS)
+
+
+def local_addresses(
+    flows: Sequence[Flow],
+    lb: LbConfig,
+    point: str | None,
+    senders: Senders | None = None,
+    others: Iterable[str] = (),
+) -> frozenset[str]:
+    """The addresses of the capture point's host, best effort (``senders``: the capture's
+    (source, initial TTL) pairs, when known from every packet; else from ``flows``' packets;
+    ``others``: the addresses of the capture's flows not in ``flows``, each flow's two)."""
     balancer = balancer_addresses(lb)
     named = vm_addresses(lb, point_vm(point))
-    sent = {p.src for f in flows for p in f.packets if p.ttl in INITIAL_TTLS} - balancer
+    sent = {a for a, _ttl in (ttl_senders(flows) if senders is None else senders)} - balancer
     found = set(named) | sent
     if not found:
-        counts = Counter(a for f in flows for a in (f.orig_h, f.resp_h) if a not in balancer)
+        every = chain((a for f in flows for a in (f.orig_h, f.resp_h)), others)
+        counts = Counter(a for a in every if a not in balancer)
         found = {counts.most_common(1)[0][0]} if counts else set()
     return frozenset(found)
 
 
-def sending_addresses(flows: Sequence[Flow], lb: LbConfig) -> frozenset[str]:
+def sending_addresses(
+    flows: Sequence[Flow], lb: LbConfig, senders: Senders | None = None
+) -> frozenset[str]:
     """Addresses seen sending from this host (initial TTL): what the capture really covers."""
-    sent = {p.src for f in flows for p in f.packets if p.ttl in INITIAL_TTLS}
+    sent = {a for a, _ttl in (ttl_senders(flows) if senders is None else senders)}
     return frozenset(sent - balancer_addresses(lb))
 
 

@@ -8,7 +8,7 @@ first, so health probes and direct calls that worked do not blur the frontend st
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pcapflow.model.result import (
@@ -120,20 +120,39 @@ def _head_priority(flow: FlowResult) -> tuple[int, float, str]:
     return (0 if flow.frontend is not None else 1, flow.flow.ts, flow.id)
 
 
-def label_counts(flows: Iterable[FlowResult]) -> tuple[tuple[Label, int], ...]:
+def label_counts(
+    flows: Iterable[FlowResult], extra: dict[tuple[FlowKind, Label], int] | None = None
+) -> tuple[tuple[Label, int], ...]:
+    """Labelled connections per label; ``extra``: more of them, counted per (kind, label)
+    (background flows kept in tables, :func:`background_counts`)."""
     counts = dict.fromkeys(LABEL_ORDER, 0)
     for head in connection_heads(flows):
         assert head.label is not None
         counts[head.label] += 1
+    for (_kind, label), n in (extra or {}).items():
+        counts[label] += n
     return tuple((label, n) for label, n in counts.items() if n)
 
 
-def kind_counts(flows: Iterable[FlowResult]) -> tuple[KindCounts, ...]:
-    """Labelled connections per kind and label, kinds in :data:`KIND_ORDER`."""
+def labelled_candidates(result: AnalysisResult) -> Sequence[FlowResult]:
+    """The flows to look at one by one, in order: every flow, or only the diagnosed ones when
+    the background flows are kept in tables (``pcapflow.flows.table``; each is its own
+    connection, counted by :func:`background_counts`)."""
+    diagnosed: Sequence[FlowResult] | None = getattr(result.flows, "diagnosed", None)
+    return result.flows if diagnosed is None else diagnosed
+
+
+def kind_counts(
+    flows: Iterable[FlowResult], extra: dict[tuple[FlowKind, Label], int] | None = None
+) -> tuple[KindCounts, ...]:
+    """Labelled connections per kind and label, kinds in :data:`KIND_ORDER` (``extra`` as in
+    :func:`label_counts`)."""
     table = {kind: dict.fromkeys(LABEL_ORDER, 0) for kind in KIND_ORDER}
     for head in connection_heads(flows):
         assert head.label is not None
         table[head.kind][head.label] += 1
+    for (kind, label), n in (extra or {}).items():
+        table[kind][label] += n
     found = (
         KindCounts(kind, tuple((label, n) for label, n in per.items() if n))
         for kind, per in table.items()
@@ -146,8 +165,18 @@ def total_and_failed(counts: dict[str, int]) -> tuple[int, int]:
     return sum(counts.values()), sum(n for lbl, n in counts.items() if Label(lbl).is_failure)
 
 
+def background_counts(result: AnalysisResult) -> dict[tuple[FlowKind, Label], int]:
+    """Labelled connections per (kind, label) among the background flows that the result keeps
+    in tables (each its own connection), counted from their columns."""
+    counts: dict[tuple[FlowKind, Label], int] | None = getattr(
+        result.flows, "background_counts", lambda: None
+    )()
+    return counts or {}
+
+
 def summarize(result: AnalysisResult) -> Summary:
-    counts = label_counts(result.flows)
+    diagnosed, extra = labelled_candidates(result), background_counts(result)
+    counts = label_counts(diagnosed, extra)
     verdict = NO_TRAFFIC if not result.flows and not result.findings else result.verdict
     return Summary(
         verdict=verdict,
@@ -157,7 +186,7 @@ def summarize(result: AnalysisResult) -> Summary:
         failed=sum(n for label, n in counts if label.is_failure),
         flows=len(result.flows),
         warnings=capture_warnings(result),
-        by_kind=kind_counts(result.flows),
+        by_kind=kind_counts(diagnosed, extra),
     )
 
 
@@ -167,7 +196,9 @@ def capture_warnings(result: AnalysisResult) -> tuple[str, ...]:
 
 
 def flow_index(result: AnalysisResult) -> dict[str, FlowResult]:
-    return {f.id: f for f in result.flows}
+    """The flows findings can name, by id (background flows kept in tables have no finding
+    and no partner: they are left out rather than made into objects)."""
+    return {f.id: f for f in labelled_candidates(result)}
 
 
 def rate_text(finding: Finding, *, p_value: bool = True) -> str:

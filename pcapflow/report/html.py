@@ -30,6 +30,7 @@ from pcapflow.report.facts import (
     Summary,
     connection_heads,
     label_phrase,
+    labelled_candidates,
     lb_and_rule,
     ranked,
     rate_text,
@@ -140,11 +141,16 @@ def finding_view(result: AnalysisResult, finding: Finding) -> FindingView:
 def shown_flows(result: AnalysisResult, limit: int = MAX_FLOW_ROWS) -> list[FlowResult]:
     """The flow table's rows: labelled flows and flows of findings first, then others, capped."""
     in_findings = {fid for f in result.findings for fid in f.flow_ids}
-    keep = [f for f in result.flows if f.label is not None or f.id in in_findings][:limit]
-    kept = {f.id for f in keep}
-    keep += [f for f in result.flows if f.id not in kept][: max(0, limit - len(keep))]
-    order = {f.id: n for n, f in enumerate(result.flows)}
-    return sorted(keep, key=lambda f: order[f.id])
+    first: list[tuple[int, FlowResult]] = []
+    others: list[tuple[int, FlowResult]] = []
+    for n, f in enumerate(result.flows):  # one pass; at most 2 x limit rows kept
+        if f.label is not None or f.id in in_findings:
+            if len(first) < limit:
+                first.append((n, f))
+        elif len(others) < limit:
+            others.append((n, f))
+    keep = first + others[: max(0, limit - len(first))]
+    return [f for _n, f in sorted(keep, key=lambda nf: nf[0])]
 
 
 def headline(summary: Summary, result: AnalysisResult) -> str:
@@ -188,7 +194,7 @@ def environment() -> Environment:
 
 def context(result: AnalysisResult) -> dict[str, object]:
     summary = summarize(result)
-    heads = {f.id for f in connection_heads(result.flows)}
+    heads = {f.id for f in connection_heads(labelled_candidates(result))}
     return {
         "result": result,
         "summary": summary,

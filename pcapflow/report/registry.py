@@ -11,7 +11,7 @@ A renderer is a pure function: same result and options, same string, byte for by
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pcapflow.errors import InputError
@@ -26,6 +26,7 @@ class RenderOptions:
 
 
 Renderer = Callable[[AnalysisResult, RenderOptions], str]
+ChunkRenderer = Callable[[AnalysisResult, RenderOptions], Iterator[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class RendererSpec:
     extension: str  # file name extension, without the dot
     media_type: str
     description: str
+    chunks: ChunkRenderer | None = None  # the same text, piece by piece (bounded memory)
 
 
 RENDERERS: dict[str, RendererSpec] = {}
@@ -59,3 +61,26 @@ def render(result: AnalysisResult, fmt: str, *, color: bool = False) -> str:
         known = ", ".join(sorted(RENDERERS))
         raise InputError(f"unknown report format {fmt!r} (known: {known})")
     return spec.render(result, RenderOptions(color=color))
+
+
+def streams(fmt: str) -> Callable[[ChunkRenderer], ChunkRenderer]:
+    """Class the decorated function as the piecewise form of format ``fmt``'s renderer."""
+
+    def add(func: ChunkRenderer) -> ChunkRenderer:
+        spec = RENDERERS[fmt]
+        RENDERERS[fmt] = RendererSpec(
+            spec.name, spec.render, spec.extension, spec.media_type, spec.description, func
+        )
+        return func
+
+    return add
+
+
+def render_chunks(result: AnalysisResult, fmt: str, *, color: bool = False) -> Iterator[str]:
+    """:func:`render`'s text in pieces whose concatenation is that text: a large result is
+    written without holding its whole text (formats without a piecewise form: one piece)."""
+    spec = RENDERERS.get(fmt)
+    if spec is None or spec.chunks is None:
+        yield render(result, fmt, color=color)
+        return
+    yield from spec.chunks(result, RenderOptions(color=color))

@@ -129,14 +129,15 @@ def summary_dict(result: AnalysisResult) -> dict[str, Any]:
     }
 
 
-def to_dict(result: AnalysisResult) -> dict[str, Any]:
-    """The JSON form of ``result`` (see ``docs/output-schema.md``)."""
+def to_dict(result: AnalysisResult, *, flows: bool = True) -> dict[str, Any]:
+    """The JSON form of ``result`` (see ``docs/output-schema.md``); ``flows=False`` leaves the
+    flow list empty (the ``json`` renderer writes it piece by piece)."""
     return {
         "schema_version": result.schema_version,
         "generator": {"name": "pcapflow", "version": tool_version()},
         "summary": summary_dict(result),
         "captures": [capture_dict(c) for c in result.captures],
-        "flows": [flow_dict(f) for f in result.flows],
+        "flows": [flow_dict(f) for f in result.flows] if flows else [],
         "legs": [leg_dict(leg) for leg in result.legs],
         "findings": [finding_dict(f) for f in result.findings],
         "lb_sources": list(result.lb_sources),

@@ -24,7 +24,6 @@ from pcapflow.capture.stream import Source
 from pcapflow.errors import CaptureError, InputError
 from pcapflow.model.packet import PROTO_NAMES, PacketArray, addr_to_halves
 from pcapflow.model.result import AnalysisResult, FlowResult
-from pcapflow.report.facts import flow_index
 
 SNAPLEN = 262144
 
@@ -40,7 +39,7 @@ class Frame:
 
 def select_flows(result: AnalysisResult, ref: str) -> list[FlowResult]:
     """The flows ``ref`` names (finding id, flow id or uid) with every paired leg, in order."""
-    flows = flow_index(result)
+    flows = {f.id: f for f in result.flows}  # any flow, background ones included
     finding = next((f for f in result.findings if f.id == ref), None)
     if finding is not None:
         start = list(finding.flow_ids)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from html import escape
 
 from pcapflow.model.result import AnalysisResult, FlowResult
-from pcapflow.report.facts import connection_heads
+from pcapflow.report.facts import connection_heads, labelled_candidates
 
 WIDTH, HEIGHT, LEFT, RIGHT, BASE = 900, 96, 24, 36, 52
 TICKS = 6
@@ -15,7 +15,7 @@ TICKS = 6
 
 def attempts_to(result: AnalysisResult, frontend: str | None) -> list[FlowResult]:
     """One labelled flow per connection to ``frontend`` (all labelled ones if None)."""
-    heads = connection_heads(result.flows)
+    heads = connection_heads(labelled_candidates(result))
     if frontend is None:
         return heads
     return [f for f in heads if f.frontend == frontend]

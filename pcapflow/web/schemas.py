@@ -53,7 +53,12 @@ class JobOut(BaseModel):
     captures: list[CaptureOut]
     verdict: str | None = Field(description="healthy, hairpin failure, failures found")
     findings: list[FindingOut]
-    labels: dict[str, int] = Field(description="flows per label")
+    labels: dict[str, int] = Field(description="calls to a load-balancer frontend per label")
+    by_kind: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="every connection per kind (frontend_call, member_leg, health_probe, "
+        "direct_call, other) and label",
+    )
     error: str | None
     links: LinksOut
 

@@ -45,6 +45,23 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+COPY_CHUNK = 1 << 20
+
+
+def _store_file(db: sqlite3.Connection, job_id: str, path: Path) -> None:
+    """The file's bytes as the job's result, written into a blob piece by piece (a result of
+    hundreds of megabytes is never held whole)."""
+    size = path.stat().st_size
+    cursor = db.execute(
+        "INSERT OR REPLACE INTO results (job_id, json) VALUES (?, zeroblob(?))", (job_id, size)
+    )
+    rowid = cursor.lastrowid
+    assert rowid is not None
+    with path.open("rb") as src, db.blobopen("results", "json", rowid) as blob:
+        while chunk := src.read(COPY_CHUNK):
+            blob.write(chunk)
+
+
 class Status(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -186,7 +203,10 @@ class JobStore:
             .execute("SELECT json FROM results WHERE job_id = ?", (job_id,))
             .fetchone()
         )
-        return None if row is None else str(row[0])
+        if row is None:
+            return None
+        value = row[0]
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
     def delete(self, job_id: str) -> bool:
         with self._transaction() as db:
@@ -213,9 +233,16 @@ class JobStore:
         return self._update_claimed(job_id, claimant, "stage = ?", (stage,))
 
     def complete(
-        self, job_id: str, claimant: str, *, verdict: str, summary: dict[str, Any], result: str
+        self,
+        job_id: str,
+        claimant: str,
+        *,
+        verdict: str,
+        summary: dict[str, Any],
+        result: str | Path,
     ) -> bool:
-        """Mark a job done with its result; False when the claim no longer holds."""
+        """Mark a job done with its result (JSON text, or a file holding it, copied in a
+        megabyte at a time); False when the claim no longer holds."""
         with self._transaction() as db:
             now = time.time()
             updated = db.execute(
@@ -224,7 +251,9 @@ class JobStore:
                 " WHERE id = ? AND status = 'running' AND claimed_by = ?",
                 (now, now, verdict, json.dumps(summary), job_id, claimant),
             ).rowcount
-            if updated:
+            if updated and isinstance(result, Path):
+                _store_file(db, job_id, result)
+            elif updated:
                 db.execute(
                     "INSERT OR REPLACE INTO results (job_id, json) VALUES (?, ?)", (job_id, result)
                 )

@@ -58,6 +58,7 @@ def job_view(job: Job, store: JobStore) -> dict[str, Any]:
         "verdict": job.verdict,
         "findings": job.summary.get("findings", []) if done else [],
         "labels": job.summary.get("labels", {}) if done else {},
+        "by_kind": job.summary.get("by_kind", {}) if done else {},
         "error": job.error,
         "links": {
             "self": f"{API}/analyses/{job.id}",

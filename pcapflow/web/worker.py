@@ -20,14 +20,14 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pcapflow.errors import PcapflowError
 from pcapflow.model.lb import LbConfig
-from pcapflow.model.result import AnalysisResult
+from pcapflow.model.result import AnalysisResult, FlowKind, FlowResult
 from pcapflow.web.jobs import JobFiles
 from pcapflow.web.settings import ServeSettings
 from pcapflow.web.store import Job, JobStore
@@ -59,16 +59,20 @@ def summarize(result: AnalysisResult) -> dict[str, Any]:
             }
             for f in result.findings
         ],
-        "labels": _label_counts(result),
+        **_label_counts(result),
     }
 
 
-def _label_counts(result: AnalysisResult) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for flow in result.flows:
-        if flow.label is not None:
-            counts[flow.label.value] = counts.get(flow.label.value, 0) + 1
-    return dict(sorted(counts.items()))
+def _label_counts(result: AnalysisResult) -> dict[str, Any]:
+    """``labels``: the calls to a frontend per label (the story first); ``by_kind``: every
+    connection per kind and label (health probes, direct calls, ...), as the reports count."""
+    from pcapflow.report.facts import summarize as report_summary
+
+    by_kind = {
+        k.kind.value: {label.value: n for label, n in sorted(k.counts)}
+        for k in report_summary(result).by_kind
+    }
+    return {"labels": by_kind.get(FlowKind.FRONTEND_CALL.value, {}), "by_kind": by_kind}
 
 
 @contextlib.contextmanager
@@ -111,7 +115,8 @@ class JobRunner:
         return None
 
     def _run(self, job: Job, claimant: str) -> None:
-        from pcapflow.report import RENDERERS, render
+        from pcapflow.report import RENDERERS
+        from pcapflow.report.registry import render_chunks
 
         self.store.set_stage(job.id, claimant, "reading the load-balancer config")
         lb = self._config(job)
@@ -122,13 +127,16 @@ class JobRunner:
             )
         result = with_upload_names(result, job)
         self.store.set_stage(job.id, claimant, "rendering reports")
-        reports = {name: render(result, name) for name in sorted(RENDERERS)}
-        for name, text in reports.items():
-            self._write(self.files.report(job.id, RENDERERS[name].extension), text)
+        for name in sorted(RENDERERS):  # one at a time, piece by piece: bounded memory
+            path = self.files.report(job.id, RENDERERS[name].extension)
+            self._write(path, render_chunks(result, name))
         summary = summarize(result)
-        json_text = reports.get("json", "")
         done = self.store.complete(
-            job.id, claimant, verdict=result.verdict, summary=summary, result=json_text
+            job.id,
+            claimant,
+            verdict=result.verdict,
+            summary=summary,
+            result=self.files.report(job.id, RENDERERS["json"].extension),
         )
         if not done:  # deleted (or expired) while running: leave nothing behind
             self.files.remove(job.id)
@@ -160,10 +168,11 @@ class JobRunner:
         return load_text(text, fmt=job.lb_format, name=job.lb_name)
 
     @staticmethod
-    def _write(path: Path, text: str) -> None:
+    def _write(path: Path, chunks: Iterable[str]) -> None:
         path.parent.mkdir(exist_ok=True)  # no parents: a deleted job stays deleted
         partial = path.with_name(path.name + ".partial")
-        partial.write_text(text, encoding="utf-8")
+        with partial.open("w", encoding="utf-8") as out:
+            out.writelines(chunks)
         partial.replace(path)
 
 
@@ -191,12 +200,22 @@ def with_upload_names(result: AnalysisResult, job: Job) -> AnalysisResult:
         captures=tuple(
             replace(c, info=replace(c.info, path=name(c.info.path))) for c in result.captures
         ),
-        flows=tuple(replace(f, capture=name(f.capture)) for f in result.flows),
+        flows=_renamed_flows(result.flows, name),
         findings=tuple(
             replace(f, evidence=tuple(replace(e, file=name(e.file)) for e in f.evidence))
             for f in result.findings
         ),
     )
+
+
+def _renamed_flows(flows: Sequence[FlowResult], name: Callable[[str], str]) -> Sequence[FlowResult]:
+    """The flows with their capture renamed (background flows kept in tables stay there)."""
+    renamed: Callable[[Callable[[str], str]], Sequence[FlowResult]] | None = getattr(
+        flows, "renamed", None
+    )
+    if renamed is not None:
+        return renamed(name)
+    return tuple(replace(f, capture=name(f.capture)) for f in flows)
 
 
 def capture_points(job: Job) -> list[str]:

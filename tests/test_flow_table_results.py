@@ -1,0 +1,87 @@
+"""Background flows kept in tables: the same flows, the same JSON, as objects would give."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pcapflow.flows import read_capture
+from pcapflow.flows.table import TableResults
+from pcapflow.lbconfig import load
+from pcapflow.pipeline import analyze, analyze_flows
+from pcapflow.report import RENDERERS, render
+from pcapflow.report.registry import render_chunks
+from pcapflow.report.serialize import to_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import gen_capture  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "zeek" / "Traces"
+SAMPLE = ROOT / "sample_captures" / "mixed"
+
+
+def _cases(tmp: Path) -> list[Path]:
+    synthetic = tmp / "mix.pcap"
+    gen_capture.generate(synthetic, 800, 5)  # resets, refusals, unanswered SYNs, DNS
+    found = [synthetic, SAMPLE / "web01-eth0.pcapng"]
+    found += [p for p in (CORPUS / "ssh" / "ssh.pcap", CORPUS / "ipv6-http-atomic-frag.pcap")
+              if p.exists()]  # fmt: skip
+    return found
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return _cases(tmp_path_factory.mktemp("tables"))
+
+
+def test_table_json_is_the_json_of_the_flow_objects(captures: list[Path]) -> None:
+    cfg = load([str(SAMPLE / "lb.yaml")])
+    tables = 0
+    for path in captures:
+        result = analyze([path], cfg)
+        tables += isinstance(result.flows, TableResults)
+        objects = replace(result, flows=tuple(result.flows))
+        expected = json.dumps(to_dict(objects), indent=2, ensure_ascii=False) + "\n"
+        assert render(result, "json") == expected, path
+        for fmt in sorted(RENDERERS):  # every format: tables or objects, the same text
+            assert "".join(render_chunks(result, fmt)) == render(objects, fmt), (path, fmt)
+    assert tables >= 2  # the synthetic mix and the sample have background flows in tables
+
+
+def test_background_flows_are_the_flows_read(captures: list[Path]) -> None:
+    for path in captures:
+        result = analyze([path], None)
+        _info, read = read_capture(path)
+        by_uid = {f.uid: f for f in read}
+        assert len(result.flows) == len(read)
+        for fr in result.flows:
+            if fr.reason == "answered" and not fr.flow.packets:
+                assert replace(by_uid[fr.flow.uid], packets=(), packets_truncated=False) == fr.flow
+
+
+def test_background_flows_get_the_verdict_and_kind_the_diagnosis_gives(
+    captures: list[Path],
+) -> None:
+    """Judged from their columns, healthy background flows carry what the full diagnosis (every
+    flow reconciled with its packets) gives them: label, kind, reason, role and note."""
+    cfg = load([str(SAMPLE / "lb.yaml")])
+    judged = 0
+    for path in captures:
+        lean = analyze([path], cfg)
+        full = analyze_flows([read_capture(path)], [str(path)], cfg)
+
+        def verdicts(flows: object) -> dict[str, tuple[object, ...]]:
+            return {
+                f.id: (f.label, f.kind, f.reason, f.role, f.note, f.paired_with)
+                for f in flows  # type: ignore[attr-defined]
+            }
+
+        assert verdicts(lean.flows) == verdicts(full.flows), path
+        if isinstance(lean.flows, TableResults):
+            judged += sum(len(b.table) for b in lean.flows.background)
+    assert judged > 100  # the check covered flows judged from their columns
