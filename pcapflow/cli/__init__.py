@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from pcapflow._jitnotice import compile_notice
 from pcapflow.errors import PcapflowError
 
 # command name -> module of this package that defines it
@@ -30,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "report": "report",
     "serve": "serve",
     "slice": "report",
+    "warmup": "warmup",
     "watch": "live",
 }
 
@@ -64,7 +66,8 @@ class PcapflowGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with compile_notice(sys.stderr):  # the first run's kernel compiles, on stderr
+                return super().invoke(ctx)
         except PcapflowError as exc:
             click.echo(f"pcapflow: error: {exc}", err=True)
             sys.exit(exc.exit_code)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from pcapflow import _jitnotice
 from pcapflow.cli import main
 from pcapflow.cli.options import engine_option, guest_os_option
 from pcapflow.errors import InputError
@@ -65,6 +66,12 @@ def check_output_folder(output: str) -> None:
 )
 @engine_option
 @click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress line on stderr (the first run's one-time kernel compile).",
+)
+@click.option(
     "--window-ms",
     type=click.FloatRange(min=0.001, max=60_000.0),
     default=50.0,
@@ -85,12 +92,15 @@ def analyze(
     output: str | None,
     points: tuple[str, ...],
     engine: str,
+    quiet: bool,
     window_ms: float,
 ) -> None:
     """Reconcile NAT'd half-flows in CAPTURE files, label every attempt, suggest the fix.
 
     Exit status: 0 when no failure is found, 3 when failures are found, 2 for bad input.
     """
+    if quiet:
+        _jitnotice.silence()
     fmt = fmt or format_for_output(output)
     if window_ms != window_ms:  # NaN passes click's FloatRange: every comparison is false
         raise InputError("--window-ms: not a number")
@@ -112,6 +122,7 @@ def analyze(
         window=window,
     )
     text = render(result, fmt, color=output is None and fmt == "text" and use_colour())
+    _jitnotice.end_line()
     if output:
         Path(output).write_text(text)
     else:

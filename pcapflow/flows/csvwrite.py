@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from pcapflow._jitcache import helper, kernel
 
 if TYPE_CHECKING:  # pandas is imported where it is used (the csv path never needs it)
     import pandas as pd
@@ -25,7 +26,7 @@ _INT, _TEXT = 0, 1
 _NEEDS_QUOTES = (",", '"', "\n", "\r")
 
 
-@njit(cache=True, nogil=True)
+@helper(nogil=True)
 def _write_int(out: Arr, pos: int, value: int) -> int:
     if value < 0:
         out[pos] = 45  # "-"
@@ -43,7 +44,7 @@ def _write_int(out: Arr, pos: int, value: int) -> int:
     return end
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def write_rows(
     out: Arr,
     kinds: Arr,
