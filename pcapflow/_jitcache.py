@@ -152,6 +152,16 @@ def cache_dir() -> Path | None:
     return choice.path if choice is not None else None
 
 
+def is_cached(dispatcher: Any) -> bool:
+    """A kernel compiled in this process already, or with a cache index on disk."""
+    if getattr(dispatcher, "overloads", None):
+        return True
+    try:
+        return os.path.exists(dispatcher._cache._cache_file._index_path)
+    except AttributeError:  # not cached (no directory), or numba's internals moved
+        return False
+
+
 ENTRY_KERNELS: list[Any] = []  # dispatchers called from Python (what the first-run notice counts)
 
 

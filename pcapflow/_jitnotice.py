@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from pcapflow import _jitcache
+from pcapflow import _jitahead, _jitcache
 
 _TITLE = "pcapflow: compiling packet kernels for first use"
 
@@ -35,16 +35,6 @@ def notice_text(cache_dir: str | None, done: int, total: int) -> str:
     )
     count = f" {done}/{total}" if total else ""
     return f"{_TITLE} ({where})...{count}"
-
-
-def _uncached(dispatcher: Any) -> bool:
-    """A kernel with neither a compiled version in this process nor a cache index on disk."""
-    if dispatcher.overloads:
-        return False
-    try:
-        return not os.path.exists(dispatcher._cache._cache_file._index_path)
-    except AttributeError:  # not cached (no directory), or numba's internals moved
-        return True
 
 
 class CompileNotice:
@@ -75,7 +65,8 @@ class CompileNotice:
     def _show(self) -> None:
         self.shown = True
         self.started = time.monotonic()
-        self.total = sum(1 for d in _jitcache.ENTRY_KERNELS if _uncached(d)) or 1
+        uncached = sum(1 for d in _jitcache.ENTRY_KERNELS if not _jitcache.is_cached(d))
+        self.total = max(1, uncached - _jitahead.compiling_ahead())
         self._write(notice_text(_cache_dir_text(), 0, self.total))
 
     def _count(self) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pcapflow._jitcache import CacheDir, CacheEnv, candidates, choose_cache_dir, usable
+from pcapflow._jitcache import (
+    CacheDir,
+    CacheEnv,
+    candidates,
+    choose_cache_dir,
+    is_cached,
+    usable,
+)
 
 ENV = CacheEnv(
     numba_cache_dir=None,
@@ -121,3 +128,24 @@ def test_from_process_reads_the_environment() -> None:
     )
     assert (env.numba_cache_dir, env.home, env.serve_data_dir) == ("/a", "/h", "/d")
     assert env.xdg_cache_home is None
+
+
+def test_the_compile_ahead_child_starts_no_child_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pcapflow import _jitahead
+
+    monkeypatch.setenv(_jitahead.CHILD_ENV, "1")
+    _jitahead.start()
+    assert _jitahead.compiling_ahead() == 0
+
+
+def test_no_child_when_the_flow_kernels_are_compiled_already() -> None:
+    from pcapflow import _jitahead
+    from pcapflow.flows.api import assemble
+    from pcapflow.flows.synthetic import syn_flood
+
+    assemble([syn_flood(4)], file_idx=0)  # compiled (or loaded) in this process now
+    assert all(is_cached(k) for k in _jitahead.flow_kernels())
+    _jitahead.start()
+    assert _jitahead.compiling_ahead() == 0

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pcapflow import _jitahead
 from pcapflow.capture import get_backend
 from pcapflow.capture.base import CaptureBackend
 from pcapflow.capture.prefetch import prefetched
@@ -101,6 +102,7 @@ def capture_blocks(
     leaves ``CaptureInfo.sha256`` empty (the fast engine then does not hash the file).
     """
     params = params or _params(packets_per_flow, ignore_checksums, max_flows)
+    _jitahead.start()  # a cold start: the flow kernels compile in a child meanwhile
     # Checksum flags matter only to validation and to evidence packets (they carry them).
     checksums = not params.ignore_checksums or params.packets_per_flow > 0
     reader = _backend(engine, digest, checksums).open(str(path), file_idx)
