@@ -20,8 +20,10 @@ user's way.  :func:`choose_cache_dir` is the decision as a pure function of :cla
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -131,11 +133,21 @@ def when_configured(hook: Callable[[], None]) -> None:
         _hooks.append(hook)
 
 
-def configure(environ: Mapping[str, str] | None = None) -> CacheDir | None:
+_decided: list[CacheDir | None] = []
+
+
+def decide() -> CacheDir | None:
+    """The cache directory of this process, decided once (numba is not imported)."""
+    if not _decided:
+        _decided.append(choose_cache_dir(CacheEnv.from_process(), usable) or _fresh_private_dir())
+    return _decided[0]
+
+
+def configure() -> CacheDir | None:
     """Decide the cache directory for this process (once) and hand it to numba."""
     if _choice:
         return _choice[0]
-    choice = choose_cache_dir(CacheEnv.from_process(environ), usable) or _fresh_private_dir()
+    choice = decide()
     from numba.core import config as numba_config
 
     config: Any = numba_config  # CACHE_DIR is set from NUMBA_CACHE_DIR at import: not typed
@@ -160,6 +172,43 @@ def is_cached(dispatcher: Any) -> bool:
         return os.path.exists(dispatcher._cache._cache_file._index_path)
     except AttributeError:  # not cached (no directory), or numba's internals moved
         return False
+
+
+KERNEL_SOURCES = ("capture/kernels.py", "flows/kernel.py", "flows/keys.py", "flows/layout.py")
+STAMP_NAME = "pcapflow-kernels.stamp"
+
+
+def sources_stamp() -> str:
+    """What the cached kernels were compiled from (numba's own key: each source's mtime and
+    size), so that a stamp tells, without importing numba, whether a run will compile."""
+    package = Path(__file__).resolve().parent
+    parts = [f"python {sys.version.split()[0]}"]
+    for name in KERNEL_SOURCES:
+        try:
+            info = (package / name).stat()
+        except OSError:
+            continue
+        parts.append(f"{package / name} {info.st_mtime_ns} {info.st_size}")
+    return "\n".join(parts) + "\n"
+
+
+def looks_warm() -> bool:
+    """The kernels were compiled into this cache from these sources (by an earlier run)."""
+    choice = decide()
+    if choice is None:
+        return False
+    try:
+        return (choice.path / STAMP_NAME).read_text() == sources_stamp()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def mark_warm() -> None:
+    """Stamp the cache: these sources' kernels are in it."""
+    choice = decide()
+    if choice is not None and not looks_warm():
+        with contextlib.suppress(OSError):
+            (choice.path / STAMP_NAME).write_text(sources_stamp())
 
 
 ENTRY_KERNELS: list[Any] = []  # dispatchers called from Python (what the first-run notice counts)

@@ -50,10 +50,17 @@ class CompileNotice:
         self.enabled = True
         self.shown = False  # once per command: a later compile burst adds to the same line
 
+    def announce(self) -> None:
+        """Show the line now, before the imports: the cache is known to be cold (no stamp)."""
+        if self.enabled and not self.shown:
+            self.shown = True
+            self.started = time.monotonic()
+            self._write(notice_text(_cache_dir_text(), 0, 0))
+
     def compile_started(self) -> None:
         self.depth += 1
-        if self.started is None and self.enabled and not self.shown:
-            self._show()
+        if self.enabled and not self.total and (self.started is not None or not self.shown):
+            self._count_from_here()
 
     def compile_ended(self) -> None:
         self.depth -= 1
@@ -62,12 +69,16 @@ class CompileNotice:
             self.total = max(self.total, self.done)
             self._count()
 
-    def _show(self) -> None:
-        self.shown = True
-        self.started = time.monotonic()
+    def _count_from_here(self) -> None:
+        """The first compile: how many kernels this process will compile, at most."""
         uncached = sum(1 for d in _jitcache.ENTRY_KERNELS if not _jitcache.is_cached(d))
         self.total = max(1, uncached - _jitahead.compiling_ahead())
-        self._write(notice_text(_cache_dir_text(), 0, self.total))
+        if self.started is None:
+            self.shown = True
+            self.started = time.monotonic()
+            self._write(notice_text(_cache_dir_text(), 0, self.total))
+        else:
+            self._count()
 
     def _count(self) -> None:
         if self.live:
@@ -76,10 +87,15 @@ class CompileNotice:
             self._write(f" {self.done}/{self.total}")
 
     def close(self) -> None:
-        if self.started is None:
-            return
-        self._write(f" done ({time.monotonic() - self.started:.1f} s)\n")
-        self.started = None
+        """End the line; stamp the cache once this command's kernels are in it."""
+        if self.started is not None:
+            if self.total == 0 and self.live:  # announced, but nothing compiled: take it back
+                self._write("\r" + " " * len(notice_text(_cache_dir_text(), 0, 0)) + "\r")
+            else:
+                self._write(f" done ({time.monotonic() - self.started:.1f} s)\n")
+            self.started = None
+        if self.done or any(getattr(d, "overloads", None) for d in _jitcache.ENTRY_KERNELS):
+            _jitcache.mark_warm()
 
     def _write(self, text: str) -> None:
         try:
@@ -90,16 +106,18 @@ class CompileNotice:
 
 
 def _cache_dir_text() -> str | None:
-    path = _jitcache.cache_dir()
-    return str(path) if path is not None else None
+    choice = _jitcache.decide()
+    return str(choice.path) if choice is not None else None
 
 
 _active: list[CompileNotice] = []
 
 
 @contextmanager
-def compile_notice(stream: TextIO) -> Iterator[CompileNotice]:
-    """Announce kernel compiles on ``stream`` while the block runs (nothing when warm).
+def compile_notice(stream: TextIO, early: bool = False) -> Iterator[CompileNotice]:
+    """Announce kernel compiles on ``stream`` while the block runs (nothing when warm);
+    ``early``: a command that runs kernels; on a terminal, the line shows at once (before the
+    imports) when the cache has no stamp of these sources, and is taken back if nothing compiles.
 
     numba is not imported here: the listener is registered when the first kernel module is
     (:func:`pcapflow._jitcache.when_configured`), so commands without kernels pay nothing.
@@ -115,6 +133,9 @@ def compile_notice(stream: TextIO) -> Iterator[CompileNotice]:
         _jitcache.when_configured(start_listening)
     _active.append(notice)
     atexit.register(notice.close)
+    jit = os.environ.get("NUMBA_DISABLE_JIT") != "1"
+    if early and jit and notice.live and not _jitcache.looks_warm():
+        notice.announce()
     try:
         yield notice
     finally:

@@ -64,6 +64,49 @@ def test_a_silenced_notice_writes_nothing() -> None:
     assert stream.getvalue() == ""
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_count_is_rewritten_in_place() -> None:
+    stream = Terminal()
+    notice = CompileNotice(stream)
+    compile_burst(notice, 1)
+    compile_burst(notice, 0)
+    notice.close()
+    lines = stream.getvalue().split("\r")
+    assert lines[0].startswith(TITLE) and lines[-1].endswith(" s)\n")
+    assert lines[-1].startswith(TITLE) and " 2/" in lines[-1]
+
+
+def test_an_early_notice_is_taken_back_when_nothing_compiles() -> None:
+    stream = Terminal()
+    notice = CompileNotice(stream)
+    notice.announce()
+    assert stream.getvalue().startswith(TITLE)
+    notice.close()
+    shown, blank = stream.getvalue().split("\r", 1)
+    assert blank.strip() == "" and blank.endswith("\r") and len(blank) == len(shown) + 1
+
+
+def test_an_early_notice_gets_its_count_when_compiling_starts() -> None:
+    stream = Terminal()
+    notice = CompileNotice(stream)
+    notice.announce()
+    compile_burst(notice, 0)
+    notice.close()
+    assert stream.getvalue().rstrip().endswith("s)") and " 1/" in stream.getvalue()
+
+
+def test_only_kernel_commands_announce_early() -> None:
+    from pcapflow.cli import runs_kernels
+
+    assert runs_kernels(["analyze", "a.pcap"]) and runs_kernels(["flows", "a.pcap"])
+    assert not runs_kernels(["analyze", "--help"]) and not runs_kernels(["analyze", "-q", "x"])
+    assert not runs_kernels(["lb", "show", "lb.yaml"]) and not runs_kernels([])
+
+
 def analyze_json(cache: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-c", "from pcapflow.cli import main; main()", "analyze"]

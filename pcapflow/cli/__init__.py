@@ -36,6 +36,16 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# commands that run the packet kernels (the first run's notice shows before their imports)
+KERNEL_COMMANDS = frozenset({"analyze", "analyse", "explain", "flows", "report", "slice", "warmup"})
+NO_NOTICE_OPTIONS = frozenset({"-h", "--help", "-q", "--quiet"})
+
+
+def runs_kernels(args: list[str]) -> bool:
+    """The command line will run kernels (not just print help, not asked to be quiet)."""
+    return bool(args) and args[0] in KERNEL_COMMANDS and not NO_NOTICE_OPTIONS & set(args[1:])
+
+
 # other spellings people type -> command name (not listed in --help)
 ALIASES: dict[str, str] = {"analyse": "analyze"}
 
@@ -66,7 +76,8 @@ class PcapflowGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            with compile_notice(sys.stderr):  # the first run's kernel compiles, on stderr
+            # the first run's kernel compiles, on stderr (at once when the cache is cold)
+            with compile_notice(sys.stderr, early=runs_kernels([*ctx.protected_args, *ctx.args])):
                 return super().invoke(ctx)
         except PcapflowError as exc:
             click.echo(f"pcapflow: error: {exc}", err=True)
