@@ -8,20 +8,7 @@ the previous commit) and each repetition, in the same run: a cold analysis with 
 (user + system of the child: on a shared machine the CPU figure is the steadier one) and the
 cold/warm ratios.  The machine is shared, so only ratios measured in one run mean anything.
 
-Figures (2-core machine shared by 8 engineers, load 3-8; bundled 15 KB sample; CPU s, wall s):
-
-| tree | cold CPU | warm CPU | cold/warm CPU | cold wall | warm wall |
-|---|---|---|---|---|---|
-| before (main at e49cf53) | see docs/install.md | | | | |
-
-Options measured (cold CPU of the whole process, same run; details in docs/install.md):
-
-* ``NUMBA_OPT=0`` (no LLVM optimisation): cold -12 %, but the warm run's CPU x9: rejected.
-* no numba-level ``inline="always"``: no measurable change.
-* one compile per argument type instead of per constant value (helpers): cold -26 %: taken.
-* helpers without a cache entry of their own (only kernels called from Python are cached).
-* ``pcapflow warmup`` (ahead of time, e.g. in an image build) and serve workers warming up
-  before their first job: the first analysis then costs what a warm one does.
+Figures, the options measured and the choice: benchmarks/first-run.md.
 """
 
 from __future__ import annotations

@@ -107,6 +107,13 @@ def test_only_kernel_commands_announce_early() -> None:
     assert not runs_kernels(["lb", "show", "lb.yaml"]) and not runs_kernels([])
 
 
+def test_quiet_on_any_command_silences_the_notice() -> None:
+    from pcapflow.cli import quiet
+
+    assert quiet(["analyze", "a.pcap", "-q"]) and quiet(["explain", "--quiet", "a.pcap"])
+    assert not quiet(["analyze", "a.pcap"]) and not quiet(["-q"])
+
+
 def analyze_json(cache: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-c", "from pcapflow.cli import main; main()", "analyze"]

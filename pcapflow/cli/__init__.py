@@ -38,12 +38,26 @@ COMMANDS: dict[str, str] = {
 
 # commands that run the packet kernels (the first run's notice shows before their imports)
 KERNEL_COMMANDS = frozenset({"analyze", "analyse", "explain", "flows", "report", "slice", "warmup"})
-NO_NOTICE_OPTIONS = frozenset({"-h", "--help", "-q", "--quiet"})
+QUIET_OPTIONS = frozenset({"-q", "--quiet"})
 
 
 def runs_kernels(args: list[str]) -> bool:
     """The command line will run kernels (not just print help, not asked to be quiet)."""
-    return bool(args) and args[0] in KERNEL_COMMANDS and not NO_NOTICE_OPTIONS & set(args[1:])
+    skip = QUIET_OPTIONS | {"-h", "--help"}
+    return bool(args) and args[0] in KERNEL_COMMANDS and not skip & set(args[1:])
+
+
+def quiet(args: list[str]) -> bool:
+    """``--quiet``/``-q`` given to the command: no first-run notice either."""
+    return bool(QUIET_OPTIONS & set(args[1:]))
+
+
+def command_line(ctx: click.Context) -> list[str]:
+    """The sub-command and its arguments, before the group runs it."""
+    protected = ctx.__dict__.get("_protected_args")  # click >= 8.2 (protected_args warns)
+    if protected is None:
+        protected = ctx.__dict__.get("protected_args", [])
+    return [*protected, *ctx.args]
 
 
 # other spellings people type -> command name (not listed in --help)
@@ -77,7 +91,9 @@ class PcapflowGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             # the first run's kernel compiles, on stderr (at once when the cache is cold)
-            with compile_notice(sys.stderr, early=runs_kernels([*ctx.protected_args, *ctx.args])):
+            args = command_line(ctx)
+            with compile_notice(sys.stderr, early=runs_kernels(args)) as notice:
+                notice.enabled = not quiet(args)
                 return super().invoke(ctx)
         except PcapflowError as exc:
             click.echo(f"pcapflow: error: {exc}", err=True)
