@@ -67,34 +67,34 @@ _PF_DUP_SEEN = 0x80
 _M32 = 0xFFFFFFFF
 
 
-@helper(inline="always")
+@helper()
 def _u16(b: Arr, i: Int) -> Int:
     return (np.int64(b[i]) << 8) | np.int64(b[i + 1])
 
 
-@helper(inline="always")
+@helper()
 def _u32(b: Arr, i: Int) -> Int:
     hi = (np.int64(b[i]) << 24) | (np.int64(b[i + 1]) << 16)
     return hi | (np.int64(b[i + 2]) << 8) | np.int64(b[i + 3])
 
 
-@helper(inline="always")
+@helper()
 def _u32le(b: Arr, i: Int) -> Int:
     hi = (np.int64(b[i + 3]) << 24) | (np.int64(b[i + 2]) << 16)
     return hi | (np.int64(b[i + 1]) << 8) | np.int64(b[i])
 
 
-@helper(inline="always")
+@helper()
 def _rd32(b: Arr, i: Int, be: bool) -> Int:
     return _u32(b, i) if be else _u32le(b, i)
 
 
-@helper(inline="always")
+@helper()
 def _rd16(b: Arr, i: Int, be: bool) -> Int:
     return _u16(b, i) if be else (np.int64(b[i + 1]) << 8) | np.int64(b[i])
 
 
-@helper(inline="always")
+@helper()
 def _u64be(b: Arr, i: Int) -> np.uint64:
     v = np.uint64(0)
     for k in range(8):
@@ -122,7 +122,7 @@ def hash32(b: Arr, start: Int, stop: Int) -> Int:
     return h
 
 
-@helper(inline="always")
+@helper()
 def _ts_ns(units: Int, mode: Int, factor: Int, offset_ns: Int) -> Int:
     if mode == TS_MUL:
         return units * factor + offset_ns
@@ -172,7 +172,7 @@ def walk_pcap(
         pos += hdr_len + cl
 
 
-@helper(inline="always")
+@helper()
 def _counted_record(btype: Int) -> bool | np.bool_:
     """Non-packet pcapng blocks that Wireshark (4.0) still counts as frames."""
     if btype == 0x00000BAD or btype == 0x40000BAD or btype == 9:  # custom, systemd journal
@@ -271,7 +271,7 @@ def walk_pcapng(
         pos += blen
 
 
-@helper(inline="always")
+@helper()
 def _ether_chain(b: Arr, q: Int, stop: Int, etype: Int) -> tuple[Int, Int, Int]:
     """Follow VLAN/VN tags, PBB, FabricPath, MPLS, PPPoE, LLC/SNAP: (ip offset, ethertype, vlan)."""
     vlan = 0
@@ -343,7 +343,7 @@ def _wlan(b: Arr, p: Int, stop: Int) -> tuple[Int, Int, Int, Int]:
     return q + 8, _u16(b, q + 6), 0, 0
 
 
-@helper(inline="always")
+@helper()
 def _version_etype(b: Arr, q: Int, stop: Int) -> Int:
     if q >= stop:
         return -1
@@ -435,7 +435,7 @@ def _find_ip(
     return p, -1, 0, 0
 
 
-@helper(inline="always")
+@helper()
 def _csum_add(b: Arr, start: Int, stop: Int, acc: Int) -> Int:
     """Add bytes [start, stop) to a ones'-complement accumulator (32-bit words, RFC 1071)."""
     i = start
@@ -485,20 +485,20 @@ def _csum_words(b: Arr, b64: Arr, start: Int, stop: Int) -> Int:
     return folded
 
 
-@helper(inline="always")
+@helper()
 def _csum_fold(acc: Int) -> Int:
     while acc > 0xFFFF:
         acc = (acc & 0xFFFF) + (acc >> 16)
     return acc
 
 
-@helper(inline="always")
+@helper()
 def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     h = (h ^ v) * np.uint64(0x100000001B3)
     return h ^ (h >> np.uint64(29))
 
 
-@helper(inline="always")
+@helper()
 def _ipv6_chain(b: Arr, l4: Int, end: Int, proto: Int) -> tuple[Int, Int, Int, bool, Int, bool]:
     """Walk IPv6 extension headers (hop-by-hop, routing, destination options, AH, fragment)
     from ``l4`` within ``end``: (transport offset, protocol, fragment offset, more fragments,
@@ -530,7 +530,7 @@ def _ipv6_chain(b: Arr, l4: Int, end: Int, proto: Int) -> tuple[Int, Int, Int, b
     return l4, proto, frag_off, more, ident, True
 
 
-@helper(inline="always")
+@helper()
 def _tcp_header(b: Arr, l4: Int, avail: Int) -> tuple[Int, Int, Int, Int, Int, Int, Int, Int]:
     """The fixed TCP header as far as ``avail`` bytes go: (sport, dport, seq, ack, header
     length, flags, window, checksum); missing fields are 0, the header length then 20."""
@@ -545,7 +545,7 @@ def _tcp_header(b: Arr, l4: Int, avail: Int) -> tuple[Int, Int, Int, Int, Int, I
     return sport, dport, seq, ack, thl, flags, win, csum
 
 
-@helper(inline="always")
+@helper()
 def _tcp_timestamp(b: Arr, o: Int, o_end: Int) -> tuple[bool, Int]:
     """TCP options [o, o_end): (timestamp option present, its TSval)."""
     while o < o_end:
@@ -566,7 +566,7 @@ def _tcp_timestamp(b: Arr, o: Int, o_end: Int) -> tuple[bool, Int]:
     return False, 0
 
 
-@helper(inline="always")
+@helper()
 def _segment_ok(b: Arr, b64: Arr, q: Int, l4: Int, ip_end: Int, ver: Int, proto: Int) -> bool:
     """Does the checksum of the fully captured segment [l4, ip_end) verify?"""
     seg = ip_end - l4
@@ -577,7 +577,7 @@ def _segment_ok(b: Arr, b64: Arr, q: Int, l4: Int, ip_end: Int, ver: Int, proto:
     return _csum_fold(acc) == 0xFFFF
 
 
-@helper(inline="always")
+@helper()
 def _fingerprint(addrs: tuple[np.uint64, ...], fields: tuple[Int, ...]) -> np.uint64:
     """64-bit digest of the address words and the packed header fields (duplicate lookup)."""
     fp = np.uint64(0xCBF29CE484222325)
@@ -588,7 +588,7 @@ def _fingerprint(addrs: tuple[np.uint64, ...], fields: tuple[Int, ...]) -> np.ui
     return fp
 
 
-@helper(inline="always")
+@helper()
 def _same_bytes(b: Arr, a: Int, c: Int, length: Int) -> bool:
     for k in range(length):  # noqa: SIM110 - no generators in nopython mode
         if b[a + k] != b[c + k]:
@@ -596,7 +596,7 @@ def _same_bytes(b: Arr, a: Int, c: Int, length: Int) -> bool:
     return True
 
 
-@helper(inline="always")
+@helper()
 def _write_row(
     r: Any, file_idx: Int, frame: Int, iface: Int, ts: Int, ver: Int, proto: Int,
     hi_s: Any, lo_s: Any, hi_d: Any, lo_d: Any, sport: Int, dport: Int, tcp_flags: Int,

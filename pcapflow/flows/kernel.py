@@ -205,7 +205,7 @@ HT_USED = 1
 HT_DELETED = 2
 
 
-@kernel_jit(inline="always")
+@kernel_jit()
 def seq_delta(a: int, b: int) -> int:
     """Zeek's ``seq_delta``: ``int32(a - b)``."""
     d = (a - b) & _M32
@@ -214,7 +214,7 @@ def seq_delta(a: int, b: int) -> int:
     return d
 
 
-@kernel_jit(inline="always")
+@kernel_jit()
 def is_handshake(state: int) -> bool:
     return state == INACTIVE or state == SYN_SENT or state == SYN_ACK_SENT
 
@@ -551,7 +551,7 @@ def update_state_machine(
     return e, do_close
 
 
-@kernel_jit(inline="always")
+@kernel_jit()
 def is_clean(EP: Arr, s: int, e: int) -> bool:
     st = EP[s, e, E_STATE]
     return bool(st == ESTABLISHED or (st == CLOSED and EP[s, e, E_PREV] == ESTABLISHED))

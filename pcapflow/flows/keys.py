@@ -78,7 +78,7 @@ def port_table(ports: tuple[int, ...]) -> npt.NDArray[np.bool_]:
     return table
 
 
-@helper(inline="always")
+@helper()
 def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     h ^= v + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6)) + (h >> np.uint64(2))
     h ^= h >> np.uint64(33)

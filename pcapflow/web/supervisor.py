@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import site
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from pcapflow._jitcache import SERVE_DATA_DIR_ENV
 from pcapflow.web import jobs
@@ -29,6 +31,7 @@ from pcapflow.web.store import JobStore
 from pcapflow.web.worker import ready_file
 
 log = logging.getLogger("pcapflow.web")
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # where this pcapflow was imported from
 
 WATCH_S = 0.5
 RETENTION_EVERY_S = 3600.0
@@ -39,6 +42,15 @@ STOP_GRACE_S = 5.0
 class WorkerProcess:
     claimant: str
     process: subprocess.Popen[bytes]
+
+
+def worker_pythonpath(pythonpath: str | None) -> dict[str, str]:
+    """Workers run with ``-P`` (never a ``pcapflow`` folder in the working directory): when this
+    pcapflow is not installed in site-packages (a source checkout), they are told where it is."""
+    installed = {os.path.realpath(p) for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    if os.path.realpath(PACKAGE_ROOT) in installed:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT, pythonpath]))}
 
 
 def exit_reason(returncode: int) -> str:
@@ -126,6 +138,7 @@ class WorkerPool:
         claimant = f"{self.instance}-w{self._serial}"
         command = [
             sys.executable,
+            "-P",  # not the working directory's pcapflow (another checkout): the server's
             "-m",
             "pcapflow.web.worker",
             "--data-dir",
@@ -137,6 +150,7 @@ class WorkerPool:
         ]
         # the workers cache compiled kernels in the data dir when the user has no cache dir
         env = {**os.environ, SERVE_DATA_DIR_ENV: str(self.settings.data_dir)}
+        env.update(worker_pythonpath(os.environ.get("PYTHONPATH")))
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env)
         log.info("started analysis worker %s (pid %d)", claimant, process.pid)
         return WorkerProcess(claimant, process)
