@@ -3,9 +3,11 @@
     python3 benchmarks/bench_flows.py [FILE] [--flows 105000] [--skip dpkt,tshark]
 
 Without FILE a capture is generated with ``benchmarks/gen_capture.py`` (cached under /tmp).
-Each tool runs as a child process, whole-process (start-up included), one after the other in
-the same run (``--repeat N``: N times each, default 2, the median counts); peak memory is the
-child's maximum resident set size and "cpu s" its user + system time (``os.wait4`` rusage).
+Each tool runs as a child process, whole-process (start-up included), in rounds: each round runs
+every tool once, one after the other (``--repeat N`` rounds, default 5).  The table shows the
+median time per tool; the target lines the median of the ratios measured within each round (on
+a shared machine, tools in one round meet the same load).  Peak memory is the child's maximum
+resident set size and "cpu s" its user + system time (``os.wait4`` rusage).
 A tool that is missing or fails is reported as such; the others still run.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -120,6 +123,7 @@ def commands(path: Path, skip: set[str], analyze: bool = False) -> list[tuple[st
     extra = [("pcapflow analyze", [pcapflow_script(), "analyze", str(path), *ANALYZE_LB])]
     cmds = [
         ("pcapflow flows", [pcapflow_script(), "flows", str(path), "--format", "csv"]),
+        ("pcapflow flows -C", [pcapflow_script(), "flows", str(path), "--format", "csv", "-C"]),
         ("pcapflow reader only", [py, "-c", READER_ONLY, str(path)]),
         ("tshark -z conv,tcp", ["tshark", "-r", str(path), "-q", "-z", "conv,tcp"]),
         ("tcptrace -n", ["tcptrace", "-n", str(path)]),
@@ -152,6 +156,70 @@ def report(runs: list[Run], packets: int) -> str:
     return "\n".join(lines)
 
 
+def interleaved(cmds: list[tuple[str, list[str]]], repeat: int) -> list[list[Run]]:
+    """``repeat`` rounds, each running every command once in turn: on a shared machine a load
+    change then touches every tool, and each round gives ratios measured side by side."""
+    rounds = []
+    for k in range(max(1, repeat)):
+        rounds.append([run(name, argv) for name, argv in cmds])
+        print(f"  round {k + 1}: " + ", ".join(
+            f"{r.tool} {r.seconds:.2f}s" if r.seconds else f"{r.tool} {r.note}" for r in rounds[-1]
+        ), file=sys.stderr)  # fmt: skip
+    return rounds
+
+
+def medians(rounds: list[list[Run]]) -> list[Run]:
+    """Per tool: the median wall time and cpu time over the rounds, the largest peak."""
+    out = []
+    for j in range(len(rounds[0])):
+        runs = [r[j] for r in rounds]
+        ok = [r for r in runs if r.seconds is not None]
+        if not ok:
+            out.append(runs[0])
+            continue
+        out.append(
+            Run(
+                ok[0].tool,
+                statistics.median(r.seconds or 0.0 for r in ok),
+                max(r.peak_mib or 0.0 for r in ok),
+                ok[0].note,
+                statistics.median(r.cpu for r in ok),
+            )
+        )
+    return out
+
+
+def round_ratios(rounds: list[list[Run]], tool: str, ref: str) -> float | None:
+    """Median over the rounds of (ref's time / tool's time) measured in the same round."""
+    ratios = []
+    for r in rounds:
+        by = {x.tool: x for x in r}
+        a, b = by.get(tool), by.get(ref)
+        if a and b and a.seconds and b.seconds:
+            ratios.append(b.seconds / a.seconds)
+    return statistics.median(ratios) if ratios else None
+
+
+# Issue 12's targets for the flow table: pcapflow flows >= this many times faster than each.
+TARGETS = {"tcptrace -n": 1.5, "tshark -z conv,tcp": 10.0}
+
+
+def targets(rounds: list[list[Run]]) -> str:
+    lines = []
+    for ref, goal in TARGETS.items():
+        ratio = round_ratios(rounds, "pcapflow flows", ref)
+        if ratio is None:
+            continue
+        verdict = "met" if ratio >= goal else "NOT met"
+        lines.append(
+            f"pcapflow flows vs {ref}: {ratio:.2f}x (median of per-round ratios; "
+            f"target >= {goal}x: {verdict})"
+        )
+    peak = max((r.peak_mib or 0.0) for rs in rounds for r in rs if r.tool == "pcapflow flows")
+    lines.append(f"pcapflow flows peak RSS: {peak:.0f} MiB (target < 512 MiB)")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="pcapflow flows vs tshark / tcptrace / dpkt")
     parser.add_argument("file", nargs="?", type=Path)
@@ -160,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--analyze", action="store_true", help="also time pcapflow analyze (20-30 s, ~1.4 GB)"
     )
-    parser.add_argument("--repeat", type=int, default=2, help="runs per tool; the median counts")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="rounds (each runs every tool once); medians count"
+    )
     args = parser.parse_args(argv)
     path = args.file
     if path is None:
@@ -170,11 +240,9 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([*gen, "--flows", str(args.flows)], check=True)
     packets = count_packets(path)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    runs = []
-    for name, cmd in commands(path, skip, args.analyze):
-        runs.append(median_of(name, cmd, args.repeat))
-        print(f"  {name}: {runs[-1].seconds or runs[-1].note}", file=sys.stderr)
-    print(report(runs, packets))
+    rounds = interleaved(commands(path, skip, args.analyze), args.repeat)
+    print(report(medians(rounds), packets))
+    print(targets(rounds))
     return 0
 
 

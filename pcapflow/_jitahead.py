@@ -77,8 +77,12 @@ def wait() -> None:
 
 
 def compile_flow_kernels() -> None:
-    """In the child: run the flow assembler once over a few synthetic packets."""
+    """In the child: run the flow assembler once over a few synthetic packets (numba started
+    without its BLAS probe, as the commands start it: :mod:`pcapflow.capture.jitstart`)."""
+    from pcapflow.capture import jitstart
     from pcapflow.flows.api import assemble
+
+    jitstart.start()
     from pcapflow.flows.synthetic import syn_flood
 
     assemble([syn_flood(4)], file_idx=0)

@@ -174,7 +174,13 @@ def is_cached(dispatcher: Any) -> bool:
         return False
 
 
-KERNEL_SOURCES = ("capture/kernels.py", "flows/kernel.py", "flows/keys.py", "flows/layout.py")
+KERNEL_SOURCES = (
+    "capture/kernels.py",
+    "flows/kernel.py",
+    "flows/keys.py",
+    "flows/layout.py",
+    "flows/csvwrite.py",
+)
 STAMP_NAME = "pcapflow-kernels.stamp"
 
 

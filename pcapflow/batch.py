@@ -7,9 +7,13 @@ The shape is "gather inputs, decide, apply":
 * :func:`job_key` fingerprints a job (content hashes of its captures + the :class:`Settings`,
   i.e. config, formats, guest OS and engine + the pcapflow version) so :func:`run_batch` skips
   jobs whose reports are up to date;
-* :func:`run_job` is the unit of work (``analyze()`` + renderers, no file writes) that runs in a
+* :func:`run_task` is the unit of work (``analyze()`` + renderers, no file writes) that runs in a
   local process pool or on a Dask cluster; the caller writes the reports, the state file and the
   index.  A capture that cannot be analysed becomes an :class:`Outcome` with its error.
+* a :class:`Task` carries the captures as absolute paths (a Dask worker runs in its own folder)
+  while reports and the index name them as given; for a Dask worker it also carries each
+  capture's SHA-256, and a worker that does not find the very same file at that path (no shared
+  filesystem) fails the job with one line saying so.
 
 Manifest (``--manifest FILE``) groups captures of one incident into one report.  CSV with the
 header ``incident,file``, or YAML ``{incident-name: [file, ...]}``; relative file names are
@@ -25,10 +29,11 @@ import io
 import json
 import os
 import re
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +41,14 @@ import yaml
 
 from pcapflow.errors import InputError, PcapflowError
 from pcapflow.model.lb import LbConfig
-from pcapflow.model.result import Label
-from pcapflow.report.facts import tool_version
+from pcapflow.model.result import AnalysisResult, FlowKind, Label
+from pcapflow.report.facts import tool_version, total_and_failed
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 STATE_FILE = ".pcapflow-batch.json"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: outcomes carry counts by kind (an older state is redone)
+BATCH_SCHEMA_VERSION = "1.1"  # summary.json; 1.1 added "by_kind" to every report row
 GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -77,6 +83,26 @@ class Outcome:
     error: str | None = None
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()  # problems met reading the captures (read only in part ...)
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> label -> count
+
+    def kind_counts(self) -> dict[str, dict[str, int]]:
+        """``by_kind``; an outcome made without it counts its ``counts`` as frontend calls."""
+        if self.by_kind or not self.counts:
+            return self.by_kind
+        return {FlowKind.FRONTEND_CALL.value: dict(self.counts)}
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A job as handed to an executor: its captures resolved to absolute paths (``paths``, in the
+    order of ``job.captures``); for a Dask worker also the SHA-256 each file must have
+    (``expect``), since a worker without the shared filesystem may find nothing, or another
+    file, at that path."""
+
+    job: Job
+    settings: Settings
+    paths: tuple[str, ...]
+    expect: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,10 +244,12 @@ def settings_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(repr(settings).encode()).hexdigest()
 
 
-def job_key(job: Job, settings_hash: str) -> str:
-    """Content hash deciding whether a job's reports are up to date; raises OSError."""
+def job_key(job: Job, settings_hash: str, hashes: Sequence[str] | None = None) -> str:
+    """Content hash deciding whether a job's reports are up to date (``hashes``: the captures'
+    SHA-256 when known already); raises OSError."""
     digest = hashlib.sha256()
-    for part in (tool_version(), settings_hash, *map(file_sha256, job.captures)):
+    captures = hashes if hashes is not None else [file_sha256(c) for c in job.captures]
+    for part in (tool_version(), settings_hash, *captures):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
@@ -239,15 +267,25 @@ def capture_problem(path: str) -> str | None:
     return None
 
 
-def fingerprint(job: Job, settings_hash: str) -> tuple[str | None, str | None]:
-    """(up-to-date key, None), or (None, why a capture of the job cannot be read)."""
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """A job's up-to-date key and its captures' SHA-256, or why a capture cannot be read."""
+
+    key: str | None
+    hashes: tuple[str, ...] = ()
+    problem: str | None = None
+
+
+def fingerprint(job: Job, settings_hash: str) -> Fingerprint:
     problem = next((p for p in map(capture_problem, job.captures) if p), None)
     if problem is not None:
-        return None, problem
+        return Fingerprint(None, problem=problem)
     try:
-        return job_key(job, settings_hash), None
+        hashes = tuple(file_sha256(c) for c in job.captures)
     except OSError as exc:
-        return None, f"{exc.filename or job.captures[0]}: cannot read: {exc.strerror or exc}"
+        where = exc.filename or job.captures[0]
+        return Fingerprint(None, problem=f"{where}: cannot read: {exc.strerror or exc}")
+    return Fingerprint(job_key(job, settings_hash, hashes), hashes)
 
 
 def load_state(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -275,6 +313,7 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
         verdict=data.get("verdict"),
         counts=dict(data.get("counts", {})),
         findings=int(data.get("findings", 0)),
+        by_kind={k: dict(v) for k, v in data.get("by_kind", {}).items()},
         reports=tuple(data.get("reports", ())),
         error=data.get("error"),
         seconds=float(data.get("seconds", 0.0)),
@@ -283,24 +322,82 @@ def outcome_from_dict(data: dict[str, Any]) -> Outcome:
 
 
 # ---- the unit of work ----------------------------------------------------------------------------
+STDIN = "-"
+SHARED_FILESYSTEM = (
+    "the cluster needs a shared filesystem: every capture at the same path on every worker"
+)
+
+
+def absolute(paths: Sequence[str]) -> tuple[str, ...]:
+    """``paths`` resolved against this process's folder (standard input stays ``-``)."""
+    return tuple(p if p == STDIN else os.path.abspath(p) for p in paths)
+
+
+def task_for(job: Job, settings: Settings, expect: Sequence[str] = ()) -> Task:
+    return Task(job, settings, absolute(job.captures), tuple(expect))
+
+
 def run_job(job: Job, settings: Settings) -> JobResult:
+    """Analyse one job here and render its reports (in memory); see :func:`run_task`."""
+    return run_task(task_for(job, settings))
+
+
+def worker_problem(task: Task) -> str | None:
+    """Why this (remote) worker cannot read the job's captures as the client saw them: the file is
+    missing, unreadable or another file (its SHA-256 differs); None when all are the same."""
+    host = socket.gethostname()
+    for given, path, expected in zip(task.job.captures, task.paths, task.expect, strict=True):
+        where = f"{SHARED_FILESYSTEM} (looked for {path})"
+        try:
+            if not Path(path).is_file():
+                return f"{given}: not on Dask worker {host}; {where}"
+            if file_sha256(path) != expected:
+                return f"{given}: Dask worker {host} has another file at that path; {where}"
+        except OSError as exc:
+            return f"{given}: cannot be read on Dask worker {host}: {exc.strerror or exc}; {where}"
+    return None
+
+
+def as_given(result: AnalysisResult, task: Task) -> AnalysisResult:
+    """The result with each capture named as the user gave it, not by its absolute path."""
+    given = dict(zip(task.paths, task.job.captures, strict=True))
+    captures = tuple(
+        replace(c, info=replace(c.info, path=given.get(c.info.path, c.info.path)))
+        for c in result.captures
+    )
+    return replace(result, captures=captures)
+
+
+def error_as_given(error: str, task: Task) -> str:
+    for path, name in sorted(zip(task.paths, task.job.captures, strict=True), reverse=True):
+        error = error.replace(path, name)
+    return error
+
+
+def run_task(task: Task) -> JobResult:
     """Analyse one job and render its reports (in memory); errors become the outcome's error."""
     from pcapflow.pipeline import analyze
     from pcapflow.report import RENDERERS, render
     from pcapflow.report.facts import summarize
 
+    job, settings = task.job, task.settings
     started = time.perf_counter()
+    problem = worker_problem(task) if task.expect else None
+    if problem is not None:
+        return JobResult(_failed(job, problem, started), {})
     try:
-        result = analyze(list(job.captures), settings.config, os=settings.os,
+        result = analyze(list(task.paths), settings.config, os=settings.os,
                          engine=settings.engine)  # fmt: skip
+        result = as_given(result, task)
         rendered = {
             f"{job.name}.{RENDERERS[fmt].extension}": render(result, fmt)
             for fmt in settings.formats
         }
     except PcapflowError as exc:
-        return JobResult(_failed(job, str(exc), started), {})
+        return JobResult(_failed(job, error_as_given(str(exc), task), started), {})
     except Exception as exc:  # one broken capture must not stop the batch
-        return JobResult(_failed(job, f"internal error: {type(exc).__name__}: {exc}", started), {})
+        error = error_as_given(f"internal error: {type(exc).__name__}: {exc}", task)
+        return JobResult(_failed(job, error, started), {})
     summary = summarize(result)
     outcome = Outcome(
         name=job.name,
@@ -308,6 +405,7 @@ def run_job(job: Job, settings: Settings) -> JobResult:
         verdict=summary.verdict,
         counts={label.value: n for label, n in summary.counts},
         findings=len(result.failures),
+        by_kind={k.kind.value: {lbl.value: n for lbl, n in k.counts} for k in summary.by_kind},
         reports=tuple(rendered),
         seconds=round(time.perf_counter() - started, 3),
         warnings=tuple(one_line(w) for w in summary.warnings),
@@ -333,25 +431,25 @@ def one_line(error: str) -> str:
 
 
 # ---- executors -----------------------------------------------------------------------------------
-Work = tuple[Job, Settings]
-
-
-def run_local(work: Sequence[Work], jobs: int) -> Iterator[JobResult]:
+def run_local(work: Sequence[Task], jobs: int) -> Iterator[JobResult]:
     """Results as they complete: in this process when ``jobs`` is 1, else a process pool."""
     if jobs <= 1 or len(work) <= 1:
-        yield from (run_job(*w) for w in work)
+        yield from (run_task(task) for task in work)
         return
     pool = ProcessPoolExecutor(max_workers=jobs)
     try:
-        futures: dict[Future[JobResult], Job] = {pool.submit(run_job, *w): w[0] for w in work}
+        futures: dict[Future[JobResult], Job] = {pool.submit(run_task, t): t.job for t in work}
         for future in as_completed(futures):
             yield _collect(future.result, futures[future])
     finally:  # on Ctrl-C or an early stop, drop the queued jobs instead of finishing them
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_dask(work: Sequence[Work], scheduler: str) -> Iterator[JobResult]:
-    """Results as they complete on the Dask cluster at ``scheduler`` (tcp://host:port)."""
+def run_dask(work: Sequence[Task], scheduler: str) -> Iterator[JobResult]:
+    """Results as they complete on the Dask cluster at ``scheduler`` (tcp://host:port).
+
+    Only the task travels (absolute paths, settings with the loaded configuration): workers
+    read the captures from the shared filesystem and check they are the files hashed here."""
     from distributed import Client
     from distributed import as_completed as dask_completed
 
@@ -360,7 +458,7 @@ def run_dask(work: Sequence[Work], scheduler: str) -> Iterator[JobResult]:
     except (OSError, TimeoutError) as exc:
         raise InputError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
     try:
-        futures = {client.submit(run_job, *w, pure=False): w[0] for w in work}
+        futures = {client.submit(run_task, task, pure=False): task.job for task in work}
         for future in dask_completed(list(futures), loop=client.loop):  # type: ignore[no-untyped-call]
             yield _collect(future.result, futures[future])
     finally:
@@ -419,17 +517,17 @@ def run_batch(
     settings_hash = settings_fingerprint(settings)
     outcomes: dict[str, Outcome] = {}
     keys: dict[str, str] = {}
-    pending: list[Work] = []
+    pending: list[Task] = []
     skipped: list[str] = []
     for job in jobs:
-        key, problem = fingerprint(job, settings_hash)
-        if problem is not None or key is None:
-            outcomes[job.name] = Outcome(job.name, job.captures, None, error=problem)
+        found = fingerprint(job, settings_hash)
+        if found.key is None:
+            outcomes[job.name] = Outcome(job.name, job.captures, None, error=found.problem)
             state.pop(job.name, None)
             if progress:
                 progress(outcomes[job.name], False)
             continue
-        keys[job.name] = key
+        keys[job.name] = found.key
         cached = state.get(job.name)
         if cached and cached.get("key") == keys[job.name] and _reports_exist(out_dir, cached):
             outcomes[job.name] = outcome_from_dict(cached["outcome"])
@@ -437,7 +535,8 @@ def run_batch(
             if progress:
                 progress(outcomes[job.name], True)
             continue
-        pending.append((job, settings))
+        # a remote worker checks it reads these very files; local processes share this machine
+        pending.append(task_for(job, settings, found.hashes if scheduler else ()))
     for done in _execute(pending, workers, scheduler):
         _write_reports(out_dir, done)
         outcome = done.outcome
@@ -451,12 +550,12 @@ def run_batch(
             progress(outcome, False)
     ordered = tuple(outcomes[j.name] for j in sorted(jobs, key=lambda j: j.name))
     write_index(out_dir, ordered)
-    ran = tuple(sorted(w[0].name for w in pending))
+    ran = tuple(sorted(task.job.name for task in pending))
     return BatchReport(ordered, ran, tuple(sorted(skipped)))
 
 
 def _execute(
-    work: Sequence[Work], workers: int | None, scheduler: str | None
+    work: Sequence[Task], workers: int | None, scheduler: str | None
 ) -> Iterator[JobResult]:
     if not work:
         return iter(())
@@ -483,6 +582,7 @@ def summary_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
             "captures": list(o.captures),
             "verdict": o.verdict,
             "counts": {label.value: o.counts.get(label.value, 0) for label in Label},
+            "by_kind": _all_kinds(o.kind_counts()),
             "findings": o.findings,
             "reports": list(o.reports),
             "error": o.error,
@@ -492,21 +592,38 @@ def summary_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     ]
 
 
+def _all_kinds(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Every kind, every label (zeros included), in FlowKind and Label order."""
+    return {
+        kind.value: {lbl.value: counts.get(kind.value, {}).get(lbl.value, 0) for lbl in Label}
+        for kind in FlowKind
+    }
+
+
+OTHER_KINDS: tuple[FlowKind, ...] = tuple(k for k in FlowKind if k is not FlowKind.FRONTEND_CALL)
+
+
 def summary_csv(outcomes: Sequence[Outcome]) -> str:
+    """One row per report: the label columns count calls to a frontend (the story first);
+    each other kind has two columns, its connections and how many of them failed."""
     out = io.StringIO()
     header = ["name", "captures", "verdict", "findings", *(lbl.value for lbl in Label)]
+    kinds = [name for k in OTHER_KINDS for name in (k.value, f"{k.value}_failed")]
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*header, "reports", "error", "warnings"])
+    writer.writerow([*header, *kinds, "reports", "error", "warnings"])
     for row in summary_rows(outcomes):
-        counts = [row["counts"][label.value] for label in Label]
+        by_kind: dict[str, dict[str, int]] = row["by_kind"]
+        calls = by_kind[FlowKind.FRONTEND_CALL.value]
+        counts = [calls[label.value] for label in Label]
+        others = [n for k in OTHER_KINDS for n in total_and_failed(by_kind[k.value])]
         head = [row["name"], ";".join(row["captures"]), row["verdict"] or "", row["findings"]]
         tail = [";".join(row["reports"]), row["error"] or "", "; ".join(row["warnings"])]
-        writer.writerow([*head, *counts, *tail])
+        writer.writerow([*head, *counts, *others, *tail])
     return out.getvalue()
 
 
 def summary_json(outcomes: Sequence[Outcome]) -> str:
-    data = {"schema_version": "1.0", "pcapflow_version": tool_version(),
+    data = {"schema_version": BATCH_SCHEMA_VERSION, "pcapflow_version": tool_version(),
             "reports": summary_rows(outcomes)}  # fmt: skip
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 

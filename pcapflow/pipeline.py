@@ -46,17 +46,19 @@ def analyze(
     engine: str = "fast",
     capture_points: Sequence[str | None] | None = None,
     window: PairingWindow = DEFAULT_WINDOW,
+    ignore_checksums: bool | None = None,
 ) -> AnalysisResult:
     """Analyse capture files (from one or several capture points) against a declared config.
 
     ``os`` is the guest OS of the members ("linux", "windows"; None or "auto" infers it);
-    ``capture_points`` names each capture's point (e.g. "web01 eth0"), default: the file name.
+    ``capture_points`` names each capture's point (e.g. "web01 eth0"), default: the file name;
+    ``ignore_checksums`` as in :class:`pcapflow.flows.Params`.
     """
     paths = [str(p) for p in captures]
     points = _points(paths, capture_points)
     if os not in (None, *OS_CHOICES):
         raise InputError(f"unknown --os {os!r} (choose linux, windows or auto)")
-    read = [_read(path, i, engine) for i, path in enumerate(paths)]
+    read = [_read(path, i, engine, ignore_checksums) for i, path in enumerate(paths)]
     # The flows and their evidence packets (millions of objects for a large capture) live
     # until the end: keep the cyclic collector from walking them again and again meanwhile.
     gc.freeze()
@@ -96,6 +98,7 @@ def analyze_flows(
             for iface in loopback_interfaces(info, points[i])
         ),
         unreachable=port_unreachables((v.flows for v in views), window),
+        captured_hosts=frozenset(a for v in views for a in v.local),
     )
     guest_os = _guest_os(os, cfg, views)
     by_rep = _by_representative(conns)
@@ -136,12 +139,14 @@ def _default_point(path: str) -> str | None:
     return name or None
 
 
-def _read(path: str, file_idx: int, engine: str) -> tuple[CaptureInfo, list[Flow]]:
+def _read(
+    path: str, file_idx: int, engine: str, ignore_checksums: bool | None = None
+) -> tuple[CaptureInfo, list[Flow]]:
     from pcapflow.flows import read_capture
 
     if path != "-" and not _os.path.exists(path):
         raise InputError(f"{path}: no such capture file")
-    return read_capture(path, engine=engine, file_idx=file_idx)
+    return read_capture(path, engine=engine, file_idx=file_idx, ignore_checksums=ignore_checksums)
 
 
 def _config(

@@ -1,7 +1,8 @@
 """Compile every packet kernel now, so that no analysis waits for it later.
 
 ``pcapflow warmup`` (or ``python -m pcapflow.warm``) analyses two tiny captures it writes itself
-(one pcap, one pcapng: each reader has its own kernels) and renders every report format, which
+(one pcap, one pcapng: each reader has its own kernels), renders every report format and writes
+their flow table as CSV (``pcapflow flows --format csv``, whose writer has kernels too), which
 compiles each kernel and stores it in the cache (:mod:`pcapflow._jitcache`).  A container image
 runs it at build time as the user the app runs as (or with ``NUMBA_CACHE_DIR`` set to a directory
 that user can write), so the first analysis starts warm; ``pcapflow serve`` runs it in every
@@ -67,7 +68,8 @@ def write_captures(folder: Path) -> list[Path]:
 
 
 def warm() -> WarmReport:
-    """Analyse the warm-up captures and render every format (compiles or loads each kernel)."""
+    """Analyse the warm-up captures, render every format and write their flow table as CSV
+    (compiles or loads each kernel)."""
     from pcapflow.pipeline import analyze
     from pcapflow.report import RENDERERS, render
 
@@ -78,7 +80,17 @@ def warm() -> WarmReport:
             result = analyze([str(capture)], None)
             for name in sorted(RENDERERS):
                 render(result, name)
+            flows_csv(capture)
     return WarmReport(time.monotonic() - started, _jitcache.cache_dir())
+
+
+def flows_csv(capture: Path) -> str:
+    """``pcapflow flows --format csv`` of ``capture`` (its CSV writer's kernels)."""
+    from pcapflow.flows.api import capture_blocks
+    from pcapflow.flows.output import blocks_csv
+
+    blocks, _, _ = capture_blocks(str(capture), packets_per_flow=0, digest=False)
+    return blocks_csv(list(blocks))
 
 
 def main() -> None:

@@ -33,6 +33,22 @@ def test_healthy_capture_exits_0() -> None:
 
 
 @needs_sample
+def test_checksum_options_leave_a_veth_capture_as_it_is() -> None:
+    """Every checksum of the samples (veths) is offload's unfinished one: the default counts
+    them, -C ignores them, --validate-checksums keeps their packets out."""
+    capture, cfg = str(SAMPLE / "web01-eth0.pcap"), str(SAMPLE / "lb.yaml")
+    default = run(capture, "--lb", cfg, "--format", "json")
+    assert run(capture, "--lb", cfg, "--format", "json", "-C") == default
+    strict = CliRunner().invoke(
+        main, ["analyze", capture, "--lb", cfg, "--format", "json", "--validate-checksums"]
+    )
+    assert "hairpin_self" in default[1] and strict.stdout != default[1]
+    assert "transport checksums are wrong" in strict.stdout  # among the capture's warnings
+    assert strict.stderr.startswith("pcapflow: warning: ") and "-C" in strict.stderr
+    assert strict.stderr.count("\n") == 1  # one line
+
+
+@needs_sample
 def test_json_to_a_file(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     code, _ = run(

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,9 +26,11 @@ from pcapflow.batch import (
     plan_jobs,
     read_manifest,
     run_batch,
+    summary_csv,
 )
 from pcapflow.cli import main
 from pcapflow.lbconfig import load
+from pcapflow.model.result import Label
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_captures" / "hairpin-two-backends"
@@ -69,6 +79,16 @@ def test_bad_capture_is_reported_in_the_index_and_does_not_stop_the_batch(
     csv_lines = (out / "summary.csv").read_text().splitlines()
     assert csv_lines[0].startswith("name,captures,verdict,findings,ok,")
     assert len(csv_lines) == 4
+    # counts by kind: the label columns are the calls to a frontend, other kinds after them
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO("\n".join(csv_lines)))}
+    by_kind = json.loads((out / "web01-eth0.json").read_text())["summary"]["by_kind"]
+    web01 = rows["web01-eth0"]
+    for label in Label:
+        assert int(web01[label.value]) == by_kind["frontend_call"].get(label.value, 0)
+    for kind in ("member_leg", "health_probe", "direct_call", "other"):
+        assert int(web01[kind]) == sum(by_kind.get(kind, {}).values())
+    assert int(web01["health_probe"]) > 0 and int(web01["health_probe_failed"]) == 0
+    assert summary["reports"][2]["by_kind"]["frontend_call"]["hairpin_self"] == 8
 
 
 def test_rerun_skips_up_to_date_reports_and_retries_errors(inputs: Path, tmp_path: Path) -> None:
@@ -259,3 +279,205 @@ def test_cli_batch_shows_a_progress_bar_on_a_terminal_and_log_lines_otherwise(
     assert "analysing" in terminal.getvalue() and "[1/" not in terminal.getvalue()
     assert "[1/2]" in pipe.getvalue() and "[2/2]" in pipe.getvalue()
     assert "analysing" not in pipe.getvalue()
+
+
+# ---- a real `dask scheduler` and `dask worker`, started in another folder ------------------------
+
+START_TIMEOUT_S = 120  # bounds the wait for the cluster to come up (not an assertion on speed)
+STOP_TIMEOUT_S = 30
+
+
+def _wait_for(ready: Callable[[], bool], procs: list[subprocess.Popen[bytes]], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready():
+        dead = [p for p in procs if p.poll() is not None]
+        if dead or time.monotonic() > deadline:
+            pytest.fail(f"dask cluster did not start:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
+
+
+def _address(scheduler_file: Path) -> str | None:
+    """The address the scheduler wrote, once the file is complete."""
+    try:
+        return str(json.loads(scheduler_file.read_text())["address"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop the processes this test started (each leads its own session), newest first."""
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=STOP_TIMEOUT_S)
+
+
+@contextmanager
+def dask_cluster(folder: Path, worker_prefix: Sequence[str] = ()) -> Iterator[str]:
+    """`dask scheduler` + one `dask worker`, both run in ``folder`` (not the client's folder) on
+    127.0.0.1; yields the scheduler address; always torn down."""
+    distributed = pytest.importorskip("distributed")
+    folder.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    scheduler_file, log = folder / "scheduler.json", folder / "cluster.log"
+    dask = [sys.executable, "-m", "dask"]
+    procs: list[subprocess.Popen[bytes]] = []
+    with log.open("wb") as sink:
+        start = {"cwd": folder, "env": env, "stdout": sink, "stderr": subprocess.STDOUT,
+                 "start_new_session": True}  # fmt: skip
+        try:
+            procs.append(subprocess.Popen(
+                [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                 "--scheduler-file", str(scheduler_file), "--idle-timeout", "900s"], **start,
+            ))  # fmt: skip
+            _wait_for(lambda: _address(scheduler_file) is not None, procs, log)
+            address = str(_address(scheduler_file))
+            assert address.startswith("tcp://127.0.0.1:")
+            procs.append(subprocess.Popen(
+                [*worker_prefix, *dask, "worker", address, "--nworkers", "1", "--nthreads", "1",
+                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
+                 "--local-directory", str(folder / "work"), "--death-timeout", "60"], **start,
+            ))  # fmt: skip
+            with distributed.Client(address, timeout="30s", set_as_default=False) as client:
+                _wait_for(lambda: len(client.scheduler_info()["workers"]) >= 1, procs, log)
+            yield address
+        finally:
+            _stop(procs)
+
+
+@pytest.fixture
+def user_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the user types the command: two sites' `web01-eth0.pcap` and the config, all named
+    by relative paths."""
+    folder = tmp_path / "user"
+    for site, source in (("siteA", "web01-eth0.pcap"), ("siteB", "web02-eth0.pcap")):
+        (folder / "captures" / site).mkdir(parents=True)
+        shutil.copy(SAMPLE / source, folder / "captures" / site / "web01-eth0.pcap")
+    shutil.copy(SAMPLE / "lb.yaml", folder / "lb.yaml")
+    monkeypatch.chdir(folder)
+    return folder
+
+
+USER_ARGS = ["report", "captures/*/web01-eth0.pcap", "--lb", "lb.yaml", "--format", "json"]
+
+
+@pytest.mark.timeout(300)  # the whole test, cluster start and stop included
+def test_cli_report_with_relative_paths_on_a_cluster_started_elsewhere(
+    user_folder: Path, tmp_path: Path
+) -> None:
+    with dask_cluster(tmp_path / "cluster") as address:
+        result = CliRunner().invoke(main, [*USER_ARGS, "--out", "out", "--scheduler", address])
+    assert result.exit_code == 3, result.output  # analysed, and the hairpins found
+    rows = json.loads((user_folder / "out" / "summary.json").read_text())["reports"]
+    assert [(r["name"], r["captures"], r["error"]) for r in rows] == [
+        ("siteA_web01-eth0.pcap", ["captures/siteA/web01-eth0.pcap"], None),
+        ("siteB_web01-eth0.pcap", ["captures/siteB/web01-eth0.pcap"], None),
+    ]
+    assert rows[0]["verdict"] == "hairpin failure" and rows[1]["verdict"]
+    # the reports name the captures as typed, exactly as a local run does
+    local = CliRunner().invoke(main, [*USER_ARGS, "--out", "local", "-j", "1"])
+    assert local.exit_code == 3
+    for row in rows:
+        (name,) = row["reports"]
+        assert (user_folder / "out" / name).read_bytes() == (
+            user_folder / "local" / name
+        ).read_bytes()
+
+
+def _can_unshare_mounts() -> bool:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    probe = subprocess.run(
+        [unshare, "--mount", "--propagation", "private", "true"], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare_mounts(), reason="needs mount namespaces (root)")
+@pytest.mark.timeout(300)  # the whole test, cluster start and stop included
+def test_a_worker_without_the_shared_filesystem_fails_each_capture_in_one_line(
+    user_folder: Path, tmp_path: Path
+) -> None:
+    """The worker gets its own mount namespace with an empty tmpfs over `captures/`: siteA's path
+    holds another file there, siteB's nothing."""
+    captures = user_folder / "captures"
+    other = tmp_path / "other.pcap"
+    shutil.copy(SAMPLE / "client-eth0.pcap", other)
+    own_view = (
+        'mount -t tmpfs pcapflow-test "$1" && mkdir "$1/siteA"'
+        ' && cp "$2" "$1/siteA/web01-eth0.pcap" && shift 2 && exec "$@"'
+    )
+    prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", own_view, "sh",
+              str(captures), str(other)]  # fmt: skip
+    with dask_cluster(tmp_path / "cluster", prefix) as address:
+        result = CliRunner().invoke(main, [*USER_ARGS, "--out", "out", "--scheduler", address])
+    assert result.exit_code == 1, result.output  # captures that could not be analysed
+    rows = json.loads((user_folder / "out" / "summary.json").read_text())["reports"]
+    errors = {r["name"]: r["error"] for r in rows}
+    assert (
+        errors["siteA_web01-eth0.pcap"].startswith("captures/siteA/web01-eth0.pcap: Dask worker ")
+        and "has another file at that path" in errors["siteA_web01-eth0.pcap"]
+    )
+    assert errors["siteB_web01-eth0.pcap"].startswith("captures/siteB/web01-eth0.pcap: not on Dask")
+    for error in errors.values():
+        assert "the cluster needs a shared filesystem" in error and "\n" not in error
+        assert str(captures) in error  # the absolute path the worker looked for
+    index = (user_folder / "out" / "index.html").read_text()
+    assert index.count("the cluster needs a shared filesystem") >= 2
+    assert all(r["verdict"] is None and r["reports"] == [] for r in rows)
+
+
+def test_worker_problem_finds_missing_and_other_files(tmp_path: Path) -> None:
+    from pcapflow.batch import Settings, file_sha256, task_for, worker_problem
+
+    capture = tmp_path / "web01-eth0.pcap"
+    shutil.copy(SAMPLE / "web01-eth0.pcap", capture)
+    job = Job("web01-eth0", (str(capture),))
+    task = task_for(job, Settings(), [file_sha256(str(capture))])
+    assert worker_problem(task) is None
+    capture.write_bytes(capture.read_bytes()[:-1])  # same path, other content
+    problem = worker_problem(task)
+    assert problem is not None and "has another file at that path" in problem
+    capture.unlink()
+    problem = worker_problem(task)
+    assert problem is not None and ": not on Dask worker " in problem
+    assert "the cluster needs a shared filesystem" in problem
+
+
+def test_tasks_carry_absolute_paths_and_reports_name_captures_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pcapflow.batch import Settings, run_job, task_for
+
+    (tmp_path / "caps").mkdir()
+    shutil.copy(SAMPLE / "web01-eth0.pcap", tmp_path / "caps" / "web01-eth0.pcap")
+    monkeypatch.chdir(tmp_path)
+    job = Job("web01-eth0", ("caps/web01-eth0.pcap",))
+    assert task_for(job, Settings()).paths == (str(tmp_path / "caps" / "web01-eth0.pcap"),)
+    done = run_job(job, Settings(config=config(), formats=("json",)))
+    assert done.outcome.error is None and done.outcome.captures == ("caps/web01-eth0.pcap",)
+    report = json.loads(done.rendered["web01-eth0.json"])
+    assert [c["path"] for c in report["captures"]] == ["caps/web01-eth0.pcap"]
+    missing = run_job(Job("gone", ("caps/gone.pcap",)), Settings())
+    assert missing.outcome.error == "caps/gone.pcap: no such capture file"
+
+
+def test_summary_csv_counts_frontend_calls_first_then_each_other_kind() -> None:
+    by_kind = {"frontend_call": {"ok": 3, "hairpin_self": 1}, "health_probe": {"ok": 2},
+               "direct_call": {"refused": 1, "ok": 4}}  # fmt: skip
+    made = Outcome("a", ("a.pcap",), "hairpin failure", {"ok": 9}, 2, by_kind=by_kind)
+    old = Outcome("b", ("b.pcap",), "healthy", {"ok": 4}, 0)  # made before counts by kind
+    rows = list(csv.DictReader(io.StringIO(summary_csv([made, old]))))
+    assert (rows[0]["ok"], rows[0]["hairpin_self"]) == ("3", "1")
+    assert (rows[0]["health_probe"], rows[0]["health_probe_failed"]) == ("2", "0")
+    assert (rows[0]["direct_call"], rows[0]["direct_call_failed"]) == ("5", "1")
+    assert (rows[0]["member_leg"], rows[0]["other"]) == ("0", "0")
+    assert rows[1]["ok"] == "4" and rows[1]["health_probe"] == "0"

@@ -480,6 +480,38 @@ def test_bad_transport_checksum_is_flagged(tmp_path: Path) -> None:
     assert int(one(tmp_path, eth(packet))["pflags"]) & PF_BAD_CSUM
 
 
+def _offloaded(packet: bytes, where: int) -> bytes:
+    """``packet`` (IPv4 + TCP/UDP) as the sending host's capture shows it under checksum
+    offload: the transport checksum field holds the folded pseudo-header sum."""
+    seg = packet[20:]
+    pseudo = packet[12:20] + struct.pack("!BBH", 0, packet[9], len(seg))
+    partial = 0xFFFF - _csum(pseudo)  # _csum returns the complement
+    return packet[: 20 + where] + struct.pack("!H", partial) + packet[22 + where :]
+
+
+@pytest.mark.parametrize(
+    ("l4", "where"),
+    [(tcp(1, 2, flags=ACK, payload=b"x" * 33), 16), (udp(5, 53, payload=b"q" * 21), 6)],
+)
+def test_checksum_left_for_offload_is_flagged_bad_and_unknown(
+    tmp_path: Path, l4: tuple[int, bytes], where: int
+) -> None:
+    packet = _offloaded(ipv4("10.0.0.1", "10.0.0.2", l4), where)
+    flags = int(one(tmp_path, eth(packet))["pflags"])
+    assert flags & (PF_BAD_CSUM | PF_CSUM_UNKNOWN) == PF_BAD_CSUM | PF_CSUM_UNKNOWN
+
+
+def test_zero_ipv4_header_checksum_is_offloaded_other_wrong_ones_are_bad(tmp_path: Path) -> None:
+    packet = bytearray(ipv4("10.0.0.1", "10.0.0.2", tcp(1, 2)))
+    packet[10:12] = b"\0\0"  # Windows leaves the header checksum to the NIC
+    flags = int(one(tmp_path, eth(bytes(packet)))["pflags"])
+    assert flags & (PF_BAD_CSUM | PF_CSUM_UNKNOWN) == PF_BAD_CSUM | PF_CSUM_UNKNOWN
+    packet[10:12] = b"\x12\x34"
+    (tmp_path / "b").mkdir()
+    flags = int(one(tmp_path / "b", eth(bytes(packet)))["pflags"])
+    assert flags & (PF_BAD_CSUM | PF_CSUM_UNKNOWN) == PF_BAD_CSUM
+
+
 def test_snaplen_truncated_packet_is_used_as_far_as_it_goes(tmp_path: Path) -> None:
     packet = eth(ipv4("10.0.0.1", "10.0.0.2", tcp(1234, 80, flags=ACK, payload=b"z" * 1000)))
     rows, _ = read(tmp_path, pcap([(T0 * 10**9, packet[:68], len(packet))], snaplen=68))
@@ -634,3 +666,13 @@ def test_openbsd_pflog_header_length_comes_from_its_first_byte(tmp_path: Path) -
 def test_fixed_length_link_headers_from_dpkt(tmp_path: Path, link: int, header: int) -> None:
     row = one(tmp_path, b"\0" * header + SYN_PKT, link=link)
     assert (int(row["ip_ver"]), int(row["dport"])) == (4, 80)
+
+
+def test_fixed_link_headers_are_dpkts() -> None:
+    """``linktypes.FIXED_HEADER`` is dpkt's table of header lengths (copied to save the import)
+    minus the link types decoded otherwise."""
+    from dpkt.pcap import dltoff
+
+    from pcapflow.capture.linktypes import FIXED_HEADER, LINK_TYPES
+
+    assert {k: v for k, v in dltoff.items() if k not in LINK_TYPES} == FIXED_HEADER

@@ -139,15 +139,46 @@ def test_probe_syns_alone_look_filtered_and_say_so() -> None:
     assert v.label is Label.FILTERED and v.ambiguity and "other interfaces" in v.ambiguity
 
 
-def test_healthy_probe_and_direct_flows_get_no_label() -> None:
-    assert decide(probe(caller_answered=True)).label is None
+def test_healthy_probe_and_direct_flows_are_ok() -> None:
+    v = decide(probe(caller_answered=True))
+    assert v.label is Label.OK and "health probe" in v.reason
     direct = Facts(kind=DIRECT_KIND, proto="tcp", caller="10.2.1.4", caller_answered=True)
-    assert decide(direct).label is None
+    assert decide(direct).label is Label.OK
+    udp = Facts(kind=DIRECT_KIND, proto="udp", caller="10.2.1.4", caller_answered=True)
+    assert decide(udp).label is Label.OK
+
+
+def test_a_direct_flow_without_its_opening_is_not_judged() -> None:
+    answered = Facts(kind=DIRECT_KIND, proto="tcp", caller="10.2.1.4", caller_answered=True,
+                     syn_seen=False)  # fmt: skip
+    silent = Facts(kind=DIRECT_KIND, proto="tcp", caller="10.2.1.4", syn_seen=False)
+    for facts in (answered, silent):
+        v = decide(facts)
+        assert v.label is None and "not captured" in v.reason
+
+
+def test_an_attempt_without_its_opening_is_still_judged() -> None:
+    assert decide(attempt(caller_answered=True, syn_seen=False)).label is Label.OK
+    assert decide(attempt(syn_seen=False, requests=0)).label is Label.UNKNOWN
+
+
+def test_icmp_is_not_a_connection_attempt() -> None:
+    for answered in (True, False):
+        icmp = Facts(kind=DIRECT_KIND, proto="icmp", caller="10.2.1.4", caller_answered=answered)
+        v = decide(icmp)
+        assert v.label is None and "ICMP" in v.reason
+
+
+def test_failed_probes_and_direct_calls_keep_their_failure_labels() -> None:
+    refused = Facts(kind=DIRECT_KIND, proto="udp", caller="10.2.1.4", caller_refused=True)
+    assert decide(refused).label is Label.REFUSED
+    assert decide(probe(requests=3, waited_s=9.0)).label is Label.FILTERED
 
 
 def test_one_way_udp_outside_a_frontend_gets_no_label() -> None:
     udp = Facts(kind=DIRECT_KIND, proto="udp", caller="10.2.1.4", requests=3, waited_s=9.0)
-    assert decide(udp).label is None
+    v = decide(udp)
+    assert v.label is None and "one-way UDP" in v.reason
 
 
 def test_direct_tcp_silence_is_filtered() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -201,3 +201,43 @@ def test_standard_input_is_read_with_dash() -> None:
     assert result.exit_code == 0, result.stderr
     frame = pd.read_csv(io.StringIO(result.stdout))
     assert frame["history"].tolist() == ["ShADadFf"]
+
+
+SYN_BAD = str(TRACES / "tcp" / "syn-bad.pcap")  # one SYN with a corrupt checksum
+LOCALHOST = str(TRACES / "chksums" / "localhost-bad-chksum.pcap")  # offloaded checksums
+ANONYMISED = str(TRACES / "ldap" / "simpleauth.pcap")  # every checksum wrong (rewritten)
+
+
+@pytest.mark.parametrize(
+    ("args", "history"),
+    [((), "C"), (("--validate-checksums",), "C"), (("-C",), "S"), (("--ignore-checksums",), "S")],
+)
+def test_a_wrong_checksum_keeps_the_packet_out_unless_ignored(
+    args: tuple[str, ...], history: str
+) -> None:
+    code, out, _err = run("--format", "csv", *args, SYN_BAD)
+    assert code == 0
+    assert next(csv_rows(out))["history"] == history
+
+
+@pytest.mark.parametrize(("args", "flows"), [((), 1), (("--validate-checksums",), 2)])
+def test_checksums_left_for_offload_count_unless_validated(
+    args: tuple[str, ...], flows: int
+) -> None:
+    code, out, err = run("--format", "csv", *args, LOCALHOST)
+    assert code == 0 and len(list(csv_rows(out))) == flows
+    assert ("-C (--ignore-checksums)" in err) == bool(args)  # most were left out: the hint
+
+
+def test_hint_when_most_checksums_are_wrong() -> None:
+    code, out, err = run("--format", "csv", ANONYMISED)
+    assert code == 0 and "transport checksums are wrong" in err and "-C" in err
+    code, out, err = run("--format", "csv", "-C", ANONYMISED)
+    assert code == 0 and "checksums" not in err
+    assert [r["history"] for r in csv_rows(out)] == ["ShADdR"]
+
+
+def csv_rows(text: str) -> Iterator[dict[str, str]]:
+    import csv
+
+    return iter(csv.DictReader(io.StringIO(text)))

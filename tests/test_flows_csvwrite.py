@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcapflow.flows.csvwrite import frame_csv
+from pcapflow.flows.csvwrite import _float_encoded, frame_csv
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=6)
@@ -115,3 +116,44 @@ def test_flows_cli_csv_of_one_capture_equals_the_frame_path(tmp_path: Path) -> N
     assert result.exit_code == 0
     assert result.output == flows_csv(read_flows(capture))
     assert result.output.count("\n") > 2
+
+
+MICROS = st.integers(min_value=0, max_value=2**34 * 10**6)  # whole microseconds up to 2**34 s
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            MICROS.map(lambda u: u / 1e6),  # as a microsecond capture's times and durations
+            MICROS.map(lambda u: (u * 1000) / 1e9),  # ns first, as the flow table computes them
+            st.integers(0, 2**62).map(lambda n: n / 1e9),  # nanosecond captures
+            FLOATS,
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_float_cells_are_repr_whatever_the_value(values: list[float]) -> None:
+    data, off = _float_encoded(np.array(values, dtype=np.float64))
+    cells = [data[a:b].decode() for a, b in itertools.pairwise(off.tolist())]
+    assert cells == ["" if math.isnan(v) else repr(v) for v in values]
+
+
+def test_float_cells_of_a_capture_clock() -> None:
+    """Every microsecond of a day in 2026, and the durations of a second."""
+    start = 1_795_851_535 * 10**6
+    values = np.array(
+        [(start + u) / 1e6 for u in range(0, 86_400 * 10**6, 7_777_777)]
+        + [u / 1e6 for u in range(0, 10**6, 997)]
+    )
+    data, off = _float_encoded(values)
+    cells = [data[a:b].decode() for a, b in itertools.pairwise(off.tolist())]
+    assert cells == [repr(v) for v in values.tolist()]
+
+
+def test_float_cells_of_zero_and_specials() -> None:
+    values = np.array([0.0, -0.0, math.inf, -math.inf, math.nan, 1e-4, 9.9e-5, 2.0**33, 5.0])
+    data, off = _float_encoded(values)
+    cells = [data[a:b].decode() for a, b in itertools.pairwise(off.tolist())]
+    assert cells == ["0.0", "-0.0", "inf", "-inf", "", "0.0001", "9.9e-05", "8589934592.0", "5.0"]

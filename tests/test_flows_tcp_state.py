@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcapflow.flows import assemble
+from pcapflow.flows.assembler import ChecksumCounts
 from pcapflow.flows.synthetic import PacketBuilder
 from pcapflow.model.flow import Flow
-from pcapflow.model.packet import PF_DUP_SEEN, PF_DUPLICATE
+from pcapflow.model.packet import PF_BAD_CSUM, PF_CSUM_UNKNOWN, PF_DUP_SEEN, PF_DUPLICATE
 
 C, S = "10.2.1.4", "10.2.1.100"
 
@@ -147,12 +149,21 @@ def test_retransmissions_are_logarithmic_in_history() -> None:
     assert f.history == "ShADTT"
 
 
-def test_bad_checksums_count_only_when_validated() -> None:
+def test_bad_checksums_keep_the_packet_out_unless_ignored() -> None:
     b = PacketBuilder()
     b.tcp(C, 40008, S, 80, "S", seq=1, bad_checksum=True)
-    validated = one(b, ignore_checksums=False)
-    assert (validated.history, validated.orig_pkts, validated.conn_state) == ("C", 0, "OTH")
+    for policy in (None, False):  # default and --validate-checksums, as Zeek without -C
+        f = one(b, ignore_checksums=policy)
+        assert (f.history, f.orig_pkts, f.conn_state) == ("C", 0, "OTH")
+    assert one(b, ignore_checksums=True).history == "S"  # -C
+
+
+def test_offloaded_checksums_count_unless_validated() -> None:
+    b = PacketBuilder()
+    b.tcp(C, 40012, S, 80, "S", seq=1, pflags=PF_BAD_CSUM | PF_CSUM_UNKNOWN)  # unfinished
     assert one(b).history == "S"
+    assert one(b, ignore_checksums=True).history == "S"
+    assert one(b, ignore_checksums=False).history == "C"
 
 
 def test_content_gap_acked_by_peer_gives_g_and_missed_bytes() -> None:
@@ -262,3 +273,22 @@ def test_duplicates_are_counted_not_processed() -> None:
     f = one(b)
     assert (f.orig_pkts, f.duplicates, f.history, f.syn_retransmits) == (1, 2, "S", 0)
     assert f.ifaces == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("counts", "policy", "hinted"),
+    [
+        ((10, 9, 0), None, True),  # mostly wrong, not offload's: left out, say so
+        ((10, 9, 9), None, False),  # offload's: counted by default
+        ((10, 9, 9), False, True),  # ... but left out by --validate-checksums
+        ((10, 9, 0), True, False),  # -C: nothing left out
+        ((10, 5, 0), None, False),  # not most
+        ((0, 0, 0), None, False),
+    ],
+)
+def test_checksum_hint_only_when_most_packets_were_left_out(
+    counts: tuple[int, int, int], policy: bool | None, hinted: bool
+) -> None:
+    hint = ChecksumCounts(*counts).hint(policy)
+    assert (hint is not None) == hinted
+    assert hint is None or "-C (--ignore-checksums)" in hint

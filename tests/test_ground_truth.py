@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pcapflow.lbconfig import load, load_text
+from pcapflow.model.lb import REFLECTING_HAIRPIN_MODES
 from pcapflow.model.result import AnalysisResult, Label
 from pcapflow.pipeline import analyze
 
@@ -133,6 +134,12 @@ def test_without_config_discovered_translations_give_the_same_labels(scenario: s
     declared = load([str(samples_dir() / scenario / "lb.yaml")])
     if any(r.floating_ip for lb in declared.load_balancers for r in lb.rules):
         pytest.skip("floating IP keeps the 5-tuple: nothing to discover")
+    if any(
+        not r.preserve_client_ip or lb.hairpin_mode in REFLECTING_HAIRPIN_MODES
+        for lb in declared.load_balancers
+        for r in lb.rules
+    ):
+        pytest.skip("a declared platform fact (client IP not preserved, hairpin mode) decides")
     truth, result = run_without_config(scenario)
     if result.suggested_config is None:
         pytest.skip("no translation in these captures")
@@ -225,3 +232,54 @@ def test_a_udp_port_without_listener_is_refused_with_the_icmp_error_as_evidence(
     assert any(e.role.startswith("ICMP port unreachable") for e in finding.evidence)
     commands = [c for r in finding.remediations for c in r.commands]
     assert any("ss -lunp" in c for c in commands)
+
+
+def test_calls_sent_back_by_design_are_joined_across_the_source_nat_and_reported_ok() -> None:
+    """kube-proxy's masquerade (hairpin on) and the NLB's SNAT (client IP not preserved) rewrite
+    the source of the leg that reaches the caller: the legs are still one connection."""
+    for scenario, reason in (
+        ("k8s-hairpin-on", "hairpin mode hairpin-veth"),
+        ("aws-nlb-no-preserve-client-ip", "preserve_client_ip=false"),
+    ):
+        truth, result = _sample(scenario)
+        selfs = [a for a in truth["attempts"] if a["case"] == "self"]
+        assert selfs, f"{scenario}: the sample must show a call sent back to its caller"
+        for a in selfs:
+            (flow,) = attempt_flows(result, a)
+            assert flow.label is Label.OK and "the caller itself was picked" in flow.reason
+            assert reason in flow.reason
+
+
+def test_a_gcp_backend_calling_its_forwarding_rule_always_lands_on_itself() -> None:
+    truth, result = _sample("gcp-ilb-local-route")
+    web01 = [a for a in truth["attempts"] if a["caller"] == "web01"]
+    assert web01 and all(a["served_by"] == "web01" for a in web01)
+    for a in web01:
+        (flow,) = attempt_flows(result, a)
+        assert flow.label is Label.OK and "by design of the platform" in flow.reason
+    truth, result = _sample("gcp-ilb-local-route-service-down")
+    (finding,) = result.failures
+    assert finding.label is Label.SERVED_LOCALLY_REFUSED and finding.count == len(truth["attempts"])
+
+
+def test_platform_findings_state_how_the_platform_picks() -> None:
+    for scenario, words in (
+        ("k8s-hairpin-off", "kube-proxy (iptables mode) picks an endpoint at random"),
+        ("aws-nlb-preserve-client-ip", "the NLB picks a target per flow"),
+    ):
+        _, result = _sample(scenario)
+        other = [r for r in result.flows if r.label is Label.HAIRPIN_OTHER_BACKEND]
+        assert other and all("about 1/2" in r.reason and words in r.reason for r in other)
+
+
+def test_each_platforms_failure_gets_its_platforms_fix_first() -> None:
+    for scenario, label, first in (
+        ("aws-nlb-preserve-client-ip", Label.HAIRPIN_SELF, "aws-disable-client-ip-preservation"),
+        ("k8s-hairpin-off", Label.HAIRPIN_SELF, "k8s-hairpin-veth"),
+        ("gcp-ilb-local-route-service-down", Label.SERVED_LOCALLY_REFUSED,
+         "gcp-start-the-callers-own-service"),
+    ):  # fmt: skip
+        _, result = _sample(scenario)
+        finding = next(f for f in result.findings if f.label is label)
+        assert finding.remediations[0].id == first
+        assert "Verified in the kernel lab" in finding.remediations[0].summary

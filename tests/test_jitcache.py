@@ -149,3 +149,18 @@ def test_no_child_when_the_flow_kernels_are_compiled_already() -> None:
     assert all(is_cached(k) for k in _jitahead.flow_kernels())
     _jitahead.start()
     assert _jitahead.compiling_ahead() == 0
+
+
+def test_warm_up_runs_every_kernel_called_from_python() -> None:
+    """``pcapflow warmup`` and the serve workers' warm-up leave no kernel for a job to compile
+    (a kernel added to a module, e.g. the CSV writer's, must be reached by :func:`warm`)."""
+    import pcapflow.capture.kernels
+    import pcapflow.flows.csvwrite
+    import pcapflow.flows.kernel
+    import pcapflow.flows.keys  # noqa: F401  (every module with kernels)
+    from pcapflow._jitcache import ENTRY_KERNELS
+    from pcapflow.warm import warm
+
+    warm()
+    missed = [d.py_func.__qualname__ for d in ENTRY_KERNELS if not d.overloads]
+    assert missed == []

@@ -22,7 +22,7 @@ from pcapflow.lab import Lab
 from pcapflow.lab.lab import list_namespaces
 from pcapflow.lab.plan import attempts
 from pcapflow.lab.runner import run_scenario
-from pcapflow.lab.scenarios import SCENARIOS
+from pcapflow.lab.scenarios import SCENARIOS, Scenario
 from pcapflow.lab.shell import check_namespaces
 
 
@@ -175,3 +175,30 @@ def test_lab_run_writes_a_scenario_directory_and_prints_each_attempt(tmp_path: P
     assert result.output.count("expected hairpin_self") == 4
     assert f"pcapflow analyze {out / 'web01-eth0.pcap'} --lb {out / 'lb.yaml'}" in result.output
     assert not _leftovers(prefix)
+
+
+def _only_web1(name: str) -> Scenario:
+    """A Kubernetes scenario whose Service has web1 as its only endpoint: every call of web1 to
+    the ClusterIP is sent back to web1 itself."""
+    base = SCENARIOS[name]
+    web1 = base.steps[1]
+    return dataclasses.replace(
+        base,
+        lb=dataclasses.replace(base.lb, members=(base.lb.members[0],)),
+        steps=(dataclasses.replace(web1, count=3),),
+        require_cases=(),
+    )
+
+
+@pytest.mark.skipif(shutil.which("iptables-restore") is None, reason="iptables is not installed")
+@pytest.mark.parametrize(
+    ("name", "outcome"), [("k8s-hairpin-off", "timeout"), ("k8s-hairpin-on", "connected")]
+)
+def test_a_pod_sent_back_to_itself_needs_hairpin_mode_on_its_bridge_port(
+    name: str, outcome: str, tmp_path: Path
+) -> None:
+    prefix = _prefix("k")
+    truth = run_scenario(_only_web1(name), tmp_path, prefix=prefix)
+    assert not _leftovers(prefix)
+    assert [(a["case"], a["outcome"]) for a in truth["attempts"]] == [("self", outcome)] * 3
+    assert truth["design_ok"]

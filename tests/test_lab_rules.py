@@ -16,7 +16,7 @@ from pcapflow.lab.pcapng import pcap_to_pcapng
 from pcapflow.lab.scenarios import SCENARIOS, Vm, get_scenario
 
 HAIRPIN = SCENARIOS["hairpin-two-backends"]
-NETNS = {n: f"pfl-test-{n}" for n in ("host", "web01", "web02", "client", "nva01")}
+NETNS = {n: f"pfl-test-{n}" for n in ("host", "web01", "web02", "client", "nva01", "web1", "web2")}
 
 
 # ---- nftables -----------------------------------------------------------------------------------

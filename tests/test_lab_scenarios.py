@@ -34,6 +34,12 @@ CONTRACT_NAMES = {
     "udp-service",
     "ipv6-frontend",
     "idle-timeout",
+    "aws-nlb-preserve-client-ip",
+    "aws-nlb-no-preserve-client-ip",
+    "k8s-hairpin-off",
+    "k8s-hairpin-on",
+    "gcp-ilb-local-route",
+    "gcp-ilb-local-route-service-down",
 }
 
 

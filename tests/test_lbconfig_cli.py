@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -182,3 +183,88 @@ def test_utf16_from_powershell_and_binary_files(tmp_path: Path) -> None:
 def test_schema_command_prints_the_published_schema() -> None:
     code, out, _ = run("schema")
     assert code == 0 and json.loads(out) == schema()
+
+
+# ---- the command-line declaration (--vip/--backend/--floating-ip), as analyze takes it ---------
+
+DECLARED = ("--vip", "10.2.1.100:80/tcp", "--backend", "10.2.1.4:80", "--backend", "10.2.1.6:80")
+
+
+def test_show_a_declaration_alone() -> None:
+    code, out, err = run("show", *DECLARED, "--floating-ip")
+    assert code == 0, err
+    assert "rule fe-1-tcp-80: 10.2.1.100:80/tcp -> be-cli:80 (2 member(s))" in out
+    assert "floating IP on" in out
+    code, out, _ = run("show", "--format", "json", *DECLARED)
+    (lb,) = json.loads(out)["load_balancers"]
+    assert lb["name"] == "cli" and [m["address"] for m in lb["pools"][0]["members"]] == [
+        "10.2.1.4",
+        "10.2.1.6",
+    ]
+
+
+def test_show_files_and_declaration_together() -> None:
+    code, out, _ = run(
+        "show", f("az-rest-nested-haports.json"), "--vip", "10.9.0.100:443", "--backend", "10.9.0.4"
+    )
+    assert code == 0
+    assert "10.0.3.10" in out and "10.9.0.100:443/tcp -> be-cli:443" in out
+
+
+def test_validate_a_declaration() -> None:
+    code, out, _ = run("validate", *DECLARED)
+    assert (
+        code == 0
+        and out == "ok: --vip 10.2.1.100:80/tcp --backend 10.2.1.4:80 --backend 10.2.1.6:80\n"
+    )
+    # an IPv6 VIP with an IPv4 member: a semantic problem, located on the command line
+    code, out, _ = run("validate", "--vip", "[fd00::100]:80", "--backend", "10.2.1.4:80", "--json")
+    assert code == 1
+    (problem,) = json.loads(out)
+    assert problem["file"] == "<command line>" and "is IPv4" in problem["message"]
+    # the declaration and a file claim the same VIP
+    code, out, _ = run("validate", EXAMPLE, *DECLARED)
+    assert code == 1 and "duplicate frontend: 10.2.1.100" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--vip", "10.2.1.100:80/sctp", "--backend", "10.2.1.4"], "protocol must be"),
+        (["--backend", "10.2.1.4"], "add --vip"),
+        (["--vip", "10.2.1.100:80"], "at least one --backend"),
+        (["--nic", f("az-nic-list.json")], "CONFIG file"),
+    ],
+)
+@pytest.mark.parametrize("command", ["show", "validate"])
+def test_bad_declarations_are_one_line_exit_2(command: str, args: list[str], needle: str) -> None:
+    code, _, err = run(command, *args)
+    assert code == 2 and err.startswith("pcapflow: error: ") and err.count("\n") == 1
+    assert needle in err
+
+
+@pytest.mark.parametrize("command", ["show", "validate"])
+def test_nothing_to_show_is_a_usage_error(command: str) -> None:
+    code, _, err = run(command)
+    assert code == 2 and "--vip" in err
+
+
+def test_every_command_taking_a_config_takes_the_same_declaration() -> None:
+    ctx = click.Context(main)
+    group = main.get_command(ctx, "lb")
+    assert isinstance(group, click.Group)
+    commands = [main.get_command(ctx, name) for name in (
+        "analyze", "report", "slice", "probe", "watch", "explain"
+    )] + [group.get_command(ctx, "show"), group.get_command(ctx, "validate")]  # fmt: skip
+    declared = []
+    for command in commands:
+        assert command is not None
+        params = {p.name: p for p in command.params}
+        assert {"vip", "backend", "floating_ip", "nic", "lb_format"} <= set(params), command.name
+        declared.append(
+            [
+                (params[n].opts, getattr(params[n], "help", None))
+                for n in ("vip", "backend", "floating_ip")
+            ]
+        )
+    assert all(d == declared[0] for d in declared)

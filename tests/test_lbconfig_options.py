@@ -8,9 +8,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from pcapflow.cli.options import lb_options
 from pcapflow.errors import ConfigError, PcapflowError
 from pcapflow.lbconfig import from_declaration
-from pcapflow.lbconfig.options import config_from_kwargs, config_from_options, lb_options
+from pcapflow.lbconfig.options import config_from_kwargs, config_from_options
 from pcapflow.model.lb import LbConfig, Protocol
 
 ROOT = Path(__file__).resolve().parents[1]

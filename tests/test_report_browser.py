@@ -96,7 +96,7 @@ def test_flow_table_filters_and_sorts(opened: tuple[Any, list[str]]) -> None:
     page.fill("#flow-filter", "")
     page.locator("#flows th", has_text="frames").click()
     page.locator("#flows th", has_text="frames").click()  # descending
-    first = page.locator("#flows tbody tr").first.locator("td").nth(10).inner_text()
+    first = page.locator("#flows tbody tr").first.locator("td").nth(11).inner_text()
     assert first == "51-58"
 
 

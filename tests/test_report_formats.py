@@ -9,10 +9,10 @@ import jsonschema
 import pytest
 
 from pcapflow.errors import InputError
-from pcapflow.model.result import AnalysisResult, Label
+from pcapflow.model.result import AnalysisResult, FlowKind, Label
 from pcapflow.report import RENDERERS, render, to_dict
 from pcapflow.report.example import hairpin_example, healthy_example
-from pcapflow.report.facts import label_counts
+from pcapflow.report.facts import label_counts, summarize
 from pcapflow.report.json_ import schema
 
 
@@ -144,3 +144,47 @@ def test_a_finding_of_connections_that_worked_does_not_read_as_failures() -> Non
     section = text[text.index("[F2]") :]
     assert "5 of 8 attempts worked (balancer chose another member) (62%)" in section
     assert "failed" not in section.splitlines()[2]
+
+
+def _with_probes(result: AnalysisResult, kind: FlowKind, label: Label) -> AnalysisResult:
+    """The example plus two flows of another kind (copies of its first flow, re-labelled)."""
+    first = result.flows[0]
+    extra = tuple(
+        replace(first, id=f"9:x{n}", paired_with=(), frontend=None, kind=kind, label=label)
+        for n in range(2)
+    )
+    return replace(result, flows=result.flows + extra)
+
+
+def test_summaries_count_by_kind_with_frontend_calls_first() -> None:
+    result = _with_probes(hairpin_example(), FlowKind.HEALTH_PROBE, Label.OK)
+    summary = summarize(result)
+    assert [k.kind for k in summary.by_kind] == [FlowKind.FRONTEND_CALL, FlowKind.HEALTH_PROBE]
+    assert summary.of_kind(FlowKind.HEALTH_PROBE).counts == ((Label.OK, 2),)
+    assert summary.connections == 10 and summary.failed == 3
+    text = render(result, "text")
+    assert text.index("calls to a load-balancer frontend: 8, 3 failed") < text.index(
+        "health probes: 2"
+    )
+    data = to_dict(result)["summary"]
+    assert data["by_kind"] == {
+        "frontend_call": {"hairpin_other_backend": 5, "hairpin_self": 3},
+        "health_probe": {"ok": 2},
+    }
+    html = render(result, "html")
+    assert html.index('aria-label="calls to a load-balancer frontend by label"') < html.index(
+        'aria-label="health probes by label"'
+    )
+    assert "All 8 connection(s) seen to load-balancer frontends worked" not in html
+
+
+def test_a_healthy_result_headline_counts_only_frontend_calls() -> None:
+    from pcapflow.report.html import headline
+
+    result = _with_probes(healthy_example(), FlowKind.DIRECT_CALL, Label.OK)
+    summary = summarize(result)
+    calls = summary.of_kind(FlowKind.FRONTEND_CALL).connections
+    assert headline(summary, result) == (
+        f"All {calls} connection(s) seen to load-balancer frontends worked "
+        "(and 2 other connection(s))."
+    )

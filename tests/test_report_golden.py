@@ -77,8 +77,27 @@ def test_real_hairpin_capture_report_says_what_the_lab_recorded() -> None:
         if attempt["client"] == "10.2.1.4":
             expected[attempt["expected_label"]] = expected.get(attempt["expected_label"], 0) + 1
     report = json.loads((REPO / "tests/golden/hairpin-two-backends-web01/report.json").read_text())
-    assert report["summary"]["counts"] == expected
+    assert report["summary"]["by_kind"]["frontend_call"] == expected
     assert report["summary"]["verdict"] == "hairpin failure"
+
+
+def test_real_capture_judges_probes_and_member_legs_as_the_lab_recorded() -> None:
+    """web01's capture alone: the client's calls that the balancer sent to web01 are member legs
+    (the client was not captured), labelled as the lab recorded the client's attempt."""
+    truth = json.loads(
+        (REPO / "sample_captures/hairpin-two-backends/ground_truth.json").read_text()
+    )
+    attempts = {(a["client"], a["client_port"]): a["expected_label"] for a in truth["attempts"]}
+    probes = {p["member"]: p["expected_label"] for p in truth["probes"]}
+    report = json.loads((REPO / "tests/golden/hairpin-two-backends-web01/report.json").read_text())
+    legs = [f for f in report["flows"] if f["kind"] == "member_leg"]
+    assert legs and all(f["role"] == "direct" and f["rule"] for f in legs)
+    for leg in legs:
+        assert leg["label"] == attempts[(leg["orig_h"], leg["orig_p"])]
+        assert "not captured" in leg["note"] and leg["rule"] in leg["note"]
+    checks = [f for f in report["flows"] if f["kind"] == "health_probe"]
+    assert checks and all(f["label"] == probes[f["resp_h"]] for f in checks)
+    assert all(f["label"] is not None for f in report["flows"] if f["proto"] != "icmp")
 
 
 def test_golden_html_of_a_real_capture_is_self_contained() -> None:

@@ -96,3 +96,19 @@ def test_a_frame_leads_to_its_flow(result: AnalysisResult) -> None:
 
 def test_every_label_has_plain_words() -> None:
     assert set(LABEL_MEANINGS) == set(Label)
+
+
+def test_a_member_leg_says_what_it_is_and_that_its_caller_was_not_captured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pcapflow.model.result import FlowKind
+    from pcapflow.report.golden import CASES, REPO, case_result
+
+    monkeypatch.chdir(REPO)
+    real = case_result(next(c for c in CASES if c.name == "udp-service-web01"))
+    leg = next(f for f in real.flows if f.kind is FlowKind.MEMBER_LEG)
+    text = "\n".join(story(real, leg.id))
+    assert "It is a member leg" in text and leg.note in text
+    assert "not through a load balancer" not in text
+    probe = next(f for f in real.flows if f.kind is FlowKind.HEALTH_PROBE)
+    assert "It is a health probe" in "\n".join(story(real, probe.id))

@@ -63,7 +63,7 @@ def test_readme_main_job_says_hairpin_in_the_first_lines_and_gives_the_fix() -> 
     assert result.exit_code == 3, result.output
     head = result.stdout.splitlines()[:8]
     assert head[0] == "Verdict: HAIRPIN FAILURE"
-    assert any("16 connection(s), 8 failed" in line for line in head), head
+    assert any("calls to a load-balancer frontend: 16, 8 failed" in line for line in head), head
     assert any(re.match(r"\s+8\s+hairpin_self\s", line) for line in head), head
     assert "az network lb rule update" in result.stdout and "--floating-ip true" in result.stdout
     assert "Traceback" not in result.output

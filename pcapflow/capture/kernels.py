@@ -455,26 +455,30 @@ def _csum_add(b: Arr, start: Int, stop: Int, acc: Int) -> Int:
 @helper()
 def _csum_words(b: Arr, b64: Arr, start: Int, stop: Int) -> Int:
     """Ones'-complement sum of bytes [start, stop) as 16-bit big-endian words from ``start``,
-    folded to 16 bits.  The middle is summed 8 bytes at a time through ``b64`` (the same buffer
-    viewed as native little-endian uint64), then byte-swapped when ``start`` is even."""
-    acc = np.uint64(0)
-    i = start
-    while i < stop and (i & 7) != 0:
-        acc += np.uint64(b[i]) << np.uint64(8 * (i & 1))
-        i += 1
-    j = i >> 3
-    j_end = stop >> 3
-    if j < j_end:
-        lo = np.uint64(0xFFFFFFFF)
-        sh = np.uint64(32)
-        while j < j_end:
+    folded to 16 bits.  Summed 8 bytes at a time through ``b64`` (the same buffer viewed as
+    native little-endian uint64; its length a multiple of 8), the first and last words masked
+    to the bytes in range, then byte-swapped when ``start`` is even."""
+    if stop <= start:
+        return 0
+    lo = np.uint64(0xFFFFFFFF)
+    sh = np.uint64(32)
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    j0 = start >> 3
+    j1 = (stop - 1) >> 3  # the last word (inclusive)
+    head = ones << np.uint64(8 * (start & 7))
+    tail_bytes = ((stop - 1) & 7) + 1
+    tail = ones if tail_bytes == 8 else (np.uint64(1) << np.uint64(8 * tail_bytes)) - np.uint64(1)
+    if j0 == j1:
+        w = b64[j0] & head & tail
+        acc = (w & lo) + (w >> sh)
+    else:
+        w = b64[j0] & head
+        acc = (w & lo) + (w >> sh)
+        for j in range(j0 + 1, j1):
             w = b64[j]
             acc += (w & lo) + (w >> sh)
-            j += 1
-        i = j_end << 3
-    while i < stop:
-        acc += np.uint64(b[i]) << np.uint64(8 * (i & 1))
-        i += 1
+        w = b64[j1] & tail
+        acc += (w & lo) + (w >> sh)
     m16 = np.uint64(0xFFFF)
     s16 = np.uint64(16)
     while acc > m16:
@@ -567,14 +571,29 @@ def _tcp_timestamp(b: Arr, o: Int, o_end: Int) -> tuple[bool, Int]:
 
 
 @helper()
+def _pseudo_sum(b: Arr, q: Int, ver: Int, proto: Int, seg: Int) -> Int:
+    """Unfolded ones'-complement sum of the pseudo-header (addresses, protocol, length)."""
+    acc = _csum_add(b, q + 12, q + 20, 0) if ver == 4 else _csum_add(b, q + 8, q + 40, 0)
+    return acc + proto + (seg & 0xFFFF) + (seg >> 16)
+
+
+@helper()
 def _segment_ok(b: Arr, b64: Arr, q: Int, l4: Int, ip_end: Int, ver: Int, proto: Int) -> bool:
     """Does the checksum of the fully captured segment [l4, ip_end) verify?"""
-    seg = ip_end - l4
     acc = _csum_words(b, b64, l4, ip_end)
     if proto != 1:  # all but ICMPv4 sum a pseudo-header too
-        acc = _csum_add(b, q + 12, q + 20, acc) if ver == 4 else _csum_add(b, q + 8, q + 40, acc)
-        acc += proto + (seg & 0xFFFF) + (seg >> 16)
+        acc += _pseudo_sum(b, q, ver, proto, ip_end - l4)
     return _csum_fold(acc) == 0xFFFF
+
+
+@helper()
+def _offloaded(b: Arr, q: Int, ver: Int, proto: Int, seg: Int, field: Int) -> bool:
+    """Is a wrong TCP/UDP checksum the unfinished one of checksum offload?  The sending stack
+    leaves the folded pseudo-header sum in the field for the NIC to complete; a capture taken
+    on that host (or on a veth) sees it as is."""
+    if proto != 6 and proto != 17:
+        return False
+    return field == _csum_fold(_pseudo_sum(b, q, ver, proto, seg))
 
 
 @helper()
@@ -715,9 +734,10 @@ def decode_records(
             l4 = q + ihl
             ip_end = q + span
             hdr_ok = l4 <= stop
-            ip_csum_bad = False
-            if verify and hdr_ok:
-                ip_csum_bad = _csum_fold(_csum_add(buf, q, l4, 0)) != 0xFFFF
+            ip_csum_bad = 0
+            if verify and hdr_ok and _csum_fold(_csum_add(buf, q, l4, 0)) != 0xFFFF:
+                # a zero field is offload's (Windows leaves it to the NIC), else wrong
+                ip_csum_bad = 1 if _u16(buf, q + 10) == 0 else 2
         elif etype == 0x86DD:
             if q + 40 > stop or (buf[q] >> 4) != 6:
                 continue
@@ -734,7 +754,7 @@ def decode_records(
             hi_d = _u64be(buf, q + 24)
             lo_d = _u64be(buf, q + 32)
             ip_end = q + span
-            ip_csum_bad = False
+            ip_csum_bad = 0
             l4, proto, frag_off, more, ip_id, hdr_ok = _ipv6_chain(
                 buf, q + 40, min(stop, ip_end), proto
             )
@@ -810,8 +830,12 @@ def decode_records(
                 pflags |= _PF_CSUM_UNKNOWN
             elif not _segment_ok(buf, buf64, q, l4, ip_end, ver, proto):
                 pflags |= _PF_BAD_CSUM
-        if ip_csum_bad:
-            pflags |= _PF_BAD_CSUM
+                if _offloaded(buf, q, ver, proto, ip_end - l4, csum_field):
+                    pflags |= _PF_CSUM_UNKNOWN  # bad + unknown: left unfinished for the NIC
+        if ip_csum_bad == 2:  # the packet is bad whatever its transport checksum
+            pflags = (pflags | _PF_BAD_CSUM) & ~_PF_CSUM_UNKNOWN
+        elif ip_csum_bad == 1 and (pflags & (_PF_BAD_CSUM | _PF_CSUM_UNKNOWN)) != _PF_BAD_CSUM:
+            pflags |= _PF_BAD_CSUM | _PF_CSUM_UNKNOWN  # offloaded, unless the segment is bad
 
         t = ts[i]
         if dup_window < 0:  # no duplicates possible or wanted: no fingerprint, no table

@@ -34,7 +34,7 @@ import numpy as np
 from pcapflow.capture.base import DEFAULT_BATCH, register
 from pcapflow.capture.dedupe import RowDeduper
 from pcapflow.capture.formats import FormatError, parse_pcap_header, scan_interfaces, sniff
-from pcapflow.capture.hashing import hash32_py
+from pcapflow.capture.hashing import hash32_py, offloaded_checksum
 from pcapflow.capture.stream import Source
 from pcapflow.errors import CaptureError
 from pcapflow.model.capture import CaptureInfo, Interface
@@ -110,6 +110,16 @@ def _get(layer: Any, name: str) -> Any:
         return layer.get_field(name)
     except AttributeError:
         return None
+
+
+def _checksum_flags(ip_flags: int, tflags: int) -> int:
+    """Row flags from the IPv4 header's checksum flags and the transport's (as the fast
+    engine: a wrong header checksum spoils the packet unless it is offload's zero field)."""
+    both = PF_BAD_CSUM | PF_CSUM_UNKNOWN
+    header = ip_flags & both
+    if header == PF_BAD_CSUM or (header == both and tflags & both == PF_BAD_CSUM):
+        return (ip_flags | tflags) & ~PF_CSUM_UNKNOWN
+    return ip_flags | tflags
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -365,7 +375,7 @@ class TsharkReader:
             pflags |= PF_TRUNCATED
         transport = self._transport(frame, k, proto, frag_first, l3, span)
         sport, dport, flags, seq, ack, win, plen, tsval, ohash, phash, tflags = transport
-        pflags |= tflags
+        pflags = _checksum_flags(pflags, tflags)
         if not (frame.names[k + 1 : k + 2] and frame.names[k + 1] in TRANSPORTS):
             plen = self._other_payload_len(frame, k, l3, span, wire_len)
         elif plen < 0:  # a first fragment: Wireshark gives no segment length
@@ -432,8 +442,8 @@ class TsharkReader:
         flags_tree = _get(ip, "flags_tree")
         more = _int(_get(flags_tree, "mf")) if flags_tree is not None else 0
         pflags = PF_FRAGMENT if frag else (PF_MORE_FRAGS if more else 0)
-        if str(_get(ip, "checksum.status")) == "0":
-            pflags |= PF_BAD_CSUM
+        if str(_get(ip, "checksum.status")) == "0":  # a zero field is offload's (Windows)
+            pflags |= PF_BAD_CSUM | (PF_CSUM_UNKNOWN if _int(_get(ip, "checksum")) == 0 else 0)
         src = int(ipaddress.IPv4Address(str(_get(ip, "src"))))
         dst = int(ipaddress.IPv4Address(str(_get(ip, "dst"))))
         proto = _int(_get(ip, "proto"))
@@ -487,6 +497,8 @@ class TsharkReader:
         status = str(_get(layer, "checksum.status"))
         tflags = PF_BAD_CSUM if status == "0" else (PF_CSUM_UNKNOWN if status != "1" else 0)
         ip_end = l3 + ip_len
+        if tflags == PF_BAD_CSUM and self._offloaded(frame, layer, proto, l3, ip_end):
+            tflags |= PF_CSUM_UNKNOWN  # bad + unknown: left unfinished for the NIC
         if name == "tcp":
             return self._tcp(layer, tflags)
         l4 = _raw_offset(layer, "srcport" if name == "udp" else "type")
@@ -499,6 +511,12 @@ class TsharkReader:
         else:
             sport, dport = _int(_get(layer, "type")), _int(_get(layer, "code"))
         return sport, dport, 0, 0, 0, 0, plen, 0, 0, phash, tflags
+
+    @staticmethod
+    def _offloaded(frame: _Frame, layer: Any, proto: int, l3: int, ip_end: int) -> bool:
+        l4 = _raw_offset(layer, "srcport")
+        field = _int(_get(layer, "checksum"))
+        return l4 is not None and offloaded_checksum(frame.raw, l3, l4, ip_end, proto, field)
 
     @staticmethod
     def _tcp(layer: Any, tflags: int) -> _L4:

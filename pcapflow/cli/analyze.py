@@ -11,10 +11,17 @@ from pathlib import Path
 import click
 
 from pcapflow import _jitnotice
+from pcapflow.capture import jitstart
 from pcapflow.cli import main
-from pcapflow.cli.options import engine_option, guest_os_option
+from pcapflow.cli.options import (
+    CHECKSUM_POLICIES,
+    checksum_options,
+    engine_option,
+    guest_os_option,
+    lb_options,
+)
 from pcapflow.errors import InputError
-from pcapflow.lbconfig.options import check_one_stdin, config_from_options, lb_options
+from pcapflow.lbconfig.options import check_one_stdin, config_from_options
 from pcapflow.live.present import use_colour
 from pcapflow.pipeline import analyze as run_analysis
 from pcapflow.reconcile import PairingWindow
@@ -65,6 +72,7 @@ def check_output_folder(output: str) -> None:
     help="Capture point of each CAPTURE, in order (e.g. 'web01 eth0'); default: the file name.",
 )
 @engine_option
+@checksum_options
 @click.option(
     "--quiet",
     "-q",
@@ -92,6 +100,7 @@ def analyze(
     output: str | None,
     points: tuple[str, ...],
     engine: str,
+    checksums: str,
     quiet: bool,
     window_ms: float,
 ) -> None:
@@ -101,6 +110,7 @@ def analyze(
     """
     if quiet:
         _jitnotice.silence()
+    jitstart.start()
     fmt = fmt or format_for_output(output)
     if window_ms != window_ms:  # NaN passes click's FloatRange: every comparison is false
         raise InputError("--window-ms: not a number")
@@ -120,7 +130,14 @@ def analyze(
         engine=engine,
         capture_points=list(points) or None,
         window=window,
+        ignore_checksums=CHECKSUM_POLICIES[checksums],
     )
+    from pcapflow.flows.assembler import CHECKSUM_HINT  # (numba: imported when analysing)
+
+    for summary in result.captures:  # (also in the report, among the capture's warnings)
+        for warning in summary.info.warnings:
+            if CHECKSUM_HINT in warning:
+                click.echo(f"pcapflow: warning: {summary.info.path}: {warning}", err=True)
     text = render(result, fmt, color=output is None and fmt == "text" and use_colour())
     _jitnotice.end_line()
     if output:

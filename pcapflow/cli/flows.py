@@ -7,10 +7,13 @@ Formats: ``table`` (default, for the terminal), ``csv``, ``json`` (one object pe
 
 from __future__ import annotations
 
+import gc
+
 import click
 
+from pcapflow.capture import jitstart
 from pcapflow.cli import main
-from pcapflow.cli.options import engine_option
+from pcapflow.cli.options import CHECKSUM_POLICIES, checksum_options, engine_option
 from pcapflow.flows.api import capture_blocks
 from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS
 from pcapflow.flows.filter import parse
@@ -30,12 +33,7 @@ from pcapflow.flows.records import blocks_frame
 )
 @click.option("--filter", "filter_text", metavar="EXPR", help='e.g. "host 10.2.1.4 and port 80".')
 @engine_option
-@click.option(
-    "--validate-checksums",
-    is_flag=True,
-    help="Skip packets with bad checksums as Zeek does without -C (host captures usually "
-    "carry offloaded, unfinished checksums, hence off by default).",
-)
+@checksum_options
 @click.option(
     "--max-flows",
     type=click.IntRange(min=16),
@@ -51,14 +49,19 @@ def flows(
     fmt: str,
     filter_text: str | None,
     engine: str,
-    validate_checksums: bool,
+    checksums: str,
     max_flows: int,
     output: click.utils.LazyFile,
 ) -> None:
     """List the TCP connections and UDP/ICMP flows of CAPTURE files (pcap, pcapng, gzip, -)."""
+    jitstart.start()
+    # numba's and the imports' objects live until exit: no garbage collection walks them again
+    # (nor the flow table's at exit, see the end)
+    gc.freeze()
     selector = parse(filter_text) if filter_text is not None else None
     if fmt == "csv" and selector is None and len(captures) == 1:
-        _csv_of_one(captures[0], engine, validate_checksums, max_flows, output)
+        _csv_of_one(captures[0], engine, CHECKSUM_POLICIES[checksums], max_flows, output)
+        gc.freeze()
         return
     import pandas as pd
 
@@ -70,7 +73,7 @@ def flows(
             engine=engine,
             file_idx=idx,
             packets_per_flow=0,
-            ignore_checksums=not validate_checksums,
+            ignore_checksums=CHECKSUM_POLICIES[checksums],
             max_flows=max_flows,
             digest=False,
         )
@@ -89,12 +92,13 @@ def flows(
     else:
         output.write(FORMATTERS[fmt](frame))
     _warn_evicted(evicted, max_flows)
+    gc.freeze()  # the interpreter's exit then skips its collection of the flow table
 
 
 def _csv_of_one(
     path: str,
     engine: str,
-    validate_checksums: bool,
+    ignore_checksums: bool | None,
     max_flows: int,
     output: click.utils.LazyFile,
 ) -> None:
@@ -103,7 +107,7 @@ def _csv_of_one(
         path,
         engine=engine,
         packets_per_flow=0,
-        ignore_checksums=not validate_checksums,
+        ignore_checksums=ignore_checksums,
         max_flows=max_flows,
         digest=False,
     )

@@ -72,9 +72,13 @@ def _summary(truth: dict[str, Any], target: Path) -> None:
         )
     if not truth["design_ok"]:
         click.echo("  note: some outcomes differ from the scenario design (see ground_truth.json)")
-    first = next((c["file"] for c in truth["captures"] if c["file"].startswith("web01-")), None)
-    if first:
-        click.echo(f"  next: pcapflow analyze {target / first} --lb {target / 'lb.yaml'}")
+    calls = [a for a in truth["attempts"] if a.get("caller", "client") != "client"]
+    caller = calls[0]["caller"] if calls else "web01"
+    own = [c["file"] for c in truth["captures"] if c["file"].startswith(f"{caller}-")]
+    if own:  # the calling VM's or pod's eth0; with its lo when its calls stayed local
+        local = any(a.get("case") == "none" for a in calls)
+        files = f"{caller}-*.pcap" if local and len(own) > 1 else own[0]
+        click.echo(f"  next: pcapflow analyze {target / files} --lb {target / 'lb.yaml'}")
 
 
 @lab.command("clean")

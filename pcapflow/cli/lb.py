@@ -1,6 +1,8 @@
 """``pcapflow lb show|validate``: the declared load-balancer configuration.
 
-Exit status: 0 fine, 1 ``validate`` found errors, 2 a document cannot be read or parsed.
+The configuration is CONFIG files, a command-line declaration (``--vip/--backend/--floating-ip``,
+as for ``analyze``) or both.  Exit status: 0 fine, 1 ``validate`` found errors, 2 a document
+cannot be read or parsed, or a declaration is malformed.
 """
 
 from __future__ import annotations
@@ -11,26 +13,36 @@ import sys
 import click
 
 from pcapflow.cli import main
-from pcapflow.lbconfig import FORMATS, load, schema, to_dict, to_yaml, validate
-from pcapflow.lbconfig.problems import Severity
+from pcapflow.cli.options import declaration_options, nic_and_format_options
+from pcapflow.lbconfig import problems_of, schema, to_dict, to_yaml
+from pcapflow.lbconfig.draft import Loaded
+from pcapflow.lbconfig.options import loaded_from_options
+from pcapflow.lbconfig.problems import Severity, raise_first
 from pcapflow.lbconfig.render import render_problems, render_text
 
-_FORMAT_OPTION = click.option(
-    "--lb-format",
-    "lb_format",
-    type=click.Choice(["auto", *FORMATS]),
-    default="auto",
-    show_default=True,
-    help="Format of the CONFIG files (auto detects it).",
-)
-_NIC_OPTION = click.option(
-    "--nic",
-    "nic",
-    multiple=True,
-    metavar="FILE",
-    help="`az network nic show|list` JSON (also VM / public-IP / subnet JSON) resolving "
-    "NIC-based pool members (repeatable).",
-)
+NOTHING_GIVEN = "give CONFIG files, a --vip/--backend declaration, or both"
+
+
+def _loaded(
+    configs: tuple[str, ...],
+    lb_format: str,
+    nic: tuple[str, ...],
+    vip: tuple[str, ...],
+    backend: tuple[str, ...],
+    floating_ip: bool,
+) -> Loaded:
+    if not configs and not (vip or backend or floating_ip or nic):
+        raise click.UsageError(NOTHING_GIVEN)
+    loaded = loaded_from_options(
+        configs, lb_format, nic, vip, backend, floating_ip, files="a CONFIG file"
+    )
+    if loaded is None:  # only --nic: refused by loaded_from_options already
+        raise click.UsageError(NOTHING_GIVEN)
+    return loaded
+
+
+def _sources(loaded: Loaded) -> str:
+    return ", ".join(loaded.config.sources) or "<config>"
 
 
 @main.group()
@@ -39,7 +51,7 @@ def lb() -> None:
 
 
 @lb.command()
-@click.argument("configs", nargs=-1, required=True, metavar="CONFIG...")
+@click.argument("configs", nargs=-1, metavar="[CONFIG...]")
 @click.option(
     "--format",
     "out_format",
@@ -48,11 +60,22 @@ def lb() -> None:
     show_default=True,
     help="text: summary; json: the stable JSON form (docs/lb-config.md); yaml: pcapflow YAML.",
 )
-@_NIC_OPTION
-@_FORMAT_OPTION
-def show(configs: tuple[str, ...], out_format: str, nic: tuple[str, ...], lb_format: str) -> None:
-    """Show the normalised model of CONFIG files (YAML, az JSON, ARM, terraform show -json)."""
-    cfg = load(configs, fmt=lb_format, nic_files=nic)
+@nic_and_format_options
+@declaration_options
+def show(
+    configs: tuple[str, ...],
+    out_format: str,
+    nic: tuple[str, ...],
+    lb_format: str,
+    vip: tuple[str, ...],
+    backend: tuple[str, ...],
+    floating_ip: bool,
+) -> None:
+    """Show the normalised model of CONFIG files (YAML, az JSON, ARM, terraform show -json)
+    and/or of a --vip/--backend declaration."""
+    loaded = _loaded(configs, lb_format, nic, vip, backend, floating_ip)
+    raise_first(loaded.problems)
+    cfg = loaded.config
     if out_format == "json":
         click.echo(json.dumps(to_dict(cfg, explicit=True), indent=2))
     elif out_format == "yaml":
@@ -62,25 +85,33 @@ def show(configs: tuple[str, ...], out_format: str, nic: tuple[str, ...], lb_for
 
 
 @lb.command(name="validate")
-@click.argument("configs", nargs=-1, required=True, metavar="CONFIG...")
+@click.argument("configs", nargs=-1, metavar="[CONFIG...]")
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON array.")
-@_NIC_OPTION
-@_FORMAT_OPTION
+@nic_and_format_options
+@declaration_options
 def validate_cmd(
-    configs: tuple[str, ...], as_json: bool, nic: tuple[str, ...], lb_format: str
+    configs: tuple[str, ...],
+    as_json: bool,
+    nic: tuple[str, ...],
+    lb_format: str,
+    vip: tuple[str, ...],
+    backend: tuple[str, ...],
+    floating_ip: bool,
 ) -> None:
-    """Check CONFIG files; print every problem (file, location, what is wrong).
+    """Check CONFIG files and/or a --vip/--backend declaration; print every problem (file,
+    location, what is wrong).
 
     Exit 0 when there is no error (warnings are printed), 1 when there are errors, 2 when a
     document cannot be read or parsed.
     """
-    problems = validate(configs, fmt=lb_format, nic_files=nic)
+    loaded = _loaded(configs, lb_format, nic, vip, backend, floating_ip)
+    problems = problems_of(loaded)
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in problems], indent=2))
     elif problems:
         click.echo(render_problems(problems), nl=False)
     else:
-        click.echo(f"ok: {', '.join(configs)}")
+        click.echo(f"ok: {_sources(loaded)}")
     if any(p.severity is Severity.ERROR for p in problems):
         sys.exit(1)
 

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import click
 
 from pcapflow.cli import main
+from pcapflow.cli.options import lb_options
 from pcapflow.errors import InputError
-from pcapflow.lbconfig.options import config_from_options, lb_options
+from pcapflow.lbconfig.options import config_from_options
 from pcapflow.model.lb import LbConfig
 from pcapflow.model.result import AnalysisResult, Finding
 

@@ -23,9 +23,9 @@ from pcapflow.batch import (
     run_batch,
 )
 from pcapflow.cli import main
-from pcapflow.cli.options import engine_option, guest_os_option
+from pcapflow.cli.options import engine_option, guest_os_option, lb_options
 from pcapflow.errors import InputError
-from pcapflow.lbconfig.options import config_from_options, lb_options
+from pcapflow.lbconfig.options import config_from_options
 from pcapflow.report import RENDERERS
 
 EXIT_OK, EXIT_ERRORS, EXIT_FAILURES = 0, 1, 3
@@ -92,7 +92,8 @@ def _run(jobs: list[Job], out: Path, settings: Settings, workers: int | None,
 @click.option(
     "--scheduler",
     metavar="tcp://HOST:PORT",
-    help="Run on this Dask distributed scheduler instead of local processes.",
+    help="Run on this Dask distributed scheduler instead of local processes (the workers "
+    "need the captures at the same absolute paths: a shared filesystem).",
 )
 @click.option(
     "--format",

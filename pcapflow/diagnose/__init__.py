@@ -1,5 +1,6 @@
-"""Diagnosis: one label per attempted connection to a frontend (and per other failed flow),
-with the evidence that proves it, grouped into findings.
+"""Diagnosis: one label per TCP connection and UDP flow by its own outcome, its kind (frontend
+call, member leg, health probe, direct call, other), and the evidence that proves it, grouped
+into findings (failures of every kind; what worked, for frontend calls only).
 
 One small module per label (``hairpin_self.py``, ``refused.py`` ...), asked in the order of
 :data:`pcapflow.diagnose.registry.DETECTORS`; facts (:mod:`.facts`) are kept apart from the
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from pcapflow.diagnose.facts import Facts, facts_for
 from pcapflow.diagnose.findings import Decided, build_findings
+from pcapflow.diagnose.kind import BackendPorts, Kinded, classify
 from pcapflow.diagnose.registry import DETECTORS, decide
 from pcapflow.diagnose.verdict import Verdict
 from pcapflow.model.lb import LbConfig
@@ -25,7 +27,9 @@ __all__ = [
     "DETECTORS",
     "Decided",
     "Facts",
+    "Kinded",
     "Verdict",
+    "classify",
     "decide",
     "diagnose",
     "facts_for",
@@ -41,13 +45,16 @@ def diagnose(
     captured_members: frozenset[str],
     loopback: frozenset[tuple[int, int]] = frozenset(),
     unreachable: Mapping[str, tuple[PacketRef, ...]] | None = None,
+    captured_hosts: frozenset[str] = frozenset(),
 ) -> tuple[tuple[FlowResult, ...], tuple[Finding, ...]]:
     """Label every connection; return one :class:`FlowResult` per flow and the findings.
 
     ``loopback``: the (file index, interface) pairs captured on a host's loopback;
-    ``unreachable``: ICMP port unreachable errors answering UDP flows, by flow id."""
+    ``unreachable``: ICMP port unreachable errors answering UDP flows, by flow id;
+    ``captured_hosts``: the addresses local to some capture (a call from one of them to a
+    member's address is a direct call, not a member leg whose caller was not captured)."""
     index = LbIndex(lb)
-    seen = _Seen(captured_members, loopback, unreachable or {})
+    seen = _Seen(captured_members, loopback, unreachable or {}, captured_hosts, BackendPorts(lb))
     decided = [_decide(c, index, capture_end, seen) for c in conns]
     results = [r for d in decided for r in _flow_results(d, paths)]
     results.sort(key=lambda r: (r.flow.file_idx, r.flow.ts, r.flow.uid))
@@ -61,6 +68,8 @@ class _Seen:
     captured_members: frozenset[str]
     loopback: frozenset[tuple[int, int]]
     unreachable: Mapping[str, tuple[PacketRef, ...]]
+    captured_hosts: frozenset[str]
+    backends: BackendPorts
 
 
 def _decide(
@@ -81,6 +90,7 @@ def _decide(
     frontend = f"{_host(conn.frontend[0])}:{conn.frontend[1]}" if conn.frontend else None
     if not conn.is_attempt:  # probes and direct flows: grouped by the address they target
         frontend = f"{_host(rep.flow.resp_h)}:{rep.flow.resp_p}"
+    kinded = classify(conn, lb, seen.captured_hosts, seen.backends)
     return Decided(
         conn=conn,
         facts=facts,
@@ -88,7 +98,8 @@ def _decide(
         flow_id=rep.id,
         caller=rep.flow.orig_h,
         frontend=frontend,
-        rule=conn.rule_name,
+        rule=conn.rule_name or kinded.rule,
+        kinded=kinded,
     )
 
 
@@ -109,6 +120,8 @@ def _flow_results(d: Decided, paths: Mapping[int, str]) -> list[FlowResult]:
             frontend=d.frontend if d.conn.is_attempt else None,
             rule=d.rule,
             reason=d.verdict.reason,
+            kind=d.kinded.kind,
+            note=d.kinded.note,
         )
         for leg in d.conn.legs
     ]

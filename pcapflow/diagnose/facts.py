@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from pcapflow.model.flow import Flow
-from pcapflow.model.lb import Distribution, LbConfig
+from pcapflow.model.lb import Distribution, LbConfig, platform
 from pcapflow.model.packet import ACK, SYN, PacketRef
 from pcapflow.reconcile.connection import (
     COPY,
@@ -69,6 +69,9 @@ class Facts:
     reply_unacked: bool = False  # probe: SYN-ACK(s) sent, never acknowledged
     reply_without_request: bool = False  # probe: SYN-ACK captured where the SYN was not
     other_members: tuple[str, ...] = ()  # the pool members besides the caller, as "vm (ip)"
+    frontend_local: bool = False  # the config says members hold the frontend address locally
+    self_call_works: str = ""  # why a call sent back to the caller is answered by design, if so
+    picks: str = ""  # how the platform picks a member (with the 1/N rate), when it says
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -134,6 +137,9 @@ def facts_for(
         reply_iface_differs=differs,
         reply_unacked=unacked,
         reply_without_request=orphan,
+        frontend_local=bool(match and match.frontend.local_on_members),
+        self_call_works=match.self_call_works if match else "",
+        picks=platform(match.lb.cloud).picks if match else "",
         other_members=tuple(
             f"{m.vm} ({m.address})" if m.vm else m.address
             for m in members

@@ -1,7 +1,12 @@
 """Group labelled connections into findings: by cause and by (caller, frontend, rule).
 
-Order (deterministic, ids F1, F2, ... follow it): failures first, by label in
-:data:`LABEL_ORDER`, then caller, frontend and rule; non-failures last in the same way.
+Every failure makes a finding, whatever its kind (frontend call, member leg, health probe,
+direct call, other); what worked makes one only for frontend calls (a probe or a direct call that
+worked needs no finding: its label in the flow table says it).
+
+Order (deterministic, ids F1, F2, ... follow it): failures first, those of calls to a frontend
+before those of other kinds, each by label in :data:`LABEL_ORDER`, then caller, frontend and
+rule; non-failures last in the same way.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import yaml
 
 from pcapflow.diagnose.evidence import connection_evidence, extra_evidence
 from pcapflow.diagnose.facts import Facts
+from pcapflow.diagnose.kind import Kinded
 from pcapflow.diagnose.stats import RateCheck, check_rate, unknown_pool_rate
 from pcapflow.diagnose.verdict import Verdict
-from pcapflow.model.result import Confidence, Evidence, Finding, Label
+from pcapflow.model.result import Confidence, Evidence, Finding, FlowKind, Label
 from pcapflow.reconcile.connection import Connection
 
 LABEL_ORDER: tuple[Label, ...] = (
@@ -28,6 +34,7 @@ LABEL_ORDER: tuple[Label, ...] = (
     Label.FILTERED,
     Label.PROBE_ASYMMETRIC_ROUTE,
     Label.IDLE_TIMEOUT,
+    Label.SERVED_LOCALLY_REFUSED,
     Label.UNKNOWN,
     Label.HAIRPIN_OTHER_BACKEND,
     Label.OK,
@@ -37,6 +44,7 @@ MAX_EVIDENCE = 60  # evidence packets kept per finding (every flow id is listed 
 CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
 
 GroupKey = tuple[Label, str, str, str]
+FRONTEND_CALL = Kinded(FlowKind.FRONTEND_CALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,7 @@ class Decided:
     caller: str
     frontend: str | None
     rule: str | None
+    kinded: Kinded = FRONTEND_CALL
 
 
 @cache
@@ -63,21 +72,22 @@ def build_findings(decided: Sequence[Decided], paths: Mapping[int, str]) -> tupl
     groups: dict[GroupKey, list[Decided]] = defaultdict(list)
     attempts: dict[tuple[str, str, str], list[Decided]] = defaultdict(list)
     for d in decided:
-        if d.verdict.label is None:
+        if d.verdict.label is None or not (d.verdict.label.is_failure or d.conn.is_attempt):
             continue
         groups[(d.verdict.label, d.caller, d.frontend or "", d.rule or "")].append(d)
         if d.frontend is not None:
             attempts[(d.caller, d.frontend, d.rule or "")].append(d)
-    keys = sorted(groups, key=_order)
+    keys = sorted(groups, key=lambda key: _order(key, groups[key][0].kinded.kind))
     return tuple(
         _finding(f"F{i}", key, groups[key], attempts.get(key[1:], []), paths)
         for i, key in enumerate(keys, start=1)
     )
 
 
-def _order(key: GroupKey) -> tuple[bool, int, str, str, str]:
+def _order(key: GroupKey, kind: FlowKind) -> tuple[bool, bool, int, str, str, str]:
     label = key[0]
-    return (not label.is_failure, LABEL_ORDER.index(label), key[1], key[2], key[3])
+    other = kind is not FlowKind.FRONTEND_CALL
+    return (not label.is_failure, other, LABEL_ORDER.index(label), key[1], key[2], key[3])
 
 
 def _finding(
@@ -114,7 +124,9 @@ def _finding(
         p_value=rate.p_value if rate else None,
         confidence=confidence,
         confidence_reason=reason,
-        ambiguity=next((d.verdict.ambiguity for d in members if d.verdict.ambiguity), None),
+        ambiguity=next((d.verdict.ambiguity for d in members if d.verdict.ambiguity), None)
+        or next((d.kinded.note for d in members if d.kinded.note), None),
+        kind=first.kinded.kind,
     )
 
 

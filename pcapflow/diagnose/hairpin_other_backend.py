@@ -9,7 +9,7 @@ from pcapflow.model.result import Confidence, Label
 
 
 def detect(f: Facts) -> Verdict | None:
-    if f.kind != ATTEMPT or not f.caller_answered or not f.caller_in_pool:
+    if f.kind != ATTEMPT or not f.caller_answered or not f.caller_in_pool or f.self_call_works:
         return None
     seen = f.translated_seen and not f.self_mapped
     expect = (
@@ -17,6 +17,8 @@ def detect(f: Facts) -> Verdict | None:
         if f.pool_known
         else "expect failures at about 1/N, N members; the pool was not declared"
     )
+    if f.picks:
+        expect += f"; {f.picks}"
     return Verdict(
         Label.HAIRPIN_OTHER_BACKEND,
         "a member of the pool called its own frontend; it worked because the balancer "

@@ -19,6 +19,7 @@ from pcapflow.diagnose import (
     probe_asymmetric,
     refused,
     served_locally,
+    served_locally_refused,
     unknown,
 )
 from pcapflow.diagnose.facts import Facts
@@ -29,6 +30,7 @@ Detector = Callable[[Facts], Verdict | None]
 DETECTORS: tuple[tuple[str, Detector], ...] = (
     ("probe_asymmetric_route", probe_asymmetric.detect),
     ("hairpin_self", hairpin_self.detect),
+    ("served_locally_refused", served_locally_refused.detect),
     ("floating_ip_guest_unconfigured", floating_ip.detect),
     ("refused", refused.detect),
     ("idle_timeout", idle_timeout.detect),

@@ -9,7 +9,8 @@ from pcapflow.model.result import Confidence, Label
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """``label`` None means: a healthy flow that is not an attempt to a frontend (no label)."""
+    """``label`` None means: not a connection attempt (ICMP; outside a frontend call, a TCP flow
+    whose opening SYN was not captured, or one-way UDP): no label."""
 
     label: Label | None
     reason: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # pandas is imported where it is used (the csv path never nee
 
 
 def _params(
-    packets_per_flow: int, ignore_checksums: bool, max_flows: int = DEFAULT_MAX_FLOWS
+    packets_per_flow: int, ignore_checksums: bool | None, max_flows: int = DEFAULT_MAX_FLOWS
 ) -> Params:
     return Params(
         packets_per_flow=packets_per_flow, ignore_checksums=ignore_checksums, max_flows=max_flows
@@ -58,7 +59,7 @@ def assemble(
     *,
     file_idx: int,
     packets_per_flow: int = 64,
-    ignore_checksums: bool = True,
+    ignore_checksums: bool | None = None,
     max_flows: int = DEFAULT_MAX_FLOWS,
 ) -> list[Flow]:
     """Zeek-conformant flows of packet batches (one capture file), sorted by (ts, uid)."""
@@ -85,13 +86,19 @@ def _backend(engine: str, digest: bool, checksums: bool) -> CaptureBackend:
     return get_backend(engine)
 
 
+def _with_checksum_hint(info: CaptureInfo, asm: FlowAssembler) -> CaptureInfo:
+    """``info`` with a warning when wrong checksums kept most packets out of the flows."""
+    hint = asm.stats.checksums.hint(asm.params.ignore_checksums)
+    return info if hint is None else replace(info, warnings=(*info.warnings, hint))
+
+
 def capture_blocks(
     path: str | Path,
     *,
     engine: str = "fast",
     file_idx: int = 0,
     packets_per_flow: int = 64,
-    ignore_checksums: bool = True,
+    ignore_checksums: bool | None = None,
     max_flows: int = DEFAULT_MAX_FLOWS,
     params: Params | None = None,
     digest: bool = True,
@@ -103,8 +110,8 @@ def capture_blocks(
     """
     params = params or _params(packets_per_flow, ignore_checksums, max_flows)
     _jitahead.start()  # a cold start: the flow kernels compile in a child meanwhile
-    # Checksum flags matter only to validation and to evidence packets (they carry them).
-    checksums = not params.ignore_checksums or params.packets_per_flow > 0
+    # Checksum flags matter unless ignored, and to evidence packets (they carry them).
+    checksums = params.ignore_checksums is not True or params.packets_per_flow > 0
     reader = _backend(engine, digest, checksums).open(str(path), file_idx)
     asm = FlowAssembler(file_idx=file_idx, params=params)
     info: list[CaptureInfo] = []
@@ -113,7 +120,7 @@ def capture_blocks(
         for batch in prefetched(reader.batches()):
             yield from asm.feed(batch)
         yield from asm.close()
-        info.append(reader.info())
+        info.append(_with_checksum_hint(reader.info(), asm))
 
     return blocks(), asm, info
 
@@ -124,7 +131,7 @@ def read_capture(
     engine: str = "fast",
     file_idx: int = 0,
     packets_per_flow: int = 64,
-    ignore_checksums: bool = True,
+    ignore_checksums: bool | None = None,
 ) -> tuple[CaptureInfo, list[Flow]]:
     """Read a capture file and assemble its flows: (what was read, flows sorted by ts, uid)."""
     blocks, _asm, info = capture_blocks(
@@ -146,7 +153,7 @@ def iter_flows(
     engine: str = "fast",
     file_idx: int = 0,
     packets_per_flow: int = 64,
-    ignore_checksums: bool = True,
+    ignore_checksums: bool | None = None,
     max_flows: int = DEFAULT_MAX_FLOWS,
 ) -> Iterator[Flow]:
     """Flows of a capture file in the order they end (memory bounded by the live table)."""
@@ -169,7 +176,7 @@ def read_flows(
     *,
     engine: str = "fast",
     file_idx: int = 0,
-    ignore_checksums: bool = True,
+    ignore_checksums: bool | None = None,
     max_flows: int = DEFAULT_MAX_FLOWS,
 ) -> pd.DataFrame:
     """Flows of a capture file as a DataFrame (see ``pcapflow.flows.records.FRAME_DTYPES``)."""

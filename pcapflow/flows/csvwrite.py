@@ -4,12 +4,15 @@
 flows).  Here integer columns (``int64`` and nullable ``Int64``) are written by a numba kernel
 straight from their numpy arrays, and text and float columns are encoded once per column
 (floats with ``repr``, the shortest round-trip form that pandas writes as well) into one byte
-buffer with offsets, which the same kernel copies into place.  A frame with other dtypes, or
+buffer with offsets, which the same kernel copies into place (floats that are whole
+microseconds, as the time columns of microsecond captures, are formatted by a kernel too, with
+a proof that the text is ``repr``'s).  A frame with other dtypes, or
 with text that CSV would have to quote, is handed to pandas.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -82,12 +85,83 @@ def write_rows(
     return pos
 
 
-def _float_texts(values: Arr) -> list[str]:
-    """Float cells as pandas writes them: the shortest round-trip form, empty for NaN."""
-    cells = list(map(repr, values.tolist()))
-    for j in np.flatnonzero(np.isnan(values)).tolist():
-        cells[j] = ""
-    return cells
+_CELL = 32  # bytes per float cell in the scratch buffer (repr is at most 24)
+_MICRO_LIMIT = 2.0**33  # below it a double's spacing is under 1e-6
+
+
+@kernel(nogil=True)
+def _micro_reprs(values: Arr, out: Arr, lens: Arr) -> None:
+    """``repr`` of the floats that are whole microseconds, written into ``out[i]``.
+
+    Timestamps and durations of microsecond captures are ``u / 1e6`` for an integer ``u``.  When
+    ``u / 1e6`` (one correctly rounded division, as Python's own float parsing is) gives back
+    the value, the decimal ``u`` x 1e-6 round-trips; where doubles are closer together than
+    1e-6 (below 2**33) no other multiple of 1e-6 does, and any string with more decimals has
+    more digits: so it is the shortest round-trip form, ``repr``'s, written in fixed notation
+    (1e-4 <= x < 1e16) with trailing zeros dropped.  Cells this does not prove stay at length
+    -1 (the caller uses ``repr``).
+    """
+    for i in range(values.shape[0]):
+        x = values[i]
+        lens[i] = -1
+        if x == 0.0 and math.copysign(1.0, x) > 0:
+            out[i, 0] = 48  # "0.0"
+            out[i, 1] = 46
+            out[i, 2] = 48
+            lens[i] = 3
+            continue
+        if not (x >= 1e-4 and x < _MICRO_LIMIT):  # (also NaN)
+            continue
+        u = np.int64(round(x * 1e6))
+        if u / 1e6 != x:
+            continue
+        whole = u // 1_000_000
+        frac = u - whole * 1_000_000
+        pos = 0
+        digits = 1
+        probe = whole
+        while probe >= 10:
+            probe //= 10
+            digits += 1
+        for k in range(digits - 1, -1, -1):
+            out[i, pos + k] = 48 + whole % 10
+            whole //= 10
+        pos += digits
+        out[i, pos] = 46  # "."
+        pos += 1
+        if frac == 0:
+            out[i, pos] = 48
+            pos += 1
+        else:
+            width = 6
+            while frac % 10 == 0:
+                frac //= 10
+                width -= 1
+            for k in range(width - 1, -1, -1):
+                out[i, pos + k] = 48 + frac % 10
+                frac //= 10
+            pos += width
+        lens[i] = pos
+
+
+def _float_encoded(values: Arr) -> tuple[bytes, Arr]:
+    """Float cells as pandas writes them (the shortest round-trip form, ``repr``; empty for
+    NaN), as :func:`_encoded` returns them: whole microseconds by :func:`_micro_reprs`, the
+    other cells by ``repr``."""
+    n = values.shape[0]
+    out = np.zeros((n, _CELL), dtype=np.uint8)
+    lens = np.empty(n, dtype=np.int64)
+    _micro_reprs(np.ascontiguousarray(values, dtype=np.float64), out, lens)
+    other = np.flatnonzero(lens < 0)
+    if other.size:
+        texts = ["" if x != x else repr(x) for x in values[other].tolist()]
+        lens[other] = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        padded = "".join(t.ljust(_CELL) for t in texts).encode()  # (repr is ASCII)
+        out[other] = np.frombuffer(padded, dtype=np.uint8).reshape(-1, _CELL)
+    off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=off[1:])
+    used = np.arange(_CELL)[None, :] < lens[:, None]
+    return out[used].tobytes(), off
 
 
 def _text_cells(cells: list[Any]) -> tuple[list[str], str] | None:
@@ -161,18 +235,19 @@ def columns_csv(columns: dict[str, Any]) -> str | None:
             ints.append(np.asarray(column[0], dtype=np.int64))
             nulls.append(np.asarray(column[1], dtype=np.bool_))
             continue
+        found: tuple[list[str], str] | None = None
         if isinstance(column, np.ndarray) and column.dtype == np.float64:
-            cells = _float_texts(column)
-            found: tuple[list[str], str] | None = (cells, "".join(cells))
+            data, off = _float_encoded(column)
         elif isinstance(column, np.ndarray) and column.dtype == object:
             found = _text_cells(column.tolist())
         elif isinstance(column, list):
             found = _text_cells(column)
         else:
             return None
-        if found is None:
-            return None
-        data, off = _encoded(*found)
+        if not (isinstance(column, np.ndarray) and column.dtype == np.float64):
+            if found is None:
+                return None
+            data, off = _encoded(*found)
         kinds.append(_TEXT)
         index.append(len(texts))
         texts.append(data)

@@ -166,6 +166,7 @@ _PF_BAD_CSUM = 0x04
 _PF_DUPLICATE = 0x08
 _PF_DUP_SEEN = 0x80  # the reader dropped a copy of this packet seen on another interface
 _PF_HAS_TS = 0x10
+_PF_CSUM_UNKNOWN = 0x40  # with _PF_BAD_CSUM: the unfinished checksum of checksum offload
 _TCP = 6
 _UDP = 17
 _ICMP = 1
@@ -174,7 +175,7 @@ _M32 = 0xFFFFFFFF
 _TOO_LARGE_SEQ_DELTA = 1048576
 
 # Indices of the parameter vector ``P`` (see pcapflow.flows.assembler.Params).
-P_IGNORE_CSUM = 0
+P_CSUM = 0  # checksum policy: CSUM_VERIFY, CSUM_IGNORE or CSUM_OFFLOAD_AWARE
 P_KEEP = 1  # packets kept per flow
 P_ATTEMPT_NS = 2  # tcp_attempt_delay
 P_CLOSE_NS = 3  # tcp_close_delay
@@ -198,7 +199,15 @@ C_NEW = 4  # flows created (all time)
 C_HT_USED = 5  # keys in the hash table
 C_HT_FILL = 6  # used + deleted (tombstone) entries
 C_HIGH = 7  # slots used so far (free slots are handed out lowest first): sweeps stop here
-N_C = 8
+C_CSUM_CHECKED = 8  # packets whose transport checksum was verified
+C_CSUM_BAD = 9  # of them, wrong
+C_CSUM_OFFLOADED = 10  # of the wrong ones, unfinished by checksum offload
+N_C = 11
+
+# Checksum policies (P_CSUM).
+CSUM_VERIFY = 0  # every bad checksum keeps its packet out (Zeek without -C)
+CSUM_IGNORE = 1  # checksums are not looked at (zeek -C)
+CSUM_OFFLOAD_AWARE = 2  # bad checksums count unless they are offload's unfinished ones
 
 HT_EMPTY = 0
 HT_USED = 1
@@ -967,6 +976,22 @@ def rehash(FL: Arr, ADDR: Arr, ht_hash: Arr, ht_state: Arr, key_cur: Arr, C: Arr
     C[C_HT_FILL] = used
 
 
+@kernel_jit()
+def csum_bad(pflags: int, mode: int, C: Arr) -> bool:
+    """Does the packet's checksum keep it out of its connection?  (Counts checksums too.)"""
+    wrong = (pflags & _PF_BAD_CSUM) != 0
+    offloaded = wrong and (pflags & _PF_CSUM_UNKNOWN) != 0
+    if wrong or (pflags & _PF_CSUM_UNKNOWN) == 0:
+        C[C_CSUM_CHECKED] += 1
+    if wrong:
+        C[C_CSUM_BAD] += 1
+    if offloaded:
+        C[C_CSUM_OFFLOADED] += 1
+    if mode == CSUM_IGNORE:
+        return False
+    return wrong and not (mode == CSUM_OFFLOAD_AWARE and offloaded)
+
+
 @kernel_jit(entry=True)
 def run(
     pk: Arr,
@@ -997,7 +1022,7 @@ def run(
     """
     n = pk.shape[0]
     i = start
-    ignore_csum = P[P_IGNORE_CSUM] != 0
+    csum_mode = P[P_CSUM]
     keep = P[P_KEEP]
     while i < n:
         now = pk[i]["ts_ns"]
@@ -1112,7 +1137,7 @@ def run(
             is_orig = row["src_hi"] == ADDR[s, A_OHI] and row["src_lo"] == ADDR[s, A_OLO]
             if ADDR[s, A_OHI] == ADDR[s, A_RHI] and ADDR[s, A_OLO] == ADDR[s, A_RLO]:
                 is_orig = int(row["sport"]) == FL[s, F_OPORT]
-        bad = (pflags & _PF_BAD_CSUM) != 0 and not ignore_csum
+        bad = csum_bad(pflags, csum_mode, C)
         e = 0 if is_orig else 1
         length = int(row["payload_len"])
         if proto == _TCP:

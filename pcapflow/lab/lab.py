@@ -28,7 +28,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from pcapflow.errors import LabError
-from pcapflow.lab import conntrack, nft, topology
+from pcapflow.lab import conntrack, kube, nft, topology
 from pcapflow.lab.nginx import nginx_conf
 from pcapflow.lab.plan import AttemptPlan, CapturePoint, attempts, capture_points, traffic_duration
 from pcapflow.lab.scenarios import Scenario, get_scenario
@@ -113,7 +113,9 @@ class Lab:
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
-        check_environment(nginx=any(vm.role == "nva" for vm in self.scenario.vms))
+        check_environment(
+            nginx=any(vm.role == "nva" for vm in self.scenario.vms), iptables=self.scenario.kube
+        )
         self._install_signal_handlers()
         try:
             self.create()
@@ -147,6 +149,9 @@ class Lab:
             run(["ip", "netns", "add", name])
             self._created.append(name)
         self.log(f"lab {self.prefix}: namespaces {', '.join(self._names.values())}")
+        if self.scenario.kube:
+            self._create_node()
+            return
         for cmd in topology.plan(self.scenario, self._names):
             self.exec(cmd.ns, cmd.argv)
         self.exec(topology.HOST, ["nft", "-f", "-"], input=nft.ruleset(self.scenario))
@@ -155,6 +160,14 @@ class Lab:
         for vm in self.scenario.vms:
             if vm.role == "nva":
                 self._write_nginx_conf(vm.name, vm.upstreams)
+
+    def _create_node(self) -> None:
+        """A Kubernetes node: bridge, pods, kube-proxy's iptables rules and the lab's witness."""
+        for cmd in topology.plan(self.scenario, self._names):
+            self.exec(cmd.ns, cmd.argv)
+        rules = kube.iptables_rules(self.scenario)
+        self.exec(topology.HOST, ["iptables-restore"], input=rules)
+        self.exec(topology.HOST, ["nft", "-f", "-"], input=kube.witness_ruleset())
 
     def start_services(self) -> None:
         """Servers on the backends, NGINX on an NVA, and the health-probe loop on the host."""
@@ -288,6 +301,10 @@ class Lab:
     def conntrack(self) -> list[conntrack.CtEntry]:
         """The balancer's decisions: recorded NEW events, then the host's conntrack table."""
         entries: list[conntrack.CtEntry] = []
+        if self.scenario.kube:  # first: confirmed conntrack entries below take precedence
+            argv = ["nft", "-j", "list", "set", "bridge", kube.WITNESS_TABLE, kube.WITNESS_SET]
+            done = self.exec(topology.HOST, argv, check=False)
+            entries.extend(kube.witness_entries(done.stdout, self.scenario))
         if self._ct_events is not None:
             self._ct_events.stop()
             entries.extend(conntrack.parse("\n".join(self._ct_events.stdout)))

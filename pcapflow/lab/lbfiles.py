@@ -7,6 +7,7 @@ backend pool (``loadBalancerBackendAddresses[].ipAddress``) so it is usable with
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -45,20 +46,51 @@ def to_pcapflow_yaml(scenario: Scenario) -> str:
     return header + yaml.safe_dump(pcapflow_config(scenario), sort_keys=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Names:
+    """What the lab's balancer, frontend and pool are called on a platform."""
+
+    balancer: str
+    frontend: str
+    pool: str
+    member_node: str | None = None  # Kubernetes: the node every pod of the lab runs on
+
+
+NAMES = {
+    "azure": Names(LB_NAME, FRONTEND, POOL),
+    "aws": Names("nlb-web", "nlb-web-10.2.1.100", "tg-web"),
+    "gcp": Names("fr-web-ilb", "fr-web-ilb", "bs-web"),
+    "kubernetes": Names("web", "web", "web", member_node="node-1"),  # Service default/web
+}
+
+
+def names(scenario: Scenario) -> Names:
+    return NAMES[scenario.lb.cloud]
+
+
 def pcapflow_config(scenario: Scenario) -> dict[str, Any]:
     lb = scenario.lb
+    named = names(scenario)
     members = []
     for address in lb.members:
         vm, nic = _nic_name(scenario, address)
-        members.append({"address": address, "vm": vm, "nic": nic, "os": "linux"})
-    balancer: dict[str, Any] = {
-        "name": LB_NAME,
-        "cloud": "azure",
-        "internal": True,
-        "resource_group": RESOURCE_GROUP,
-        "subscription": SUBSCRIPTION,
-        "frontends": [{"name": FRONTEND, "address": lb.vip, "subnet": _subnet(scenario)}],
-        "pools": [{"name": POOL, "members": members}],
+        member: dict[str, Any] = {"address": address, "vm": vm, "nic": nic, "os": "linux"}
+        if named.member_node:
+            member = {"address": address, "vm": vm, "os": "linux", "node": named.member_node}
+        members.append(member)
+    frontend: dict[str, Any] = {"name": named.frontend, "address": lb.vip}
+    if lb.cloud != "kubernetes":  # a ClusterIP is in the Service range, not the pods' subnet
+        frontend["subnet"] = _subnet(scenario)
+    if lb.local_on_members:
+        frontend["local_on_members"] = True
+    balancer: dict[str, Any] = {"name": named.balancer, "cloud": lb.cloud, "internal": True}
+    if lb.cloud == "azure":
+        balancer |= {"resource_group": RESOURCE_GROUP, "subscription": SUBSCRIPTION}
+    if lb.hairpin_mode is not None:
+        balancer["hairpin_mode"] = lb.hairpin_mode
+    balancer |= {
+        "frontends": [frontend],
+        "pools": [{"name": named.pool, "members": members}],
         "probes": [],
         "rules": [_yaml_rule(scenario, r) for r in lb.rules],
     }
@@ -75,19 +107,23 @@ def pcapflow_config(scenario: Scenario) -> dict[str, Any]:
 
 
 def _yaml_rule(scenario: Scenario, rule: LbRule) -> dict[str, Any]:
-    return {
+    named = names(scenario)
+    body: dict[str, Any] = {
         "name": rule.name,
-        "frontend": FRONTEND,
+        "frontend": named.frontend,
         "protocol": rule.protocol,
         "frontend_port": rule.frontend_port,
         "backend_port": rule.backend_port,
-        "pool": POOL,
+        "pool": named.pool,
         "probe": PROBE if scenario.lb.probe_port is not None else None,
         "floating_ip": rule.floating_ip,
         "idle_timeout": rule.idle_timeout_min,
         "tcp_reset": False,
         "distribution": "default",
     }
+    if not rule.preserve_client_ip:
+        body["preserve_client_ip"] = False
+    return body
 
 
 # ---- az network lb show -------------------------------------------------------------------------

@@ -75,12 +75,14 @@ def _has_v4_members(scenario: Scenario) -> bool:
 def ruleset(scenario: Scenario, healthy: Sequence[str] | None = None) -> str:
     """The whole ruleset of the host namespace; ``healthy`` defaults to every member."""
     healthy = scenario.lb.members if healthy is None else healthy
+    snat = _snat(scenario)
     body = [
         *_healthy_set(scenario, healthy),
         *_chain("antispoof", "filter hook prerouting priority raw", _antispoof(scenario)),
         *_chain("select", "filter hook prerouting priority mangle", _select(scenario)),
         *_chain(PICK_CHAIN, None, [pick_rule(scenario, healthy)]),
         *_chain("lb_dnat", "nat hook prerouting priority dstnat", _dnat(scenario)),
+        *(_chain("lb_snat", "nat hook postrouting priority srcnat", snat) if snat else ()),
         *_chain("nsg", "filter hook forward priority filter", _nsg(scenario)),
     ]
     return f"table {FAMILY} {TABLE} {{\n" + "".join(f"    {line}\n" for line in body) + "}\n"
@@ -160,6 +162,20 @@ def _dnat(scenario: Scenario) -> list[str]:
                 f"dnat {_ipf(member)} to {to}:{rule.backend_port}"
             )
     return rules
+
+
+def _snat(scenario: Scenario) -> list[str]:
+    """Rules that do not preserve the client's address (AWS NLB ``preserve_client_ip=false``):
+    the balancer puts its own address (the frontend) as source; conntrack reverses it."""
+    vip = scenario.lb.vip
+    marks = ", ".join(str(m) for m in member_marks(scenario).values())
+    return [
+        f"ct mark {{ {marks} }} ct original {_ipf(vip)} daddr {vip} "
+        f"meta l4proto {rule.protocol} ct original proto-dst {rule.frontend_port} "
+        f"snat {_ipf(vip)} to {vip}"
+        for rule in scenario.lb.rules
+        if not rule.preserve_client_ip and not rule.floating_ip
+    ]
 
 
 def _nsg(scenario: Scenario) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pcapflow.lab.kube import BRIDGE, veth
 from pcapflow.lab.scenarios import Scenario, Step
 from pcapflow.lab.topology import HOST, ports
 
@@ -95,7 +96,13 @@ class CapturePoint:
 
 
 def capture_points(scenario: Scenario) -> tuple[CapturePoint, ...]:
-    """Every VM NIC, each backend's lo, and every port of the host (balancer) namespace."""
+    """Every VM NIC, each backend's lo, and every port of the host (balancer) namespace; on a
+    Kubernetes node: every pod's eth0, the bridge and every bridge port."""
+    if scenario.kube:
+        pods = [CapturePoint(vm.name, "eth0", f"{vm.name}-eth0") for vm in scenario.vms]
+        node = [CapturePoint(HOST, BRIDGE, f"lb-{BRIDGE}")]
+        node += [CapturePoint(HOST, veth(vm.name), f"lb-{veth(vm.name)}") for vm in scenario.vms]
+        return (*pods, *node)
     points: list[CapturePoint] = []
     for vm in scenario.vms:
         points.extend(CapturePoint(vm.name, nic.name, f"{vm.name}-{nic.name}") for nic in vm.nics)

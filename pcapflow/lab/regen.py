@@ -24,7 +24,7 @@ REMEDIATED = ("hairpin-two-backends+loopback-vip-floating-ip",)
 
 
 def regenerate(out_dir: Path, names: list[str] | None = None) -> list[Path]:
-    check_environment(nginx=True)
+    check_environment(nginx=True, iptables=True)
     check_namespaces()
     written = []
     for name in names or [*SCENARIOS, *REMEDIATED]:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     try:
         if args[0] == "--check":
-            check_environment(nginx=True)
+            check_environment(nginx=True, iptables=True)
             check_namespaces()
             return 0
         regenerate(Path(args[0]), args[1:] or None)

@@ -61,7 +61,8 @@ def run_scenario(
         kernel=platform.release(),
     )
     (out_dir / "lb.yaml").write_text(lbfiles.to_pcapflow_yaml(scenario))
-    (out_dir / "lb.az.json").write_text(lbfiles.to_az_json(scenario))
+    if scenario.lb.cloud == "azure":  # other platforms: the native formats of pcapflow.lbconfig
+        (out_dir / "lb.az.json").write_text(lbfiles.to_az_json(scenario))
     (out_dir / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     return truth
 

@@ -51,6 +51,7 @@ LABELS = (
     "filtered",
     "probe_asymmetric_route",
     "idle_timeout",
+    "served_locally_refused",
     "unknown",
 )
 GUEST_COMMANDS = ("ip", "sysctl")  # the only programs a scenario's guest setup may run
@@ -95,6 +96,7 @@ class LbRule:
     backend_port: int
     floating_ip: bool = False
     idle_timeout_min: int = 4  # the balancer forgets an idle flow after this (host conntrack)
+    preserve_client_ip: bool = True  # False: the balancer SNATs to the frontend (AWS NLB option)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,9 @@ class LbSpec:
     probe_port: int | None = 80  # TCP probe from 168.63.129.16; None = members always healthy
     probe_interval_s: int = 5
     nsg: tuple[NsgDeny, ...] = ()
+    cloud: str = "azure"  # the platform the lab models: "azure", "aws", "gcp", "kubernetes"
+    local_on_members: bool = False  # GCP: the frontend is a local route on every backend
+    hairpin_mode: str | None = None  # Kubernetes: kubelet --hairpin-mode the node runs with
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +169,11 @@ class Scenario:
 
     def member_vm(self, address: str) -> Vm | None:
         return next((v for v in self.vms if address in v.addresses()), None)
+
+    @property
+    def kube(self) -> bool:
+        """A Kubernetes node (bridge, pods, kube-proxy) rather than the cloud host model."""
+        return self.lb.cloud == "kubernetes"
 
     @property
     def floating_ip(self) -> bool:
@@ -447,6 +457,158 @@ IPV6_FRONTEND = Scenario(
     require_cases=("self", "member"),
 )
 
+# ---- AWS Network Load Balancer ----------------------------------------------------------------
+AWS_NLB = Scenario(
+    name="aws-nlb-preserve-client-ip",
+    description=(
+        "AWS internal Network Load Balancer (10.2.1.100, TCP 80, instance targets web01 and "
+        "web02) with client IP preservation, the default for instance targets: the NLB rewrites "
+        "only the destination. web01 calls the NLB 12 times: routed to web02 it connects, routed "
+        "to itself source and destination are equal and the connection times out (AWS: "
+        "'Internal load balancers do not support hairpinning or loopback')."
+    ),
+    signature="S1, S2 (AWS NLB)",
+    vms=(WEB01_VM, WEB02_VM, client()),
+    lb=LbSpec(VIP, (WEB01, WEB02), (HTTP,), probe_port=None, cloud="aws"),
+    steps=(_client_step(), _web01_step(12)),
+    require_cases=("self", "member"),
+)
+
+AWS_NLB_NO_PRESERVE = dataclasses.replace(
+    AWS_NLB,
+    name="aws-nlb-no-preserve-client-ip",
+    description=(
+        "The same NLB with the target group attribute preserve_client_ip.enabled=false (the AWS "
+        "fix): the NLB replaces the source with its own private address 10.2.1.100 (SNAT), so a "
+        "target routed to itself sees 10.2.1.100 -> 10.2.1.4 and answers. Every call connects, "
+        "whichever target is picked: no hairpin failure, no hairpin risk."
+    ),
+    signature="S2 negative (AWS NLB, SNAT)",
+    lb=LbSpec(
+        VIP,
+        (WEB01, WEB02),
+        (dataclasses.replace(HTTP, preserve_client_ip=False),),
+        probe_port=None,
+        cloud="aws",
+    ),
+    steps=(_client_step(), _web01_step(12, expect={"self": OK, "member": OK})),
+)
+
+# ---- Google Cloud internal passthrough Network Load Balancer ----------------------------------
+# the Google guest environment's route for a forwarding rule of an internal passthrough NLB
+GCP_LOCAL_ROUTE = f"ip route add to local {VIP}/32 dev eth0 proto 66 table local"
+GCP_WEB01 = web("web01", WEB01, setup=(GCP_LOCAL_ROUTE,))
+GCP_WEB02 = web("web02", WEB02, setup=(GCP_LOCAL_ROUTE,))
+GCP_LB = LbSpec(
+    VIP,
+    (WEB01, WEB02),
+    (dataclasses.replace(HTTP, floating_ip=True),),  # passthrough: the destination is kept
+    probe_port=None,
+    cloud="gcp",
+    local_on_members=True,
+)
+SERVED_LOCALLY = Expect("connected", "ok")
+LOCAL_REFUSED = Expect("refused", "served_locally_refused")
+
+GCP_ILB = Scenario(
+    name="gcp-ilb-local-route",
+    description=(
+        "Google Cloud internal passthrough Network Load Balancer (forwarding rule 10.2.1.100, "
+        "TCP 80, backends web01 and web02). Packets reach a backend with the forwarding rule's "
+        "address as destination, and the guest environment has installed that address as a "
+        "local route on every backend. The client's calls are balanced; web01's own calls to "
+        "10.2.1.100 never leave web01: they are served by web01 itself over lo, every time."
+    ),
+    signature="S3 (Google Cloud, by design)",
+    vms=(GCP_WEB01, GCP_WEB02, client()),
+    lb=GCP_LB,
+    steps=(
+        _client_step(),
+        Step("web01", "", "tcp", 80, 41001, 6, {"none": SERVED_LOCALLY}),
+    ),
+    require_cases=("member", "none"),
+)
+
+GCP_ILB_DOWN = Scenario(
+    name="gcp-ilb-local-route-service-down",
+    description=(
+        "The same Google Cloud backends, but web01's own HTTP service is down (nothing listens "
+        "on port 80 on web01) while web02 serves. web01's calls to the forwarding rule are still "
+        "answered by web01 itself, over lo: refused at once, although a healthy backend exists. "
+        "By design of the platform, not a balancer fault."
+    ),
+    signature="S3 failure (Google Cloud, caller's service down)",
+    vms=(
+        Vm("web01", (Nic("eth0", WEB01),), "backend", (443,), (5000,), (), (GCP_LOCAL_ROUTE,)),
+        GCP_WEB02,
+    ),
+    lb=GCP_LB,
+    steps=(
+        Step(
+            "web01", "", "tcp", 80, 41001, 4, {"none": Expect("refused", "served_locally_refused")}
+        ),
+    ),
+    require_cases=("none",),
+)
+
+# ---- Kubernetes: a Service through kube-proxy (iptables mode) on a bridge CNI --------------------
+CLUSTER_IP = "10.96.0.10"
+POD_WEB1 = "10.244.1.2"
+POD_WEB2 = "10.244.1.3"
+POD_CLIENT = "10.244.1.4"
+POD_PORT = 8080
+
+
+def pod(name: str, address: str, role: str = "backend") -> Vm:
+    """A pod: one eth0 on the node's bridge; endpoints serve HTTP on 8080."""
+    listen = (POD_PORT,) if role == "backend" else ()
+    return Vm(name, (Nic("eth0", address),), role, listen)
+
+
+K8S_HAIRPIN_OFF = Scenario(
+    name="k8s-hairpin-off",
+    description=(
+        "Kubernetes Service default/web (ClusterIP 10.96.0.10:80 -> pods web1 10.244.1.2 and "
+        "web2 10.244.1.3 on port 8080) through kube-proxy's iptables rules on node-1, whose "
+        "bridge cni0 has hairpin_mode off on every port (kubelet --hairpin-mode=none). web1 calls "
+        "its own Service 12 times: kube-proxy picks an endpoint at random per SYN; sent to web2 "
+        "it connects, sent back to web1 the SYN returns un-masqueraded with web1's own source "
+        "(martian): no answer, and the call times out when every SYN of it picks web1."
+    ),
+    signature="S1, S2 (Kubernetes, hairpin off)",
+    vms=(pod("web1", POD_WEB1), pod("web2", POD_WEB2), pod("client", POD_CLIENT, "client")),
+    lb=LbSpec(
+        CLUSTER_IP,
+        (POD_WEB1, POD_WEB2),
+        (LbRule("http", "tcp", 80, POD_PORT),),  # the Service port named http
+        probe_port=None,
+        cloud="kubernetes",
+        hairpin_mode="none",
+    ),
+    steps=(
+        Step("client", POD_CLIENT, "tcp", 80, 40001, 4, CLIENT_OK),
+        Step("web1", POD_WEB1, "tcp", 80, 41001, 12, HAIRPIN, timeout_s=1.5),
+    ),
+    require_cases=("self", "member"),
+)
+
+K8S_HAIRPIN_ON = dataclasses.replace(
+    K8S_HAIRPIN_OFF,
+    name="k8s-hairpin-on",
+    description=(
+        "The same Service with hairpin_mode on on the bridge ports (kubelet "
+        "--hairpin-mode=hairpin-veth, the fix): a SYN kube-proxy sends back to web1 leaves the "
+        "bridge by the port it came in on, masqueraded by KUBE-POSTROUTING to the node's bridge "
+        "address 10.244.1.1, and web1 answers it. Every call connects."
+    ),
+    signature="S2 negative (Kubernetes, hairpin on)",
+    lb=dataclasses.replace(K8S_HAIRPIN_OFF.lb, hairpin_mode="hairpin-veth"),
+    steps=(
+        Step("client", POD_CLIENT, "tcp", 80, 40001, 4, CLIENT_OK),
+        Step("web1", POD_WEB1, "tcp", 80, 41001, 12, {"self": OK, "member": OK}, timeout_s=1.5),
+    ),
+)
+
 # ---- remediations -------------------------------------------------------------------------------
 LOOPBACK_VIP = Remediation(
     name="loopback-vip-floating-ip",
@@ -605,6 +767,12 @@ SCENARIOS: dict[str, Scenario] = {
         UDP_SERVICE,
         IPV6_FRONTEND,
         IDLE_TIMEOUT,
+        AWS_NLB,
+        AWS_NLB_NO_PRESERVE,
+        GCP_ILB,
+        GCP_ILB_DOWN,
+        K8S_HAIRPIN_OFF,
+        K8S_HAIRPIN_ON,
     )
 }
 

@@ -41,13 +41,15 @@ def quiet(_: str) -> None:
     pass
 
 
-def check_environment(*, nginx: bool = False) -> None:
+def check_environment(*, nginx: bool = False, iptables: bool = False) -> None:
     """Raise LabError (one line) unless this machine can run the lab."""
     if not sys.platform.startswith("linux"):
         raise LabError("the lab needs Linux network namespaces (this is not Linux)")
     if os.geteuid() != 0:
         raise LabError("the lab needs root to create network namespaces (run it as root)")
     needed = dict(TOOLS, **({"nginx": "nginx-light"} if nginx else {}))
+    if iptables:  # the Kubernetes scenarios: kube-proxy's rules
+        needed["iptables-restore"] = "iptables"
     missing = [
         f"{tool} (Debian package {pkg})" for tool, pkg in needed.items() if not shutil.which(tool)
     ]

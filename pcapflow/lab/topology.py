@@ -111,6 +111,10 @@ def uses_ipv6(scenario: Scenario) -> bool:
 
 def plan(scenario: Scenario, netns: Mapping[str, str]) -> tuple[Cmd, ...]:
     """Commands that build the topology; ``netns`` maps logical -> real namespace names."""
+    if scenario.kube:  # a Kubernetes node instead of the cloud host model
+        from pcapflow.lab import kube  # here: kube builds on this module
+
+        return kube.plan(scenario, netns)
     cmds: list[Cmd] = []
     ipv6 = uses_ipv6(scenario)
     for ns in namespaces(scenario):

@@ -8,9 +8,11 @@ Public API (names are a cross-helper contract)::
     to_yaml(cfg)                                 LbConfig -> pcapflow YAML (round-trips)
     to_dict(cfg, explicit=True)                  the stable JSON form (`lb show --format json`)
     validate(paths, fmt=None, nic_files=())      -> list[Problem] (empty = valid)
+    problems_of(loaded)                          the same for a Loaded (files + declaration)
     check(cfg)                                   semantic problems of an in-memory LbConfig
 
-Formats (``fmt``): "yaml", "az", "arm", "terraform"; None or "auto" detects.
+Formats (``fmt``): "yaml", "az", "arm", "terraform", "aws", "gcloud", "kubectl"; None or "auto"
+detects.  The aws, gcloud and kubectl documents given together are read as one set.
 """
 
 from __future__ import annotations
@@ -62,12 +64,16 @@ def validate(
 
     A document that cannot be parsed at all raises :class:`~pcapflow.errors.ConfigError`.
     """
-    loaded = load_documents(paths, fmt=fmt, nic_files=nic_files)
-    return [*loaded.problems, *_checked(loaded)]
+    return problems_of(load_documents(paths, fmt=fmt, nic_files=nic_files))
 
 
 def validate_text(text: str, *, fmt: str | None = None, name: str = "<text>") -> list[Problem]:
-    loaded = load_text_documents(text, fmt=fmt, name=name)
+    return problems_of(load_text_documents(text, fmt=fmt, name=name))
+
+
+def problems_of(loaded: Loaded) -> list[Problem]:
+    """Every problem of a loaded configuration: those found while loading, then the semantic
+    ones (what :func:`validate` returns for files, here for any :class:`Loaded`)."""
     return [*loaded.problems, *_checked(loaded)]
 
 
@@ -95,6 +101,7 @@ __all__ = [
     "from_declaration",
     "load",
     "load_text",
+    "problems_of",
     "schema",
     "to_dict",
     "to_yaml",

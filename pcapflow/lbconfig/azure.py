@@ -10,13 +10,14 @@ cannot be resolved is reported, never invented.  The ARM loader reuses :func:`re
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pcapflow.lbconfig.azure_ids import IdIndex, id_segments, id_tail
+from pcapflow.lbconfig.azure_ids import IdIndex, fold_key, id_key, id_name, id_segments, id_tail
 from pcapflow.lbconfig.draft import LbDraft, Loaded, Placed, PoolDraft, assemble
 from pcapflow.lbconfig.inventory import Inventory, IpConfig
 from pcapflow.lbconfig.node import Node, Unresolved
-from pcapflow.lbconfig.problems import Document, Problem, Severity, pointer_join
+from pcapflow.lbconfig.problems import Document, Problem, Severity, cite, pointer_join
 from pcapflow.lbconfig.vocab import (
     DISTRIBUTIONS,
     IDLE_TIMEOUT_DEFAULT_MIN,
@@ -52,6 +53,19 @@ CHILD_WORDS = {
     "rule": "rule",
     "nat": "inbound NAT rule",
 }
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """One ``loadBalancerBackendAddresses`` entry of a pool: NIC-based (``ipc_id``), by address,
+    or both (the CLI lists the address of a NIC-based member beside its reference)."""
+
+    node: Node
+    ipc_id: str | None
+    address: str | None  # canonical; None when absent or not an IP (then reported)
+    has_address: bool
+
+
 REST_SKU_DEFAULT = "Basic"  # REST: a balancer created without sku is Basic
 UNKNOWN_SKU = "unknown"
 
@@ -62,7 +76,7 @@ def load_az(data: Any, doc: Document, inventory: Inventory) -> Loaded:
     if isinstance(data, list):
         items = [(item, pointer_join("", i)) for i, item in enumerate(data)]
     elif isinstance(data, Mapping) and _wrapped(data):
-        key = next(k for k in data if str(k).casefold() == "loadbalancer")
+        key = next(k for k in data if fold_key(k) == "loadbalancer")
         items = [(data[key], pointer_join("", key))]
     else:
         items = [(data, "")]
@@ -71,8 +85,8 @@ def load_az(data: Any, doc: Document, inventory: Inventory) -> Loaded:
 
 
 def _wrapped(data: Mapping[str, Any]) -> bool:
-    return any(str(k).casefold() == "loadbalancer" for k in data) and not any(
-        str(k).casefold() in ("frontendipconfigurations", "properties") for k in data
+    return any(fold_key(k) == "loadbalancer" for k in data) and not any(
+        fold_key(k) in ("frontendipconfigurations", "properties") for k in data
     )
 
 
@@ -107,7 +121,8 @@ class _Reader:
         self.doc = node.doc
         self.inventory = inventory
         self.lb_id = lb_id
-        self.unresolved: set[tuple[str, str]] = set()
+        self.reported: set[tuple[str, str]] = set()  # (pool, ipconfig) already reported
+        self.listed: dict[str, str] = {}  # ipconfig id_key -> address the pools list for it
         # id(pool) -> casefolded (ip_config or address) of its members, kept as members are added
         self._member_keys: dict[int, set[str]] = {}
 
@@ -206,36 +221,55 @@ class _Reader:
     def pool(self, node: Node) -> None:
         name = node.text("name", required=True) or "<unnamed>"
         pool = self.lb.pool(name, self.doc.origin(node.pointer))
+        entries = [
+            self.backend_entry(name, addr) for addr in node.children("loadBalancerBackendAddresses")
+        ]
+        listed = {id_key(e.ipc_id): e for e in entries if e.ipc_id and e.address}
+        self.listed.update({key: e.address for key, e in listed.items() if e.address})
         for ref in node.children("backendIPConfigurations"):
             ipc_id = ref.text("id", required=True)
             if ipc_id is not None:
-                self.nic_member(pool, ipc_id, ref.pointer)
-        for addr in node.children("loadBalancerBackendAddresses"):
-            if str(addr.get("adminState", default="")).casefold() == "down":
-                self.doc.report(
-                    addr.at("adminState"),
-                    f"pool {name!r}: member {addr.text('name') or '?'} has adminState Down: it "
-                    "gets no new flows, so the real pool is smaller than listed",
-                    Severity.WARNING,
-                )
-            ipc_id = addr.ref("networkInterfaceIPConfiguration")
-            text = addr.text("ipAddress")
-            if ipc_id is not None:
-                self.nic_member(pool, ipc_id, addr.pointer)
-            elif text is not None:
-                address = canonical_ip(text)
-                if address is None:
-                    self.doc.report(addr.at("ipAddress"), f"{text!r} is not an IP address")
-                    continue
-                self.add_member(pool, Member(address), addr.pointer, key=address)
-            elif addr.has("loadBalancerFrontendIPConfiguration"):
-                self.doc.report(
-                    addr.pointer,
-                    "cross-region pool member (a regional frontend) is not modelled",
-                    Severity.WARNING,
-                )
-            else:
-                self.doc.report(addr.pointer, "backend address without ipAddress or NIC")
+                self.nic_member(pool, ipc_id, ref.pointer, listed.get(id_key(ipc_id)))
+        for entry in entries:
+            self.entry_member(pool, entry)
+
+    def backend_entry(self, pool: str, addr: Node) -> BackendEntry:
+        """One ``loadBalancerBackendAddresses`` entry: its NIC reference and address, read once
+        (an address that is not an IP is reported here)."""
+        if str(addr.get("adminState", default="")).casefold() == "down":
+            self.doc.report(
+                addr.at("adminState"),
+                f"pool {pool!r}: member {addr.text('name') or '?'} has adminState Down: it "
+                "gets no new flows, so the real pool is smaller than listed",
+                Severity.WARNING,
+            )
+        text = addr.text("ipAddress")
+        address = canonical_ip(text) if text is not None else None
+        if text is not None and address is None:
+            self.doc.report(addr.at("ipAddress"), f"{text!r} is not an IP address")
+        return BackendEntry(
+            node=addr,
+            ipc_id=addr.ref("networkInterfaceIPConfiguration"),
+            address=address,
+            has_address=text is not None,
+        )
+
+    def entry_member(self, pool: PoolDraft, entry: BackendEntry) -> None:
+        addr = entry.node
+        if entry.ipc_id is not None:
+            self.nic_member(pool, entry.ipc_id, addr.pointer, entry if entry.address else None)
+        elif entry.address is not None:
+            self.add_member(pool, Member(entry.address), addr.pointer, key=entry.address)
+        elif entry.has_address:
+            return  # not an IP: reported
+        elif addr.has("loadBalancerFrontendIPConfiguration"):
+            self.doc.report(
+                addr.pointer,
+                "cross-region pool member (a regional frontend) is not modelled",
+                Severity.WARNING,
+            )
+        else:
+            self.doc.report(addr.pointer, "backend address without ipAddress or NIC")
 
     def add_member(self, pool: PoolDraft, member: Member, pointer: str, key: str) -> None:
         if key.casefold() not in self.member_keys(pool):
@@ -254,15 +288,44 @@ class _Reader:
         self.member_keys(pool).add((placed.value.ip_config or placed.value.address).casefold())
         pool.members.append(placed)
 
-    def nic_member(self, pool: PoolDraft, ipc_id: str, pointer: str) -> None:
+    def nic_member(
+        self, pool: PoolDraft, ipc_id: str, pointer: str, listed: BackendEntry | None = None
+    ) -> None:
+        """A member named by its NIC ipconfig; ``listed`` when the pool also lists its address."""
+        if listed is not None and listed.address is not None:
+            known = self.listed_nic_member(pool, ipc_id, listed.address, listed.node)
+            self.add_member(pool, known, listed.node.pointer, key=known.ip_config or ipc_id)
+            return
         member = self.inventory.member(ipc_id)
         if member is None:
-            key = (pool.name.casefold(), ipc_id.casefold())
-            if key not in self.unresolved:  # pools list an ipconfig twice (two fields)
-                self.unresolved.add(key)
+            if self.first_report(pool, ipc_id):  # pools list an ipconfig twice (two fields)
                 self.doc.report(pointer, self.unresolved_nic(ipc_id, pool.name))
             return
         self.add_member(pool, member, pointer, key=member.ip_config or member.address)
+
+    def first_report(self, pool: PoolDraft, ipc_id: str) -> bool:
+        """True the first time a problem about this ipconfig of this pool is to be reported."""
+        key = (pool.name.casefold(), id_key(ipc_id))
+        if key in self.reported:
+            return False
+        self.reported.add(key)
+        return True
+
+    def listed_nic_member(self, pool: PoolDraft, ipc_id: str, address: str, entry: Node) -> Member:
+        """The balancer lists the address: use it; the NIC documents (``--nic``) add VM and MAC.
+        A NIC document that gives another address is reported with both places."""
+        ipc = self.inventory.ipconfig(ipc_id)
+        if ipc is None or ipc.address is None or ipc.address == address:
+            return self.inventory.member_at(ipc_id, address)
+        if self.first_report(pool, ipc_id):
+            nic_at = ipc.address_origin or ipc.origin
+            self.doc.report(
+                entry.at("ipAddress"),
+                f"pool {pool.name!r} lists {address} for NIC {ipc.nic} ipconfig "
+                f"{id_name(ipc.id)}, but {cite(nic_at)} gives {ipc.address}; export the load "
+                "balancer and its NICs again, at the same time",
+            )
+        return Member(address=address, nic=ipc.nic, ip_config=ipc_id)
 
     def unresolved_nic(self, ipc_id: str, pool: str) -> str:
         segments = id_segments(ipc_id)
@@ -288,13 +351,14 @@ class _Reader:
         """Members whose NIC declares the pool (ARM templates; --nic documents)."""
         pool_id = f"{self.lb_id}/backendAddressPools/{pool.name}"
         for ipc in self.inventory.members_of_pool(pool_id):
+            if ipc.id.casefold() in self.member_keys(pool):
+                continue  # listed by the balancer too
             member = self.inventory.member(ipc.id)
             if member is None:
                 message = self.unresolved_nic(ipc.id, pool.name)
                 self.doc.problems.append(Problem.at(ipc.origin, message))
                 continue
-            if ipc.id.casefold() not in self.member_keys(pool):
-                self.append_member(pool, Placed(member, ipc.origin))
+            self.append_member(pool, Placed(member, ipc.origin))
 
     def probe(self, node: Node) -> None:
         name = node.text("name", required=True) or "<unnamed>"
@@ -395,7 +459,10 @@ class _Reader:
         target_id = node.ref("backendIPConfiguration") or self.nat_target_from_nics(name)
         if target_id is not None:
             member = self.inventory.member(target_id)
-            if member is None:
+            listed = self.listed.get(id_key(target_id))
+            if listed is not None:
+                target = listed  # the balancer's own view, as for pool members
+            elif member is None:
                 self.doc.report(
                     node.at("backendIPConfiguration"),
                     f"inbound NAT rule {name!r}: target not resolved; "

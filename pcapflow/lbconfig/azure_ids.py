@@ -1,8 +1,10 @@
 """Azure resource shapes: case-insensitive keys, nested ``properties``, resource IDs.
 
 The same resource comes flattened (``az network ... show``), nested under ``properties`` (REST,
-ARM, ``az group export``) and with two key casings (``enableFloatingIP`` / ``enableFloatingIp``).
-:func:`flat` and :func:`get` read all of them alike.
+ARM, ``az group export``) and with three key casings: the REST casing of the current CLI
+(``enableFloatingIP``), the camelCase of older CLIs (``enableFloatingIp``, with explicit nulls) and
+the snake_case of the Python SDK's ``as_dict()`` and Ansible (``enable_floating_ip``).
+:func:`fold_key` makes them one key; :func:`flat` and :func:`get` read all of them alike.
 """
 
 from __future__ import annotations
@@ -11,29 +13,37 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def fold_key(key: object) -> str:
+    """One spelling for every casing of a key: ``privateIPAddress``, ``privateIpAddress`` and
+    ``private_ip_address`` all become ``privateipaddress``."""
+    return str(key).casefold().replace("_", "")
+
+
 def flat(obj: Any) -> dict[str, Any]:
-    """``obj`` with its ``properties`` merged in (keys case-folded); {} for a non-mapping."""
+    """``obj`` with its ``properties`` merged in, keys folded (:func:`fold_key`); {} for a
+    non-mapping."""
     if not isinstance(obj, Mapping):
         return {}
     out: dict[str, Any] = {}
     for key, value in obj.items():
-        if str(key).casefold() == "properties" and isinstance(value, Mapping):
+        if fold_key(key) == "properties" and isinstance(value, Mapping):
             continue
-        out[str(key).casefold()] = value
+        if out.get(fold_key(key)) is None:  # an explicit null never hides a value
+            out[fold_key(key)] = value
     props = next(
-        (v for k, v in obj.items() if str(k).casefold() == "properties" and isinstance(v, Mapping)),
+        (v for k, v in obj.items() if fold_key(k) == "properties" and isinstance(v, Mapping)),
         None,
     )
     if props is not None:
         for key, value in props.items():
-            out.setdefault(str(key).casefold(), value)
+            out.setdefault(fold_key(key), value)
     return out
 
 
 def get(obj: Mapping[str, Any], *names: str, default: Any = None) -> Any:
-    """The first present of ``names`` in a :func:`flat` mapping (names given in any case)."""
+    """The first present of ``names`` in a :func:`flat` mapping (names given in any casing)."""
     for name in names:
-        key = name.casefold()
+        key = fold_key(name)
         if key in obj and obj[key] is not None:
             return obj[key]
     return default

@@ -26,6 +26,9 @@ from pcapflow.lbconfig.vocab import (
 from pcapflow.model.lb import LoadBalancer, ProbeProtocol, Protocol
 
 MIN_PROBE_INTERVAL_S = 5
+# Azure's limits (idle timeout range, probe rules) hold for Azure and for configurations that
+# name no platform; AWS, Google Cloud and Kubernetes have their own.
+AZURE_RULES_APPLY = frozenset({"azure", "generic"})
 
 # model element kind -> (YAML list key, origin key kind) for locations of in-memory configs
 _LISTS = {
@@ -228,7 +231,7 @@ def ha_ports(ctx: Ctx) -> Iterator[Problem]:
                     "rule", i, j, "protocol",
                 )  # fmt: skip
                 continue
-            if not all_proto and rule.frontend_port == 0:
+            if not all_proto and rule.frontend_port == 0 and lb.cloud in AZURE_RULES_APPLY:
                 yield ctx.problem(
                     f"rule {rule.name!r}: frontend port 0 (any port) needs protocol all "
                     "(HA ports)", "rule", i, j, "frontend_port",
@@ -333,6 +336,8 @@ def timeouts_and_probes(ctx: Ctx) -> Iterator[Problem]:
     interval at least 5 s."""
     low, high = IDLE_TIMEOUT_RANGE_MIN
     for i, lb in enumerate(ctx.lbs):
+        if lb.cloud not in AZURE_RULES_APPLY:
+            continue  # other platforms have their own timeouts and probe rules
         for j, rule in enumerate(lb.rules):
             if not low <= rule.idle_timeout_min <= high:
                 # Shorter than Azure allows is only a warning: the kernel lab and other clouds

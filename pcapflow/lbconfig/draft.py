@@ -139,6 +139,18 @@ def assemble(drafts: Iterable[LbDraft], problems: Iterable[Problem], source: str
     return Loaded(config, origins, tuple(problems))
 
 
+def assemble_set(
+    drafts: Iterable[LbDraft], problems: Iterable[Problem], sources: Sequence[str]
+) -> Loaded:
+    """:func:`assemble` for a configuration read from several documents at once."""
+    # a value shared by several elements (a backend service of two forwarding rules) is read,
+    # and its problem reported, once per element: each problem is listed once
+    unique = list(dict.fromkeys(problems))
+    loaded = assemble(drafts, unique, sources[0] if sources else "<config>")
+    config = LbConfig(loaded.config.load_balancers, tuple(sources))
+    return Loaded(config, loaded.origins, loaded.problems)
+
+
 def merge(parts: Sequence[Loaded]) -> Loaded:
     """Several loaded documents as one configuration (balancers in the order given)."""
     lbs: list[LoadBalancer] = []

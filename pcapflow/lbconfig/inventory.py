@@ -12,7 +12,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pcapflow.lbconfig.azure_ids import IdIndex, flat, get, id_name, id_segments, ref_id
+from pcapflow.lbconfig.azure_ids import (
+    IdIndex,
+    flat,
+    fold_key,
+    get,
+    id_name,
+    id_segments,
+    ref_id,
+)
 from pcapflow.lbconfig.node import SOURCE_POINTER
 from pcapflow.lbconfig.problems import Document, Origin, Severity, pointer_join
 from pcapflow.lbconfig.vocab import (
@@ -47,6 +55,7 @@ class IpConfig:
     pool_ids: tuple[str, ...]  # backend pools this ipconfig joins (declared on the NIC)
     nat_rule_ids: tuple[str, ...]
     origin: Origin
+    address_origin: Origin | None = None  # where the NIC document gives the address
 
 
 def _type(obj: Mapping[str, Any]) -> str:
@@ -125,9 +134,9 @@ class Inventory:
         """Index a NIC resource, any shape (``nic_id`` when the document has no ``id``)."""
         nic = flat(raw)
         nested = any(
-            str(k).casefold() == "properties"
+            fold_key(k) == "properties"
             and isinstance(v, Mapping)
-            and any(str(x).casefold() == "ipconfigurations" for x in v)
+            and any(fold_key(x) == "ipconfigurations" for x in v)
             for k, v in raw.items()
         )
         base = pointer_join(pointer, "properties") if nested else pointer
@@ -148,6 +157,7 @@ class Inventory:
             address = get(ipc, "privateIPAddress")
             source = get(ipc, SOURCE_POINTER)
             at = source if isinstance(source, str) else pointer_join(base, "ipConfigurations", j)
+            address_at = _value_pointer(raw, at, "privateIPAddress")
             self._put_ipconfig(
                 IpConfig(
                     id=ipc_id,
@@ -160,6 +170,7 @@ class Inventory:
                     pool_ids=_ids(get(ipc, "loadBalancerBackendAddressPools")),
                     nat_rule_ids=_ids(get(ipc, "loadBalancerInboundNatRules")),
                     origin=doc.origin(at),
+                    address_origin=doc.origin(address_at),
                 ),
             )
 
@@ -181,6 +192,7 @@ class Inventory:
             pool_ids=tuple(dict.fromkeys(old.pool_ids + new.pool_ids)),
             nat_rule_ids=tuple(dict.fromkeys(old.nat_rule_ids + new.nat_rule_ids)),
             origin=old.origin if old.address else new.origin,
+            address_origin=old.address_origin if old.address else new.address_origin,
         )
         self.ipconfigs.put(old.id, merged)
         self.ipconfigs.put(new.id, merged)
@@ -225,9 +237,28 @@ class Inventory:
         ipc = self.ipconfig(ipconfig_id)
         if ipc is None or ipc.address is None:
             return None
+        return self._member(ipc, ipc.address)
+
+    def member_at(self, ipconfig_id: str, address: str) -> Member:
+        """The pool member behind a NIC ipconfig whose address the balancer itself lists: VM,
+        MAC and OS from the NIC/VM documents when given, else what the ID says (the NIC's name;
+        the instance of a scale set)."""
+        ipc = self.ipconfig(ipconfig_id)
+        if ipc is not None:
+            return self._member(ipc, address)
+        segments = id_segments(ipconfig_id)
+        in_scale_set = "virtualmachinescalesets" in segments and "virtualmachines" in segments
+        return Member(
+            address=address,
+            vm=vm_name(ipconfig_id) if in_scale_set else None,
+            nic=segments.get("networkinterfaces"),
+            ip_config=ipconfig_id,
+        )
+
+    def _member(self, ipc: IpConfig, address: str) -> Member:
         vm_id = ipc.vm_id or self.vm_by_nic.find(ipc.nic_id)
         return Member(
-            address=ipc.address,
+            address=address,
             vm=vm_name(vm_id) if isinstance(vm_id, str) else None,
             nic=ipc.nic,
             ip_config=ipc.id,
@@ -251,6 +282,19 @@ def vm_name(vm_id: str) -> str:
     if scale_set is not None and "virtualmachines" in segments:
         return f"{scale_set}_{segments['virtualmachines']}"
     return id_name(vm_id)
+
+
+def _value_pointer(raw: Any, at: str, name: str) -> str:
+    """The JSON pointer of key ``name`` (any casing) of ``raw`` or of its ``properties``."""
+    if not isinstance(raw, Mapping):
+        return at
+    for key in raw:
+        if fold_key(key) == fold_key(name):
+            return pointer_join(at, str(key))
+    for key, value in raw.items():
+        if fold_key(key) == "properties" and isinstance(value, Mapping):
+            return _value_pointer(value, pointer_join(at, str(key)), name)
+    return at
 
 
 def _items(value: Any) -> list[Any]:

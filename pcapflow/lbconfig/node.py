@@ -1,10 +1,11 @@
 """Reading JSON documents with their JSON pointers, whatever the casing or ``properties`` nesting.
 
-:class:`Node` wraps one JSON object.  Keys are matched case-insensitively (``enableFloatingIP`` and
-``enableFloatingIp`` alike) and keys nested in ``properties`` read as if they were on the object
-itself, while every value keeps its true JSON pointer for problem reports.  Typed readers
-(:meth:`Node.text`, :meth:`Node.integer`, ...) report wrong types and unresolved template
-expressions to the :class:`~pcapflow.lbconfig.problems.Document` instead of guessing.
+:class:`Node` wraps one JSON object.  Keys are matched in any casing (``enableFloatingIP``,
+``enableFloatingIp`` and ``enable_floating_ip`` alike, see
+:func:`~pcapflow.lbconfig.azure_ids.fold_key`) and keys nested in ``properties`` read as if they
+were on the object itself, while every value keeps its true JSON pointer for problem reports.
+Typed readers (:meth:`Node.text`, :meth:`Node.integer`, ...) report wrong types and unresolved
+template expressions to the :class:`~pcapflow.lbconfig.problems.Document` instead of guessing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pcapflow.lbconfig.azure_ids import fold_key
 from pcapflow.lbconfig.problems import Document, Severity, pointer_join
 
 
@@ -49,11 +51,18 @@ class Node:
             if key in (SOURCE_POINTER, SOURCE_FIELDS):
                 continue
             at = fields.get(key) or pointer_join(self.pointer, key)
-            self._keys.setdefault(str(key).casefold(), (at, value))
+            self._put(key, at, value)
         props = self._keys.get("properties")
         if props is not None and isinstance(props[1], Mapping):
             for key, value in props[1].items():
-                self._keys.setdefault(str(key).casefold(), (pointer_join(props[0], key), value))
+                self._put(key, pointer_join(props[0], key), value)
+
+    def _put(self, key: str, at: str, value: Any) -> None:
+        """Keep the first spelling of a key, unless it is an explicit null (older CLIs print
+        ``"ipAddress": null`` where newer ones leave the key out)."""
+        old = self._keys.get(fold_key(key))
+        if old is None or old[1] is None:
+            self._keys[fold_key(key)] = (at, value)
 
     # ---- raw access ------------------------------------------------------------------------
 
@@ -61,7 +70,7 @@ class Node:
         return any(self._get(n) is not _MISSING for n in names)
 
     def _get(self, name: str) -> Any:
-        found = self._keys.get(name.casefold())
+        found = self._keys.get(fold_key(name))
         return _MISSING if found is None or found[1] is None else found[1]
 
     def get(self, *names: str, default: Any = None) -> Any:
@@ -74,7 +83,7 @@ class Node:
     def at(self, *names: str) -> str:
         """The pointer of the first present of ``names`` (or of the first name, were it there)."""
         for name in names:
-            found = self._keys.get(name.casefold())
+            found = self._keys.get(fold_key(name))
             if found is not None and found[1] is not None:
                 return found[0]
         return pointer_join(self.pointer, names[0]) if names else self.pointer
@@ -92,6 +101,16 @@ class Node:
             self.doc.report(at, f"expected a list, got {type(values).__name__}")
             return []
         return [Node(v, pointer_join(at, i), self.doc) for i, v in enumerate(values)]
+
+    def values(self, name: str) -> list[Any]:
+        """A list of plain values (``[]`` when absent; anything else than a list is reported)."""
+        value = self.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.doc.report(self.at(name), f"expected a list, got {type(value).__name__}")
+            return []
+        return value
 
     def ref(self, *names: str) -> str | None:
         """The ``id`` of a sub-resource reference ``{"id": ...}`` (None when absent)."""

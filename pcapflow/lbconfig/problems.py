@@ -65,6 +65,12 @@ class Problem:
         return cls(origin.file, origin.pointer, message, origin.line, severity)
 
 
+def cite(origin: Origin) -> str:
+    """Another place named inside a problem's message: ``file:line /pointer``."""
+    file = f"{origin.file}:{origin.line}" if origin.line is not None else origin.file
+    return f"{file} {origin.pointer or '/'}"
+
+
 def pointer_join(base: str, *parts: str | int) -> str:
     """Extend a JSON pointer (RFC 6901 escaping)."""
     out = base

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pcapflow.lbconfig.problems import Problem, Severity
-from pcapflow.model.lb import LbConfig, LoadBalancer, Member, Rule
+from pcapflow.model.lb import LbConfig, LoadBalancer, Member, Probe, Rule
 
 
 def _endpoint(address: str, port: int | str) -> str:
@@ -15,6 +15,7 @@ def _endpoint(address: str, port: int | str) -> str:
 def _member(m: Member) -> str:
     extra = [
         f"vm {m.vm}" if m.vm else "",
+        f"node {m.node}" if m.node else "",
         f"nic {m.nic}" if m.nic else "",
         f"mac {m.mac}" if m.mac else "",
         m.os or "",
@@ -22,11 +23,19 @@ def _member(m: Member) -> str:
     return "  ".join([m.address, *[e for e in extra if e]])
 
 
+def _probe_sources(p: Probe) -> str:
+    sources = ([p.source] if p.source else []) + list(p.source_ranges)
+    return ", ".join(sources) if sources else "addresses not told apart from client traffic"
+
+
 def _rule(lb: LoadBalancer, r: Rule) -> str:
     fe = lb.frontend(r.frontend)
     vip = fe.address if fe else f"<missing frontend {r.frontend}>"
     if r.ha_ports:
         match = f"{vip} all ports (HA ports)"
+        target = f"{r.pool} same port"
+    elif r.frontend_port == 0:  # every port of one protocol (a Google Cloud allPorts rule)
+        match = f"{vip} all {r.protocol.value} ports"
         target = f"{r.pool} same port"
     else:
         match = f"{_endpoint(vip, r.frontend_port)}/{r.protocol.value}"
@@ -43,6 +52,8 @@ def _rule(lb: LoadBalancer, r: Rule) -> str:
         flags.append("TCP reset")
     if r.disable_outbound_snat:
         flags.append("outbound SNAT disabled")
+    if not r.preserve_client_ip:
+        flags.append("client IP not preserved")
     return f"rule {r.name}: {match} -> {target}{n}; " + ", ".join(flags)
 
 
@@ -53,10 +64,13 @@ def render_text(cfg: LbConfig) -> str:
         scope = "internal" if lb.internal else "public"
         where = ", ".join(x for x in (lb.resource_group, lb.location) if x)
         lines.append(f"{lb.name} ({lb.cloud}, {lb.sku}, {scope})" + (f"  {where}" if where else ""))
+        if lb.hairpin_mode:
+            lines.append(f"  kubelet hairpin mode: {lb.hairpin_mode}")
         for fe in lb.frontends:
             subnet = f"  subnet {fe.subnet}" if fe.subnet else ""
             kind = "private" if fe.private else "public"
-            lines.append(f"  frontend {fe.name}: {fe.address} {kind}{subnet}")
+            local = "  local on every member" if fe.local_on_members else ""
+            lines.append(f"  frontend {fe.name}: {fe.address} {kind}{subnet}{local}")
         for pool in lb.pools:
             lines.append(f"  pool {pool.name}: {len(pool.members)} member(s)")
             lines.extend(f"    {_member(m)}" for m in pool.members)
@@ -64,7 +78,7 @@ def render_text(cfg: LbConfig) -> str:
             path = f" {p.path}" if p.path else ""
             lines.append(
                 f"  probe {p.name}: {p.protocol.value}:{p.port}{path} every {p.interval_s} s, "
-                f"threshold {p.count}, from {p.source}"
+                f"threshold {p.count}, from {_probe_sources(p)}"
             )
         lines.extend(f"  {_rule(lb, r)}" for r in lb.rules)
         for n in lb.inbound_nat_rules:

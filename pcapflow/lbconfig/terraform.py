@@ -211,10 +211,13 @@ def _first(value: Any) -> Mapping[str, Any]:
     return _map(items[0]) if items else {}
 
 
+PROVIDER_PREFIXES = ("azurerm_", "aws_", "google_")  # resource types references may name
+
+
 def _strip_reference(ref: str) -> str | None:
     """``azurerm_lb.ilb.id`` / ``azurerm_lb.ilb[0]`` -> ``azurerm_lb.ilb`` (data sources too)."""
-    size = 3 if ref.startswith("data.azurerm_") else 2
-    if not ref.startswith(("azurerm_", "data.azurerm_")):
+    size = 3 if ref.startswith("data.") else 2
+    if not ref.removeprefix("data.").startswith(PROVIDER_PREFIXES):
         return None
     parts = ref.split("[", 1)[0].split(".")
     return ".".join(parts[:size]) if len(parts) >= size else None
@@ -266,8 +269,9 @@ def _walk_configuration(module: Any, prefix: str = "") -> Iterator[tuple[str, di
             yield from _walk_configuration(call.get("module"), child)
 
 
-def load_terraform(data: Any, doc: Document, inventory: Inventory) -> Loaded:
-    """``terraform show -json`` (state or saved plan) -> the azurerm load balancers in it."""
+def parse_state(data: Any, doc: Document) -> tuple[_State, str]:
+    """The resources of a ``terraform show -json`` document and the pointer of its root module
+    (shared with the aws and google loaders)."""
     if not isinstance(data, Mapping):
         raise doc.fail("", "terraform show -json output is a JSON object")
     if isinstance(data.get("planned_values"), Mapping):
@@ -278,6 +282,15 @@ def load_terraform(data: Any, doc: Document, inventory: Inventory) -> Loaded:
         raise doc.fail("", "no values.root_module (state) or planned_values (plan) in the document")
     config_root = _map(data.get("configuration")).get("root_module")
     state = _State(doc, list(_walk_modules(root, at)), dict(_walk_configuration(config_root)))
+    return state, at
+
+
+TerraformState = _State
+
+
+def load_terraform(data: Any, doc: Document, inventory: Inventory) -> Loaded:
+    """``terraform show -json`` (state or saved plan) -> the azurerm load balancers in it."""
+    state, at = parse_state(data, doc)
     _feed_inventory(state, inventory)
     balancers = [r for r in state.of_type(LB) if not r.address.startswith("data.")]
     drafts = []

@@ -278,9 +278,30 @@ def _probe(data: Mapping[str, Any], at: str, doc: Document) -> Placed[Probe]:
         path=data.get("path"),
         interval_s=data.get("interval", YAML_PROBE_INTERVAL_DEFAULT_S),
         count=data.get("count", PROBE_COUNT_DEFAULT),
-        source=_address(data.get("source", AZURE_PROBE_SOURCE), pointer_join(at, "source"), doc),
+        source=_probe_source(data, at, doc),
+        source_ranges=tuple(
+            _network(n, pointer_join(at, "source_ranges", i), doc)
+            for i, n in enumerate(data.get("source_ranges", ()))
+        ),
     )
     return Placed(probe, doc.origin(at), _fields(at, data, doc))
+
+
+def _probe_source(data: Mapping[str, Any], at: str, doc: Document) -> str:
+    """``source``; absent: Azure's address, unless ``source_ranges`` says where probes come from."""
+    if "source" not in data:
+        return "" if data.get("source_ranges") else AZURE_PROBE_SOURCE
+    if data["source"] == "":  # no single source address (see source_ranges; may be none known)
+        return ""
+    return _address(data["source"], pointer_join(at, "source"), doc)
+
+
+def _network(value: str, pointer: str, doc: Document) -> str:
+    canon = canonical_network(value)
+    if canon is None:
+        doc.report(pointer, f"{value!r} is not an IP network")
+        return value
+    return canon
 
 
 def _needed(
@@ -439,7 +460,8 @@ def _probe_dict(p: Probe, explicit: bool) -> dict[str, Any]:
             "path": p.path,
             "interval": p.interval_s,
             "count": p.count,
-            "source": p.source,
+            **({"source": p.source} if p.source or not p.source_ranges else {}),
+            **_unless_default("source_ranges", list(p.source_ranges), []),
         },
         explicit,
     )

@@ -100,8 +100,9 @@ def config_filter(cfg: LbConfig) -> str:
             terms.append(_host_port(fe.address, rule.frontend_port))
             for member in pool.members:
                 terms.append(_host_port(member.address, rule.backend_port or rule.frontend_port))
-        terms.extend(f"(host {p.source} and port {p.port})" for p in lb.probes)
-    if any(lb.probes for lb in cfg.load_balancers):
+        terms.extend(f"(host {p.source} and port {p.port})" for p in lb.probes if p.source)
+        terms.extend(f"(net {net} and port {p.port})" for p in lb.probes for net in p.source_ranges)
+    if any(p.source == AZURE_PROBE_SOURCE for lb in cfg.load_balancers for p in lb.probes):
         terms.append(f"host {AZURE_PROBE_SOURCE}")
     unique = list(dict.fromkeys(terms))
     return " or ".join(unique) if unique else "tcp or udp"

@@ -82,7 +82,20 @@ class Probe:
     path: str | None = None
     interval_s: int = 5
     count: int = 1  # consecutive failures (numberOfProbes / probe threshold)
-    source: str = AZURE_PROBE_SOURCE
+    source: str = AZURE_PROBE_SOURCE  # "" when the probes come from ``source_ranges`` only
+    # Google Cloud (its documented prober ranges) and AWS (the NLB's own address in each zone)
+    # probe from several addresses: networks in CIDR form.  Empty (Azure): ``source`` alone.
+    source_ranges: tuple[str, ...] = ()
+
+    def comes_from(self, address: str) -> bool:
+        """Whether a packet from ``address`` may be this probe."""
+        if self.source and _canon(self.source) == _canon(address):
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(net, strict=False) for net in self.source_ranges)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +123,8 @@ class Rule:
         return self.protocol is Protocol.ALL and self.frontend_port == 0
 
     def matches_port(self, port: int) -> bool:
-        return self.ha_ports or self.frontend_port == port
+        # frontend port 0: every port (HA ports; a Google Cloud forwarding rule with allPorts)
+        return self.frontend_port in (0, port)
 
     def backend_port_for(self, frontend_port: int) -> int:
         return frontend_port if self.backend_port == 0 else self.backend_port
@@ -164,6 +178,42 @@ class LoadBalancer:
         return next((p for p in self.probes if p.name == name), None)
 
 
+# kubelet --hairpin-mode values with which the node's bridge sends a frame back out of the port
+# it came in on (Kubernetes docs, "A Pod fails to reach itself via the Service IP")
+REFLECTING_HAIRPIN_MODES = frozenset({"hairpin-veth", "promiscuous-bridge"})
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """What a platform's balancer does that the analysis must know: facts as data, cited in
+    docs/analysis.md (platform behaviour)."""
+
+    picks: str = ""  # how a member is picked, said with the expected 1/N failure rate
+    masquerades_hairpin: bool = False  # a call sent back to the caller leaves with another source
+
+
+PLATFORMS: dict[str, Platform] = {
+    "azure": Platform(),
+    "generic": Platform(),
+    "aws": Platform(picks="the NLB picks a target per flow (flow hash)"),
+    "gcp": Platform(picks="the load balancer picks a backend per flow (5-tuple hash)"),
+    "kubernetes": Platform(
+        picks="kube-proxy (iptables mode) picks an endpoint at random for each SYN until one "
+        "is answered: a call fails only when every SYN it sends picks the caller",
+        masquerades_hairpin=True,  # KUBE-SEP-*: -s <podIP> -j KUBE-MARK-MASQ
+    ),
+}
+
+
+def platform(cloud: str) -> Platform:
+    return PLATFORMS.get(cloud, Platform())
+
+
+def rewrites_source(lb: LoadBalancer, rule: Rule) -> bool:
+    """The balancer may put another source on the translated leg of this rule."""
+    return not rule.preserve_client_ip or platform(lb.cloud).masquerades_hairpin
+
+
 @dataclass(frozen=True, slots=True)
 class RuleMatch:
     """A rule located by address: which balancer, frontend, rule and pool it belongs to."""
@@ -176,6 +226,28 @@ class RuleMatch:
     @property
     def members(self) -> tuple[Member, ...]:
         return self.pool.members
+
+    @property
+    def source_translated(self) -> bool:
+        """The balancer may rewrite the caller's address on the translated leg: the rule does
+        not preserve the client IP (AWS), or the platform masquerades a hairpin (kube-proxy)."""
+        return rewrites_source(self.lb, self.rule)
+
+    @property
+    def self_call_works(self) -> str:
+        """Why a member's call to this frontend is answered even when the balancer picks the
+        member itself ("" when nothing makes it work: the hairpin fails at about 1/N)."""
+        if not self.rule.preserve_client_ip:
+            return (
+                "client IP preservation is off (preserve_client_ip=false): the balancer puts its "
+                "own address as source, so a call sent back to the caller is answered"
+            )
+        if self.lb.hairpin_mode in REFLECTING_HAIRPIN_MODES:
+            return (
+                f"the node's bridge reflects hairpin traffic (hairpin mode {self.lb.hairpin_mode}) "
+                "and kube-proxy masquerades it, so a call sent back to the caller is answered"
+            )
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +311,7 @@ class LbConfig:
     def is_probe_source(self, address: str) -> bool:
         address = _canon(address)
         return (
-            any(_canon(p.source) == address for lb in self.load_balancers for p in lb.probes)
+            any(p.comes_from(address) for lb in self.load_balancers for p in lb.probes)
             or address == AZURE_PROBE_SOURCE
         )
 

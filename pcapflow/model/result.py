@@ -13,11 +13,12 @@ from enum import StrEnum
 from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class Label(StrEnum):
-    """Exactly one per attempted connection to a frontend, and per other failed flow."""
+    """Exactly one per TCP connection and UDP flow, by its own outcome (see ``FlowKind`` for
+    what kind of call it was); none only for what is not a connection attempt."""
 
     OK = "ok"
     HAIRPIN_OTHER_BACKEND = "hairpin_other_backend"
@@ -27,11 +28,23 @@ class Label(StrEnum):
     FILTERED = "filtered"
     PROBE_ASYMMETRIC_ROUTE = "probe_asymmetric_route"
     IDLE_TIMEOUT = "idle_timeout"
+    SERVED_LOCALLY_REFUSED = "served_locally_refused"
     UNKNOWN = "unknown"
 
     @property
     def is_failure(self) -> bool:
         return self not in (Label.OK, Label.HAIRPIN_OTHER_BACKEND)
+
+
+class FlowKind(StrEnum):
+    """What part a connection plays, as its own field beside the label (the same for every leg
+    of one connection).  Summaries count by kind, frontend calls first (this order)."""
+
+    FRONTEND_CALL = "frontend_call"  # a call to a frontend (VIP:port of a rule), every leg of it
+    MEMBER_LEG = "member_leg"  # caller -> member:backend port; the caller's side not captured
+    HEALTH_PROBE = "health_probe"  # the balancer's probe source to a member
+    DIRECT_CALL = "direct_call"  # a client or a member calling a member's own address
+    OTHER = "other"  # anything else (traffic to other hosts, ICMP)
 
 
 class Confidence(StrEnum):
@@ -70,12 +83,14 @@ class FlowResult:
     id: str
     flow: Flow
     capture: str  # capture file path as given
-    label: Label | None  # None for flows that are neither frontend attempts nor failures
+    label: Label | None  # None only for what is not a connection attempt (ICMP, ...)
     paired_with: tuple[str, ...] = ()  # ids of the other legs of the same connection
-    role: str = ""  # "outbound", "translated", "probe", "direct", ""
+    role: str = ""  # the leg: "outbound", "copy", "translated", "probe", "direct", ""
     frontend: str | None = None  # "VIP:port" when the flow is an attempt to a frontend
-    rule: str | None = None  # "lb/rule"
+    rule: str | None = None  # "lb/rule" (a member leg: the rule whose backend port it matches)
     reason: str = ""  # one line: why this label
+    kind: FlowKind = FlowKind.OTHER  # the connection's part: frontend call, member leg, ...
+    note: str = ""  # what the reader needs besides the label (a member leg: caller not captured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +132,7 @@ class Finding:
     confidence_reason: str = ""
     ambiguity: str | None = None  # "cannot tell X from Y; a capture on Z would settle it"
     remediations: tuple[Remediation, ...] = ()
+    kind: FlowKind = FlowKind.FRONTEND_CALL  # of its connections; else ``frontend`` is a target
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,15 +34,21 @@ class PairingWindow:
 DEFAULT_WINDOW = PairingWindow()
 
 
-def matched_invariants(a: PacketRef, b: PacketRef) -> tuple[str, ...] | None:
+def matched_invariants(
+    a: PacketRef, b: PacketRef, *, source_translated: bool = False
+) -> tuple[str, ...] | None:
     """The invariants ``a`` and ``b`` share, or None when one of them differs.
 
-    Source address and port must be equal; for TCP also the flags and sequence number.  IP ID
-    (when not 0), TSval (when present on both), options hash and payload hash must agree.
+    Source address and port must be equal (unless ``source_translated``: a balancer that
+    rewrites the source too, see ``RuleMatch.source_translated``); for TCP also the flags and
+    sequence number.  IP ID (when not 0), TSval (when present on both), options hash and payload
+    hash must agree.
     """
-    if (a.src, a.sport, a.proto) != (b.src, b.sport, b.proto):
+    if a.proto != b.proto:
         return None
-    matched = ["src", "sport"]
+    if not source_translated and (a.src, a.sport) != (b.src, b.sport):
+        return None
+    matched = [] if source_translated else ["src", "sport"]
     tcp = a.proto == 6
     checks: list[tuple[str, object, object, bool]] = [
         ("flags", a.tcp_flags, b.tcp_flags, a.proto == 6),

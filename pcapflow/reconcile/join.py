@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pcapflow.model.flow import Flow
-from pcapflow.model.lb import LbConfig, RuleMatch
+from pcapflow.model.lb import LbConfig, RuleMatch, rewrites_source
 from pcapflow.reconcile.connection import (
     COPY,
     DIRECT,
@@ -71,8 +71,56 @@ def join_connections(
         for flow in view.flows:
             key = conn_key(flow)
             groups[key if key is not None else (f"{flow.file_idx}:{flow.uid}",)].append(flow)
+    groups = merge_source_translated(ctx.lb, groups)
     conns = [_connection(ctx, key, flows) for key, flows in groups.items()]
     return tuple(sorted(conns, key=lambda c: _order(ctx, c)))
+
+
+def merge_source_translated(
+    lb: LbIndex, groups: dict[ConnKey | tuple[str], list[Flow]]
+) -> dict[ConnKey | tuple[str], list[Flow]]:
+    """Join legs whose source the balancer rewrote to the connection they belong to.
+
+    A TCP group with no flow to a frontend joins the one group with the same ISN whose flow to a
+    frontend is explained by a rule that rewrites sources (``RuleMatch.source_translated``: AWS
+    NLB without client IP preservation, kube-proxy's masquerade of a hairpin) and that rule
+    explains the group's destination.  Without such a rule nothing is merged.
+    """
+    if not any(rewrites_source(b, r) for b in lb.lb.load_balancers for r in b.rules):
+        return groups  # e.g. every Azure config: nothing to do
+    outbound: dict[int, list[ConnKey | tuple[str]]] = defaultdict(list)
+    for key, flows in groups.items():
+        if len(key) == 4 and key[2] == "tcp" and any(_rewrites_source(lb, f) for f in flows):
+            outbound[int(key[3])].append(key)
+    if not outbound:
+        return groups
+    merged = dict(groups)
+    for key, flows in groups.items():
+        if len(key) != 4 or key[2] != "tcp" or key in outbound.get(int(key[3]), ()):
+            continue
+        if any(lb.rules_for(f.resp_h, f.resp_p, f.proto) for f in flows):
+            continue
+        owners = [k for k in outbound.get(int(key[3]), []) if _explains(lb, groups[k], flows)]
+        if len(owners) == 1:
+            merged[owners[0]] = [*merged[owners[0]], *flows]
+            del merged[key]
+    return merged
+
+
+def _rewrites_source(lb: LbIndex, flow: Flow) -> bool:
+    return any(m.source_translated for m in lb.rules_for(flow.resp_h, flow.resp_p, flow.proto))
+
+
+def _explains(lb: LbIndex, outbound: list[Flow], legs: list[Flow]) -> bool:
+    fronts = [f for f in outbound if _rewrites_source(lb, f)]
+    return all(
+        any(
+            (m := lb.explain(o.resp_h, o.resp_p, f.resp_h, f.resp_p, f.proto)) is not None
+            and m.source_translated
+            for o in fronts
+        )
+        for f in legs
+    )
 
 
 def _order(ctx: _Ctx, conn: Connection) -> tuple[float, int, str]:
@@ -113,9 +161,11 @@ def _classify(ctx: _Ctx, rep: Flow, flow: Flow) -> LegFlow:
 
 
 def _receiving_member(ctx: _Ctx, rep: Flow, flow: Flow) -> str | None:
-    """With floating IP the translated leg keeps the VIP: the member is the capture's host."""
+    """With floating IP the translated leg keeps the VIP: the member is the capture's host.
+    A flow whose source is the frontend itself was opened on a host holding the frontend
+    address (a loopback VIP, a local route): no balancer delivered it."""
     local = ctx.local(flow)
-    if flow.orig_h in local:
+    if flow.orig_h in local or flow.orig_h == rep.resp_h:
         return None
     members = sorted(
         m.address
@@ -256,8 +306,9 @@ def _leg_pairs(ctx: _Ctx, rep: Flow, legs: tuple[LegFlow, ...]) -> tuple[PacketP
         free = list(initiating_packets(leg.flow))
         for pkt in out:
             best = None
+            rewritten = (leg.flow.orig_h, leg.flow.orig_p) != (rep.orig_h, rep.orig_p)
             for cand in free:
-                matched = matched_invariants(pkt, cand)
+                matched = matched_invariants(pkt, cand, source_translated=rewritten)
                 delta = ctx.ts(leg.flow, cand.ts) - ctx.ts(rep, pkt.ts)
                 if matched is None or abs(delta) > limit:
                     continue

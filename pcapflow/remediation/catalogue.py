@@ -37,6 +37,7 @@ class Entry:
     tradeoffs: tuple[str, ...]
     files: tuple[tuple[str, str], ...]
     conditions: tuple[tuple[str, Any], ...]
+    verified_in_lab: str = ""  # the lab scenario that shows this fix applied (docs/lab.md)
 
     def applies(self, s: Situation) -> bool:
         return all(_holds(key, value, s) for key, value in self.conditions)
@@ -87,7 +88,8 @@ def load_catalogue(name: str = "catalogue.yaml") -> tuple[Entry, ...]:
 
 
 def _entry(raw: dict[str, Any]) -> Entry:
-    unknown = set(raw) - {"id", "rank", "title", "summary", "commands", "tradeoffs", "files"}
+    known = {"id", "rank", "title", "summary", "commands", "tradeoffs", "files", "verified_in_lab"}
+    unknown = set(raw) - known
     unknown -= {"<<"}
     unknown -= set(CONDITION_KEYS)
     if unknown:
@@ -101,4 +103,5 @@ def _entry(raw: dict[str, Any]) -> Entry:
         tradeoffs=tuple(raw.get("tradeoffs") or ()),
         files=tuple((f["name"], f["content"]) for f in raw.get("files") or ()),
         conditions=tuple((k, raw[k]) for k in CONDITION_KEYS if k in raw),
+        verified_in_lab=str(raw.get("verified_in_lab") or ""),
     )

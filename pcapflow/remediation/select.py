@@ -103,6 +103,7 @@ def template_context(t: Target) -> dict[str, Any]:
     return {
         "lb": m.lb.name if m else "<LB-NAME>",
         "rg": (m.lb.resource_group if m else None) or "<RESOURCE-GROUP>",
+        "region": (m.lb.location if m else None) or "<REGION>",
         "rule": m.rule.name if m else "<RULE>",
         "frontend": m.frontend.name if m else "<FRONTEND>",
         "pool": m.pool.name if m else "<POOL>",
@@ -151,6 +152,12 @@ def remediations_for(
     return tuple(_render(e, s, ctx, i) for i, e in enumerate(entries, start=1))
 
 
+def _verified(e: Entry) -> str:
+    if not e.verified_in_lab:
+        return ""
+    return f" Verified in the kernel lab: `pcapflow lab run {e.verified_in_lab}`."
+
+
 @lru_cache(maxsize=512)
 def _template(text: str) -> jinja2.Template:
     return _ENV.from_string(text)
@@ -164,7 +171,7 @@ def _render(e: Entry, s: Situation, ctx: dict[str, Any], rank: int) -> Remediati
     return Remediation(
         id=e.id,
         title=fill(e.title),
-        summary=fill(e.summary),
+        summary=fill(e.summary) + _verified(e),
         applies_because=e.because(s),
         commands=tuple(fill(c) for c in e.commands),
         tradeoffs=tuple(fill(t) for t in e.tradeoffs),

@@ -22,6 +22,7 @@ from pcapflow.model.result import (
     Confidence,
     Evidence,
     Finding,
+    FlowKind,
     FlowResult,
     Label,
     Leg,
@@ -204,6 +205,7 @@ def _flow_result(flow: Flow, label: Label | None, role: str, paired: tuple[str, 
         frontend=frontend,
         rule=RULE,
         reason=reason,
+        kind=FlowKind.FRONTEND_CALL,
     )
 
 

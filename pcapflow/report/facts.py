@@ -2,7 +2,8 @@
 
 Counting rule: one count per *connection*, not per flow.  The legs of one connection (a flow and
 the flows in its ``paired_with``) count once, under the label of the leg that is the attempt to a
-frontend (or the first labelled leg).
+frontend (or the first labelled leg).  Summaries count by kind (``FlowKind``), frontend calls
+first, so health probes and direct calls that worked do not blur the frontend story.
 """
 
 from __future__ import annotations
@@ -10,9 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pcapflow.model.result import AnalysisResult, Finding, FlowResult, Label, Remediation
+from pcapflow.model.result import (
+    AnalysisResult,
+    Finding,
+    FlowKind,
+    FlowResult,
+    Label,
+    Remediation,
+)
 
 LABEL_ORDER: tuple[Label, ...] = tuple(Label)
+KIND_ORDER: tuple[FlowKind, ...] = tuple(FlowKind)
+
+# Plain words for each kind of connection, as a heading over its counts.
+KIND_WORDS: dict[FlowKind, str] = {
+    FlowKind.FRONTEND_CALL: "calls to a load-balancer frontend",
+    FlowKind.MEMBER_LEG: "member legs (the caller's side was not captured)",
+    FlowKind.HEALTH_PROBE: "health probes",
+    FlowKind.DIRECT_CALL: "direct calls to a member's own address",
+    FlowKind.OTHER: "other connections",
+}
 
 # Plain words for each label, for readers who do not know the vocabulary.
 LABEL_WORDS: dict[Label, str] = {
@@ -24,6 +42,7 @@ LABEL_WORDS: dict[Label, str] = {
     Label.FILTERED: "failed: no answer (filtered)",
     Label.PROBE_ASYMMETRIC_ROUTE: "failed: health-probe reply took another route",
     Label.IDLE_TIMEOUT: "failed: idle connection dropped by the balancer",
+    Label.SERVED_LOCALLY_REFUSED: "failed: served locally by the caller, nothing listens",
     Label.UNKNOWN: "failed: cause not identified",
 }
 
@@ -47,6 +66,30 @@ class Summary:
     failed: int
     flows: int
     warnings: tuple[str, ...]  # "<capture>: <problem>" for captures read only in part, etc.
+    by_kind: tuple[KindCounts, ...] = ()  # kinds with a labelled connection, in FlowKind order
+
+    def of_kind(self, kind: FlowKind) -> KindCounts:
+        return next((k for k in self.by_kind if k.kind is kind), KindCounts(kind, ()))
+
+
+@dataclass(frozen=True, slots=True)
+class KindCounts:
+    """The labelled connections of one kind, per label (non-zero, in Label order)."""
+
+    kind: FlowKind
+    counts: tuple[tuple[Label, int], ...]
+
+    @property
+    def connections(self) -> int:
+        return sum(n for _, n in self.counts)
+
+    @property
+    def failed(self) -> int:
+        return sum(n for label, n in self.counts if label.is_failure)
+
+    @property
+    def words(self) -> str:
+        return KIND_WORDS[self.kind]
 
 
 def tool_version() -> str:
@@ -85,6 +128,24 @@ def label_counts(flows: Iterable[FlowResult]) -> tuple[tuple[Label, int], ...]:
     return tuple((label, n) for label, n in counts.items() if n)
 
 
+def kind_counts(flows: Iterable[FlowResult]) -> tuple[KindCounts, ...]:
+    """Labelled connections per kind and label, kinds in :data:`KIND_ORDER`."""
+    table = {kind: dict.fromkeys(LABEL_ORDER, 0) for kind in KIND_ORDER}
+    for head in connection_heads(flows):
+        assert head.label is not None
+        table[head.kind][head.label] += 1
+    found = (
+        KindCounts(kind, tuple((label, n) for label, n in per.items() if n))
+        for kind, per in table.items()
+    )
+    return tuple(k for k in found if k.counts)
+
+
+def total_and_failed(counts: dict[str, int]) -> tuple[int, int]:
+    """(connections, failed) from label name -> count (a batch row's counts of one kind)."""
+    return sum(counts.values()), sum(n for lbl, n in counts.items() if Label(lbl).is_failure)
+
+
 def summarize(result: AnalysisResult) -> Summary:
     counts = label_counts(result.flows)
     verdict = NO_TRAFFIC if not result.flows and not result.findings else result.verdict
@@ -96,6 +157,7 @@ def summarize(result: AnalysisResult) -> Summary:
         failed=sum(n for label, n in counts if label.is_failure),
         flows=len(result.flows),
         warnings=capture_warnings(result),
+        by_kind=kind_counts(result.flows),
     )
 
 

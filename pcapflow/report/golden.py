@@ -59,10 +59,40 @@ CASES: tuple[Case, ...] = (
         ),
         ("sample_captures/mixed/lb.yaml",),
     ),
+    Case(  # a VM's NIC and the balancer's side of it: the same packets at two points
+        "mixed-web01-nic-and-balancer-side",
+        (
+            "sample_captures/mixed/web01-eth0.pcapng",
+            "sample_captures/mixed/lb-web01-eth0.pcapng",
+        ),
+        ("sample_captures/mixed/lb.yaml",),
+    ),
     Case(
         "udp-service-web01",
         ("sample_captures/udp-service/web01-eth0.pcap",),
         ("sample_captures/udp-service/lb.yaml",),
+    ),
+    # one sample per platform of issue 11 (AWS NLB, Google Cloud, Kubernetes)
+    Case(
+        "aws-nlb-preserve-client-ip-web01",
+        ("sample_captures/aws-nlb-preserve-client-ip/web01-eth0.pcap",),
+        ("sample_captures/aws-nlb-preserve-client-ip/lb.yaml",),
+    ),
+    Case(
+        "gcp-ilb-local-route-service-down-web01",
+        (
+            "sample_captures/gcp-ilb-local-route-service-down/web01-eth0.pcap",
+            "sample_captures/gcp-ilb-local-route-service-down/web01-lo.pcapng",
+        ),
+        ("sample_captures/gcp-ilb-local-route-service-down/lb.yaml",),
+    ),
+    Case(
+        "k8s-hairpin-on-web1-and-node",
+        (
+            "sample_captures/k8s-hairpin-on/web1-eth0.pcap",
+            "sample_captures/k8s-hairpin-on/lb-cni0.pcapng",
+        ),
+        ("sample_captures/k8s-hairpin-on/lb.yaml",),
     ),
 )
 EXAMPLE = "example"

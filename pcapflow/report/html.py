@@ -16,8 +16,16 @@ from typing import cast
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from pcapflow.model.result import AnalysisResult, Finding, FlowResult, Label, Remediation
+from pcapflow.model.result import (
+    AnalysisResult,
+    Finding,
+    FlowKind,
+    FlowResult,
+    Label,
+    Remediation,
+)
 from pcapflow.report.facts import (
+    KIND_WORDS,
     LABEL_WORDS,
     Summary,
     connection_heads,
@@ -42,6 +50,7 @@ LABEL_COLOURS: dict[Label, str] = {
     Label.FILTERED: "#8d6e63",
     Label.PROBE_ASYMMETRIC_ROUTE: "#ad1457",
     Label.IDLE_TIMEOUT: "#1565c0",
+    Label.SERVED_LOCALLY_REFUSED: "#4e342e",
     Label.UNKNOWN: "#616161",
 }
 VERDICT_CLASSES = {"healthy": "healthy", "no traffic": "neutral"}
@@ -58,6 +67,7 @@ class Diagram:
     outcome: str
     start: str
     omitted: int
+    clocks: tuple[str, ...] = ()  # the clock offset between captures that saw the same packets
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +90,7 @@ def _diagram(result: AnalysisResult, head: FlowResult | None, title: str) -> Dia
         return None
     drawn = ladder(result, head, title)
     return Diagram(title, Markup(ladder_svg(drawn)), drawn.outcome, utc(drawn.start_ts),
-                   drawn.omitted)  # fmt: skip
+                   drawn.omitted, drawn.clocks)  # fmt: skip
 
 
 def _story_function() -> Callable[[AnalysisResult, str], list[str]] | None:
@@ -143,7 +153,13 @@ def headline(summary: Summary, result: AnalysisResult) -> str:
     if not result.flows:
         return "Nothing to diagnose."
     if not failures:
-        return f"All {summary.connections} connection(s) seen to load-balancer frontends worked."
+        calls = summary.of_kind(FlowKind.FRONTEND_CALL).connections
+        others = summary.connections - calls
+        if not calls:
+            worked = f"; the {others} other connection(s) worked" if others else ""
+            return f"No call to a load-balancer frontend was captured{worked}."
+        also = f" (and {others} other connection(s))" if others else ""
+        return f"All {calls} connection(s) seen to load-balancer frontends worked{also}."
     top = failures[0]
     lb, rule = lb_and_rule(top)
     via = ", ".join(
@@ -179,6 +195,7 @@ def context(result: AnalysisResult) -> dict[str, object]:
         "headline": headline(summary, result),
         "verdict_class": VERDICT_CLASSES.get(summary.verdict, "failing"),
         "label_words": {label.value: words for label, words in LABEL_WORDS.items()},
+        "kind_words": {kind.value: words for kind, words in KIND_WORDS.items()},
         "label_colours": {label.value: colour for label, colour in LABEL_COLOURS.items()},
         "findings": [finding_view(result, f) for f in result.findings],
         "flows": shown_flows(result),

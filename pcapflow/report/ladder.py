@@ -4,17 +4,22 @@
 every leg, in time order); :func:`ladder_svg` decides *how* (inline SVG, no ids, no fonts to
 fetch).  Outbound legs (caller -> VIP) run between the first two columns, translated legs
 (caller -> member) between the last two, replies the other way.
+
+A packet that two given captures saw (a VM's NIC and the balancer's side of it) is one arrow,
+labelled with both frames (:func:`merge_observations`); the clock offset between the two capture
+points is stated once per diagram (:attr:`Ladder.clocks`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import PurePath
 
 from pcapflow.model.packet import PROTO_TCP, PacketRef, flags_text
-from pcapflow.model.result import AnalysisResult, FlowResult, Label
+from pcapflow.model.result import AnalysisResult, CaptureSummary, FlowResult, Label
+from pcapflow.reconcile.invariants import DEFAULT_WINDOW, is_copy
 from pcapflow.report.facts import flow_index
 
 CALLER, LB, MEMBER = 0, 1, 2
@@ -33,6 +38,13 @@ class Arrow:
     detail: str  # "seq=.. ack=..": drawn under it
     leg: str  # "outbound" | "translated"
     addresses: str  # "10.2.1.4:40002 -> 10.2.1.4:80"
+    also: tuple[tuple[str, int], ...] = ()  # the same packet at other capture points: file, frame
+
+    @property
+    def frames(self) -> tuple[tuple[str, int], ...]:
+        """Every (file, frame) that saw this packet, in the order the captures were given
+        (``t`` is the earliest of their corrected times)."""
+        return ((self.file, self.frame), *self.also)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,10 @@ class Ladder:
     start_ts: float
     omitted: int  # packets not drawn (beyond MAX_ARROWS)
     outcome: str  # one line under the diagram
+    clocks: tuple[str, ...] = ()  # per pair of captures that saw the same packets: their offset
+
+
+Seen = tuple[FlowResult, PacketRef, bool]  # a leg, one packet it holds, drawn as outbound?
 
 
 def _legs(result: AnalysisResult, head: FlowResult) -> list[FlowResult]:
@@ -60,7 +76,7 @@ def _is_outbound(fr: FlowResult, vip: str | None) -> bool:
 
 
 def _arrow(fr: FlowResult, pkt: PacketRef, outbound: bool, t0_ns: int, files: dict[int, str],
-           offsets: dict[int, int]) -> Arrow:  # fmt: skip
+           offsets: dict[int, int], also: Sequence[PacketRef] = ()) -> Arrow:  # fmt: skip
     from_orig = (pkt.src, pkt.sport) == (fr.flow.orig_h, fr.flow.orig_p)
     near, far = (CALLER, LB) if outbound else (LB, MEMBER)
     src, dst = (near, far) if from_orig else (far, near)
@@ -68,18 +84,95 @@ def _arrow(fr: FlowResult, pkt: PacketRef, outbound: bool, t0_ns: int, files: di
     text = f"{flags_text(pkt.tcp_flags)} {detail}" if detail else label
     if detail and pkt.payload_len:
         text += f" len={pkt.payload_len}"
+    first, *others = sorted((pkt, *also), key=lambda p: p.file_idx)  # in capture order
     return Arrow(
         src=src,
         dst=dst,
         t=(pkt.ts_ns + offsets.get(pkt.file_idx, 0) - t0_ns) / 1e9,
-        file=files.get(pkt.file_idx, str(pkt.file_idx)),
-        frame=pkt.frame,
+        file=files.get(first.file_idx, str(first.file_idx)),
+        frame=first.frame,
         text=text,
         label=label,
         detail=detail,
         leg="outbound" if outbound else "translated",
         addresses=f"{pkt.src}:{pkt.sport} -> {pkt.dst}:{pkt.dport}",
+        also=tuple((files.get(p.file_idx, str(p.file_idx)), p.frame) for p in others),
     )
+
+
+def merge_observations(
+    packets: Sequence[Seen],
+    offsets: Mapping[int, int],
+    window_s: float = DEFAULT_WINDOW.cross_capture_s,
+) -> list[tuple[Seen, tuple[PacketRef, ...]]]:
+    """Each packet once, with its observations at other capture points.
+
+    ``packets`` in drawing (time) order; ``offsets``: nanoseconds to add to each file's times.
+    A packet joins an earlier one when it was captured in another file (not yet in the group),
+    is drawn on the same leg, has the same addresses, ports, flags, seq and ack and a
+    discriminating invariant (IP ID, TSval or payload, :func:`is_copy`), within ``window_s`` after
+    clock correction.  Two packets of one capture are never merged (a retransmission, or the
+    caller's SYN and its DNAT'd copy, are packets of their own)."""
+    groups: list[tuple[Seen, list[PacketRef]]] = []
+    limit_ns = window_s * 1e9
+    for seen in packets:
+        _fr, pkt, outbound = seen
+        at = pkt.ts_ns + offsets.get(pkt.file_idx, 0)
+        for (_f, first, out), others in groups:
+            files = {first.file_idx, *(p.file_idx for p in others)}
+            if pkt.file_idx in files or out != outbound:
+                continue
+            if abs(at - first.ts_ns - offsets.get(first.file_idx, 0)) > limit_ns:
+                continue
+            if _same_packet(first, pkt):
+                others.append(pkt)
+                break
+        else:
+            groups.append((seen, []))
+    return [(seen, tuple(others)) for seen, others in groups]
+
+
+def _same_packet(a: PacketRef, b: PacketRef) -> bool:
+    return (a.dst, a.dport, a.ack, a.tcp_flags, a.payload_len) == (
+        b.dst,
+        b.dport,
+        b.ack,
+        b.tcp_flags,
+        b.payload_len,
+    ) and is_copy(a, b)
+
+
+def clock_notes(captures: Sequence[CaptureSummary], arrows: Sequence[Arrow]) -> tuple[str, ...]:
+    """One line per pair of captures that saw the same packets: the clock offset between them,
+    as the analysis estimated it (``clock_offset_s`` of each file, relative to the first)."""
+    by_path = {c.info.path: c for c in captures}
+
+    def order(path: str) -> int:
+        return by_path[path].info.file_idx if path in by_path else -1
+
+    pairs = sorted(
+        {
+            (min(a.file, other, key=order), max(a.file, other, key=order))
+            for a in arrows
+            for other, _frame in a.also
+        },
+        key=lambda pair: (order(pair[0]), order(pair[1])),
+    )
+    notes: list[str] = []
+    for first, second in pairs:
+        one, two = by_path.get(first), by_path.get(second)
+        if one is None or two is None:
+            continue
+        delta = two.clock_offset_s - one.clock_offset_s
+        basis = max(one.clock_offset_basis, two.clock_offset_basis)
+        how = f"estimated from {basis} matched packets" if basis else "not estimated"
+        notes.append(
+            f"{PurePath(first).name} and {PurePath(second).name} saw the same packets, drawn "
+            f"once with both frames; clock offset between the two points: "
+            f"{PurePath(second).name} times {delta * 1e6:+.1f} µs to match "
+            f"{PurePath(first).name} ({how})"
+        )
+    return tuple(notes)
 
 
 def _packet_text(pkt: PacketRef) -> tuple[str, str]:
@@ -101,14 +194,19 @@ def ladder(result: AnalysisResult, head: FlowResult, title: str) -> Ladder:
                                 x[1].frame))  # fmt: skip
     first = packets[0][1] if packets else None
     t0_ns = first.ts_ns + offsets.get(first.file_idx, 0) if first else round(head.flow.ts * 1e9)
-    arrows = tuple(_arrow(fr, p, out, t0_ns, files, offsets) for fr, p, out in packets[:MAX_ARROWS])
+    merged = merge_observations(packets, offsets)
+    arrows = tuple(
+        _arrow(fr, p, out, t0_ns, files, offsets, also)
+        for (fr, p, out), also in merged[:MAX_ARROWS]
+    )
     return Ladder(
         title=title,
         columns=_columns(result, legs, head, vip),
         arrows=arrows,
         start_ts=t0_ns / 1e9,
-        omitted=max(0, len(packets) - MAX_ARROWS),
+        omitted=max(0, len(merged) - MAX_ARROWS),
         outcome=_outcome(legs),
+        clocks=clock_notes(result.captures, arrows),
     )
 
 
@@ -158,6 +256,7 @@ def pick_healthy(result: AnalysisResult, frontend: str | None) -> FlowResult | N
 
 # ---- SVG ------------------------------------------------------------------------------------
 WIDTH, TOP, ROW, LEFT, BOX = 900, 64, 34, 220, 220
+FRAME_LINE = 11  # line height of the frame column when a packet was seen at several points
 COLUMN_X = (LEFT + 112, LEFT + 345, LEFT + 568)
 LEG_CLASS = {"outbound": "leg-out", "translated": "leg-in"}
 
@@ -173,8 +272,8 @@ def _svg_arrow(arrow: Arrow, y: float, many_files: bool) -> list[str]:
     cls = LEG_CLASS.get(arrow.leg, "leg-out")
     if "RST" in arrow.text:
         cls += " rst"
-    title = escape(f"{arrow.file} frame {arrow.frame}: {arrow.addresses} [{arrow.text}]")
-    where = escape(f"{PurePath(arrow.file).stem} ") if many_files else ""
+    seen = " = ".join(f"{file} frame {frame}" for file, frame in arrow.frames)
+    title = escape(f"{seen}: {arrow.addresses} [{arrow.text}]")
     return [
         f'<g class="arrow {cls}"><title>{title}</title>',
         f'<line x1="{_fmt(x1)}" y1="{_fmt(y)}" x2="{_fmt(x2 + tip)}" y2="{_fmt(y)}"/>',
@@ -184,9 +283,24 @@ def _svg_arrow(arrow: Arrow, y: float, many_files: bool) -> list[str]:
         f'<text class="pkt detail" x="{_fmt(mid)}" y="{_fmt(y + 12)}">'
         f"{escape(arrow.detail)}</text>",
         f'<text class="when" x="8" y="{_fmt(y + 4)}">+{arrow.t:.6f} s</text>',
-        f'<text class="frame" x="{LEFT - 12}" y="{_fmt(y + 4)}">{where}#{arrow.frame}</text>',
+        _svg_frames(arrow, y, many_files),
         "</g>",
     ]
+
+
+def _svg_frames(arrow: Arrow, y: float, many_files: bool) -> str:
+    """``#12``, ``web01-eth0 #12``, or one line per capture that saw the packet."""
+    frames = arrow.frames
+    if len(frames) == 1:
+        where = escape(f"{PurePath(arrow.file).stem} ") if many_files else ""
+        return f'<text class="frame" x="{LEFT - 12}" y="{_fmt(y + 4)}">{where}#{arrow.frame}</text>'
+    top = y + 4 - FRAME_LINE * (len(frames) - 1) / 2
+    lines = "".join(
+        f'<tspan x="{LEFT - 12}" y="{_fmt(top + n * FRAME_LINE)}">'
+        f"{escape(PurePath(file).stem)} #{frame}</tspan>"
+        for n, (file, frame) in enumerate(frames)
+    )
+    return f'<text class="frame">{lines}</text>'
 
 
 def ladder_svg(diagram: Ladder) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from pcapflow.model.result import AnalysisResult, Finding, FlowResult, Remediation
+from pcapflow.model.result import AnalysisResult, Finding, FlowKind, FlowResult, Remediation
 from pcapflow.report.facts import (
+    KIND_WORDS,
     LABEL_WORDS,
     flow_index,
     lb_and_rule,
@@ -51,9 +52,13 @@ def _summary(result: AnalysisResult) -> Iterator[str]:
         yield ""
     yield f"{summary.connections} connection(s), {summary.failed} failed."
     yield ""
-    rows = [(f"`{label.value}`", n, LABEL_WORDS[label]) for label, n in summary.counts]
+    rows = [
+        (kind.words, f"`{label.value}`", n, LABEL_WORDS[label])
+        for kind in summary.by_kind  # frontend calls first
+        for label, n in kind.counts
+    ]
     if rows:
-        yield from table(("label", "connections", "meaning"), rows)
+        yield from table(("kind", "label", "connections", "meaning"), rows)
 
 
 def _finding(finding: Finding, flows: dict[str, FlowResult]) -> Iterator[str]:
@@ -61,9 +66,11 @@ def _finding(finding: Finding, flows: dict[str, FlowResult]) -> Iterator[str]:
     yield ""
     yield f"## {finding.id} `{finding.label.value}`: {finding.title}"
     yield ""
+    call = finding.kind is FlowKind.FRONTEND_CALL
     facts = [
+        ("kind", None if call else KIND_WORDS[finding.kind]),
         ("caller", finding.caller),
-        ("frontend", finding.frontend),
+        ("frontend" if call else "target", finding.frontend),
         ("load balancer", lb),
         ("rule", rule),
         ("failure rate", rate_text(finding)),

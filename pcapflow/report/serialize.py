@@ -30,7 +30,15 @@ FLOW_FIELDS: tuple[str, ...] = (
     "file_idx", "first_frame", "last_frame", "ifaces", "isn", "resp_isn", "syn_ip_id",
     "syn_ttl", "syn_tsval", "syn_retransmits", "duplicates", "last_ts", "packets_truncated",
 )  # fmt: skip
-FLOW_RESULT_FIELDS: tuple[str, ...] = ("capture", "role", "frontend", "rule", "reason")
+FLOW_RESULT_FIELDS: tuple[str, ...] = (
+    "capture",
+    "role",
+    "kind",
+    "frontend",
+    "rule",
+    "reason",
+    "note",
+)
 LEG_FIELDS: tuple[str, ...] = (
     "outbound_flow", "inbound_flows", "rule", "member", "matched_on", "delta_s",
 )  # fmt: skip
@@ -38,7 +46,7 @@ EVIDENCE_FIELDS: tuple[str, ...] = ("file", "frame", "ts", "summary", "role")
 FINDING_FIELDS: tuple[str, ...] = (
     "id", "label", "title", "explanation", "caller", "frontend", "rule", "flow_ids", "count",
     "first_ts", "last_ts", "attempts", "expected_rate", "observed_rate", "p_value",
-    "confidence", "confidence_reason", "ambiguity",
+    "confidence", "confidence_reason", "ambiguity", "kind",
 )  # fmt: skip
 REMEDIATION_FIELDS: tuple[str, ...] = (
     "id", "rank", "title", "summary", "applies_because", "commands", "tradeoffs", "os",
@@ -115,6 +123,9 @@ def summary_dict(result: AnalysisResult) -> dict[str, Any]:
         "connections": summary.connections,
         "failed": summary.failed,
         "flows": summary.flows,
+        "by_kind": {
+            k.kind.value: {label.value: n for label, n in k.counts} for k in summary.by_kind
+        },
     }
 
 

@@ -15,7 +15,7 @@ from pathlib import PurePath
 from pcapflow.errors import InputError
 from pcapflow.model.flow import Flow
 from pcapflow.model.packet import ACK, FIN, PROTO_TCP, PROTO_UDP, RST, SYN, PacketRef
-from pcapflow.model.result import AnalysisResult, Finding, FlowResult, Label, Leg
+from pcapflow.model.result import AnalysisResult, Finding, FlowKind, FlowResult, Label, Leg
 
 MAX_FRAMES_PER_LEG = 24  # frames listed per leg; the rest are counted
 
@@ -25,6 +25,14 @@ LEG_ROLES = {
     "probe": "health probe",
     "direct": "direct, not through a load balancer",
     "": "connection",
+}
+
+KIND_NAMES = {
+    FlowKind.FRONTEND_CALL: "call to a load-balancer frontend",
+    FlowKind.MEMBER_LEG: "member leg (a connection to a member's backend port)",
+    FlowKind.HEALTH_PROBE: "health probe from the load balancer",
+    FlowKind.DIRECT_CALL: "direct call to a member's own address",
+    FlowKind.OTHER: "connection that involves no frontend, member or probe",
 }
 
 LABEL_MEANINGS = {
@@ -52,6 +60,10 @@ LABEL_MEANINGS = {
     Label.IDLE_TIMEOUT: (
         "the connection stayed idle longer than the rule's idle timeout; the load balancer "
         "forgot it, and the next packet was reset or dropped."
+    ),
+    Label.SERVED_LOCALLY_REFUSED: (
+        "the caller holds the frontend address itself, so the call never reached the load "
+        "balancer; its own machine answered with a reset: nothing listens there."
     ),
     Label.UNKNOWN: "pcapflow could not tell why this connection failed.",
 }
@@ -162,6 +174,8 @@ def _headline(fr: FlowResult, legs: Sequence[FlowResult], t0: float) -> Iterator
     if first.frontend:
         rule = f" (rule {first.rule})" if first.rule else " (no declared rule)"
         yield f"It is an attempt on load-balancer frontend {first.frontend}{rule}."
+    elif first.kind is not FlowKind.FRONTEND_CALL:
+        yield f"It is a {KIND_NAMES[first.kind]}." + (f" Note: {first.note}." if first.note else "")
     legs_text = "one leg" if len(legs) == 1 else f"{len(legs)} legs"
     yield f"The capture shows {legs_text} of this connection."
 
@@ -169,6 +183,8 @@ def _headline(fr: FlowResult, legs: Sequence[FlowResult], t0: float) -> Iterator
 def _leg_lines(number: int, total: int, fr: FlowResult, t0: float) -> list[str]:
     flow = fr.flow
     role = LEG_ROLES.get(fr.role, fr.role)
+    if fr.kind is FlowKind.MEMBER_LEG:
+        role = "to a member's backend port (maybe through the load balancer)"
     lines = [
         f"Leg {number} of {total}, {role}: {_ep(flow.orig_h, flow.orig_p)} -> "
         f"{_ep(flow.resp_h, flow.resp_p)}, seen in {_file(fr.capture)} "
@@ -274,7 +290,8 @@ def _nat_lines(caller: FlowResult, others: Sequence[FlowResult], leg: Leg | None
 def _verdict(fr: FlowResult, legs: Sequence[FlowResult], finding: Finding | None) -> list[str]:
     label = next((f.label for f in legs if f.label is not None), None)
     if label is None:
-        return ["Verdict: no label (not an attempt on a declared frontend, and not a failure)."]
+        why = next((f.reason for f in legs if f.reason), "not a connection attempt")
+        return [f"Verdict: no label ({why})."]
     reason = next((f.reason for f in legs if f.reason), "")
     lines = [f"Verdict: {label.value}: {LABEL_MEANINGS.get(label, '')}"]
     if reason:

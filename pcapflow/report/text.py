@@ -7,8 +7,14 @@ from collections.abc import Callable, Iterator
 
 import click
 
-from pcapflow.model.result import AnalysisResult, Finding, Remediation
-from pcapflow.report.facts import LABEL_WORDS, lb_and_rule, ranked, rate_text, summarize
+from pcapflow.model.result import AnalysisResult, Finding, FlowKind, Remediation
+from pcapflow.report.facts import (
+    LABEL_WORDS,
+    lb_and_rule,
+    ranked,
+    rate_text,
+    summarize,
+)
 from pcapflow.report.registry import RenderOptions, register
 
 WIDTH = 100
@@ -47,9 +53,12 @@ def _head(result: AnalysisResult, style: Style) -> Iterator[str]:
     for warning in summary.warnings:
         yield style(f"  warning: {warning}", fg="yellow")
     yield f"  {summary.connections} connection(s), {summary.failed} failed, {summary.flows} flow(s)"
-    for label, n in summary.counts:
-        mark = style("x", fg="red") if label.is_failure else style("ok", fg="green")
-        yield f"    {n:>5}  {label.value:<31} {mark} {LABEL_WORDS[label]}"
+    for kind in summary.by_kind:  # frontend calls first
+        failed = f", {kind.failed} failed" if kind.failed else ""
+        yield f"  {kind.words}: {kind.connections}{failed}"
+        for label, n in kind.counts:
+            mark = style("x", fg="red") if label.is_failure else style("ok", fg="green")
+            yield f"    {n:>5}  {label.value:<31} {mark} {LABEL_WORDS[label]}"
 
 
 def _finding(finding: Finding, style: Style) -> Iterator[str]:
@@ -57,11 +66,14 @@ def _finding(finding: Finding, style: Style) -> Iterator[str]:
     head = f"[{finding.id}] {finding.label.value}: {finding.title}"
     yield style(head, fg="red" if finding.label.is_failure else None, bold=True)
     lb, rule = lb_and_rule(finding)
-    where = [f"caller {finding.caller}" if finding.caller else ""]
-    where.append(f"frontend {finding.frontend}" if finding.frontend else "")
+    call = finding.kind is FlowKind.FRONTEND_CALL
+    where = ["" if call else f"{finding.kind.value.replace('_', ' ')}:"]
+    where.append(f"caller {finding.caller}" if finding.caller else "")
+    target = "frontend" if call else "target"
+    where.append(f"{target} {finding.frontend}" if finding.frontend else "")
     where.append(f"load balancer {lb}" if lb else "")
     where.append(f"rule {rule}" if rule else "")
-    yield "  " + ", ".join(w for w in where if w)
+    yield "  " + ", ".join(w for w in where if w).replace(":, ", ": ")
     yield f"  {rate_text(finding)}"
     confidence = f"  confidence: {finding.confidence.value}"
     yield confidence + (f" ({finding.confidence_reason})" if finding.confidence_reason else "")

@@ -55,7 +55,12 @@ UPLOAD_BODY: dict[str, Any] = {
                         "items": {"type": "string", "format": "binary"},
                         "description": "pcap, pcapng, or gzip of either (recognised by content)",
                     },
-                    "lb": {"type": "string", "format": "binary", "description": "LB config file"},
+                    "lb": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "LB config file (repeat the field for a set of aws, "
+                        "gcloud or kubectl outputs)",
+                    },
                     "lb_text": {"type": "string", "description": "LB config pasted as text"},
                     "lb_format": {"type": "string", "description": "config format; auto-detected"},
                     "os": {"type": "string", "enum": ["linux", "windows", "auto"]},

@@ -11,6 +11,7 @@ Layout of the data directory (every name generated, none taken from an upload)::
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -25,6 +26,7 @@ from pcapflow.web.upload import Submission
 
 JOB_ID_RE = re.compile(r"^[0-9a-f]{16}$")
 CONFIG_FILE = "lb.txt"
+CONFIG_SET_FILE = "lb-set.json"  # several config files: [[name, text], ...]
 REPORTS_DIR = "reports"
 
 
@@ -43,6 +45,9 @@ class JobFiles:
     def config(self, job_id: str) -> Path:
         return self.dir(job_id) / CONFIG_FILE
 
+    def config_set(self, job_id: str) -> Path:
+        return self.dir(job_id) / CONFIG_SET_FILE
+
     def report(self, job_id: str, extension: str) -> Path:
         return self.dir(job_id) / REPORTS_DIR / f"report.{extension}"
 
@@ -56,12 +61,18 @@ def new_job_id() -> str:
 
 def check_config(submission: Submission) -> None:
     """Load the config the way the worker will, so a bad one is refused at once (400)."""
-    if submission.lb_text is None:
+    if submission.lb_text is None and not submission.lb_files:
         return
     from pcapflow.lbconfig import load_text
+    from pcapflow.lbconfig.loader import load_named_texts
+    from pcapflow.lbconfig.problems import raise_first
 
     try:
-        load_text(submission.lb_text, fmt=submission.lb_format, name=submission.lb_name or "lb")
+        if submission.lb_files:
+            raise_first(load_named_texts(submission.lb_files, fmt=submission.lb_format).problems)
+        elif submission.lb_text is not None:
+            name = submission.lb_name or "lb"
+            load_text(submission.lb_text, fmt=submission.lb_format, name=name)
     except PcapflowError as exc:
         raise WebError(400, "bad_config", str(exc)) from None
 
@@ -73,6 +84,9 @@ def accept(submission: Submission, store: JobStore, files: JobFiles) -> Job:
         check_config(submission)
         if submission.lb_text is not None:
             (submission.staging / CONFIG_FILE).write_text(submission.lb_text, encoding="utf-8")
+        if submission.lb_files:
+            text = json.dumps([list(item) for item in submission.lb_files])
+            (submission.staging / CONFIG_SET_FILE).write_text(text, encoding="utf-8")
         submission.staging.rename(files.dir(job_id))
     except BaseException:
         shutil.rmtree(submission.staging, ignore_errors=True)

@@ -58,8 +58,11 @@ class Submission:
     captures: tuple[UploadedCapture, ...]
     os: str | None
     lb_text: str | None = None
-    lb_name: str | None = None  # the config's file name, "<pasted>", or None
+    lb_name: str | None = None  # the config's file name(s), "<pasted>", or None
     lb_format: str | None = None
+    # several config files read together (one platform's CLI outputs): (name, text) each;
+    # empty when the config is one file or pasted text (``lb_text``)
+    lb_files: tuple[tuple[str, str], ...] = ()
 
 
 def display_name(raw: bytes) -> str:
@@ -87,7 +90,7 @@ class FormReceiver:
         self.staging = staging
         self.captures: list[UploadedCapture] = []
         self.fields: dict[str, str] = {}
-        self.config: tuple[str, bytes] | None = None
+        self.configs: list[tuple[str, bytes]] = []
         self._headers: dict[bytes, bytes] = {}
         self._header_field = bytearray()
         self._header_value = bytearray()
@@ -170,7 +173,7 @@ class FormReceiver:
             self._finish_capture(part)
         elif part.form_field == "lb":
             if part.size or part.filename:
-                self.config = (display_name(part.filename or b""), bytes(part.data))
+                self.configs.append((display_name(part.filename or b""), bytes(part.data)))
         else:
             self.fields[part.form_field] = part.data.decode("utf-8", errors="replace")
 
@@ -270,16 +273,15 @@ def _submission(receiver: FormReceiver) -> Submission:
     if os_choice not in OS_CHOICES:
         raise WebError(400, "bad_request", f"os must be linux, windows or auto, not {os_choice!r}")
     lb_text = fields.get("lb_text", "").strip() or None
-    if receiver.config is not None and lb_text is not None:
+    if receiver.configs and lb_text is not None:
         raise WebError(400, "bad_request", "give the config as a file (lb) or as text, not both")
     lb_format = fields.get("lb_format", "").strip().lower()
     lb_name: str | None = "<pasted>" if lb_text is not None else None
-    if receiver.config is not None:
-        lb_name, raw = receiver.config
-        try:
-            lb_text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise WebError(400, "bad_config", f"config {lb_name!r} is not UTF-8 text") from None
+    files = tuple((name, _config_text(name, raw)) for name, raw in receiver.configs)
+    if len(files) == 1:
+        (lb_name, lb_text), files = files[0], ()
+    elif files:
+        lb_name = ", ".join(name for name, _ in files)
     return Submission(
         staging=receiver.staging,
         captures=tuple(receiver.captures),
@@ -287,4 +289,12 @@ def _submission(receiver: FormReceiver) -> Submission:
         lb_text=lb_text,
         lb_name=lb_name,
         lb_format=None if lb_format in ("", "auto") else lb_format,
+        lb_files=files,
     )
+
+
+def _config_text(name: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise WebError(400, "bad_config", f"config {name!r} is not UTF-8 text") from None

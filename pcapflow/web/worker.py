@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -146,6 +147,15 @@ class JobRunner:
             return None
         from pcapflow.lbconfig import load_text
 
+        several = self.files.config_set(job.id)
+        if several.exists():
+            from pcapflow.lbconfig.loader import load_named_texts
+            from pcapflow.lbconfig.problems import raise_first
+
+            items = [(str(n), str(t)) for n, t in json.loads(several.read_text(encoding="utf-8"))]
+            loaded = load_named_texts(items, fmt=job.lb_format)
+            raise_first(loaded.problems)
+            return loaded.config
         text = self.files.config(job.id).read_text(encoding="utf-8")
         return load_text(text, fmt=job.lb_format, name=job.lb_name)
 

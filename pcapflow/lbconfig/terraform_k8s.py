@@ -1,0 +1,204 @@
+"""Terraform ``terraform show -json`` (state or plan) with Kubernetes Services.
+
+``kubernetes_service_v1`` / ``kubernetes_service`` (cluster IPs, ports, ``target_port``,
+``session_affinity``, ``type``), and when Terraform manages them ``kubernetes_endpoints_v1`` /
+``kubernetes_endpoints`` and ``kubernetes_endpoint_slice_v1``, are rebuilt as the objects ``kubectl
+get -o json`` prints, with pointers back to the Terraform attributes, and read by
+:mod:`pcapflow.lbconfig.kubernetes`.  Endpoints of a Service with a selector are made by the
+cluster, not by Terraform: such a Service's members are reported unknown (add ``kubectl get
+endpointslices -o json`` output to know them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pcapflow.lbconfig.draft import Loaded
+from pcapflow.lbconfig.inventory import Inventory
+from pcapflow.lbconfig.kubernetes import load_kubectl
+from pcapflow.lbconfig.node import SOURCE_FIELDS, SOURCE_POINTER
+from pcapflow.lbconfig.problems import Document, pointer_join
+from pcapflow.lbconfig.terraform import TfResource, parse_state
+
+SERVICES = ("kubernetes_service_v1", "kubernetes_service")
+ENDPOINTS = ("kubernetes_endpoints_v1", "kubernetes_endpoints")
+SLICES = ("kubernetes_endpoint_slice_v1",)
+
+
+def _first(value: Any) -> Mapping[str, Any]:
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        return value[0]
+    return {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _at(res: TfResource, *path: str | int) -> str:
+    return pointer_join(res.pointer, "values", *path)
+
+
+def _placed(pointer: str, fields: Mapping[str, str], **values: Any) -> dict[str, Any]:
+    out = {SOURCE_POINTER: pointer, SOURCE_FIELDS: dict(fields)}
+    out.update({k: v for k, v in values.items() if v is not None})
+    return out
+
+
+def _metadata(res: TfResource) -> dict[str, Any]:
+    meta = _first(res.values.get("metadata"))
+    return _placed(
+        _at(res, "metadata", 0),
+        {"name": _at(res, "metadata", 0, "name"), "labels": _at(res, "metadata", 0, "labels")},
+        name=meta.get("name") or res.name,
+        namespace=meta.get("namespace") or "default",
+        labels=meta.get("labels") or {},
+    )
+
+
+def _target_port(value: Any) -> Any:
+    """Terraform keeps ``target_port`` as a string: a number, or a container port name."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value or None
+
+
+def _service(res: TfResource) -> dict[str, Any]:
+    spec = _first(res.values.get("spec"))
+    base = ("spec", 0)
+    ports = [
+        _placed(
+            _at(res, *base, "port", j),
+            {
+                "port": _at(res, *base, "port", j, "port"),
+                "targetPort": _at(res, *base, "port", j, "target_port"),
+                "protocol": _at(res, *base, "port", j, "protocol"),
+            },
+            name=port.get("name") or None,
+            port=port.get("port"),
+            protocol=port.get("protocol") or "TCP",
+            targetPort=_target_port(port.get("target_port")),
+        )
+        for j, port in enumerate(_list(spec.get("port")))
+        if isinstance(port, Mapping)
+    ]
+    ingress = _first(_first(res.values.get("status")).get("load_balancer")).get("ingress")
+    fields = {
+        "clusterIPs": _at(res, *base, "cluster_ips"),
+        "clusterIP": _at(res, *base, "cluster_ip"),
+        "type": _at(res, *base, "type"),
+        "externalIPs": _at(res, *base, "external_ips"),
+        "internalTrafficPolicy": _at(res, *base, "internal_traffic_policy"),
+        "ports": _at(res, *base, "port"),
+    }
+    return {
+        SOURCE_POINTER: res.pointer,
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(res),
+        "spec": _placed(
+            _at(res, *base),
+            fields,
+            clusterIP=spec.get("cluster_ip") or None,
+            clusterIPs=spec.get("cluster_ips") or None,
+            externalIPs=spec.get("external_ips") or None,
+            ports=ports,
+            selector=spec.get("selector") or None,
+            sessionAffinity=spec.get("session_affinity") or "None",
+            type=spec.get("type") or "ClusterIP",
+            internalTrafficPolicy=spec.get("internal_traffic_policy") or None,
+        ),
+        "status": {"loadBalancer": {"ingress": [i for i in _list(ingress) if isinstance(i, dict)]}},
+    }
+
+
+def _endpoints(res: TfResource) -> dict[str, Any]:
+    subsets = []
+    for j, subset in enumerate(_list(res.values.get("subset"))):
+        if not isinstance(subset, Mapping):
+            continue
+        at = ("subset", j)
+        addresses = [
+            _placed(
+                _at(res, *at, "address", k),
+                {"ip": _at(res, *at, "address", k, "ip")},
+                ip=a.get("ip"),
+                nodeName=a.get("node_name") or None,
+            )
+            for k, a in enumerate(_list(subset.get("address")))
+            if isinstance(a, Mapping)
+        ]
+        not_ready = [
+            _placed(_at(res, *at, "not_ready_address", k), {}, ip=a.get("ip"))
+            for k, a in enumerate(_list(subset.get("not_ready_address")))
+            if isinstance(a, Mapping)
+        ]
+        ports = [
+            {"name": p.get("name") or None, "port": p.get("port"), "protocol": p.get("protocol")}
+            for p in _list(subset.get("port"))
+            if isinstance(p, Mapping)
+        ]
+        subsets.append(
+            _placed(
+                _at(res, *at), {}, addresses=addresses, notReadyAddresses=not_ready, ports=ports
+            )
+        )
+    return {
+        SOURCE_POINTER: res.pointer,
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": _metadata(res),
+        "subsets": subsets,
+    }
+
+
+def _slice(res: TfResource) -> dict[str, Any]:
+    endpoints = []
+    for j, ep in enumerate(_list(res.values.get("endpoint"))):
+        if not isinstance(ep, Mapping):
+            continue
+        condition = _first(ep.get("condition"))
+        ref = _first(ep.get("target_ref"))
+        endpoints.append(
+            _placed(
+                _at(res, "endpoint", j),
+                {"addresses": _at(res, "endpoint", j, "addresses")},
+                addresses=ep.get("addresses") or [],
+                conditions=_placed(
+                    _at(res, "endpoint", j, "condition", 0),
+                    {"ready": _at(res, "endpoint", j, "condition", 0, "ready")},
+                    ready=condition.get("ready"),
+                    serving=condition.get("serving"),
+                    terminating=condition.get("terminating"),
+                ),
+                nodeName=ep.get("node_name") or None,
+                targetRef={"kind": "Pod", "name": ref["name"]} if ref.get("name") else None,
+            )
+        )
+    ports = [
+        {"name": p.get("name") or "", "port": p.get("port"), "protocol": p.get("protocol")}
+        for p in _list(res.values.get("port"))
+        if isinstance(p, Mapping)
+    ]
+    return {
+        SOURCE_POINTER: res.pointer,
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": _metadata(res),
+        "addressType": res.values.get("address_type") or "IPv4",
+        "endpoints": endpoints,
+        "ports": ports,
+    }
+
+
+def load_terraform_k8s(data: Any, doc: Document, inventory: Inventory) -> Loaded:
+    state, _ = parse_state(data, doc)
+    items: list[dict[str, Any]] = []
+    for rtype in SERVICES:
+        items.extend(_service(r) for r in state.of_type(rtype) if not r.data)
+    for rtype in ENDPOINTS:
+        items.extend(_endpoints(r) for r in state.of_type(rtype))
+    for rtype in SLICES:
+        items.extend(_slice(r) for r in state.of_type(rtype))
+    return load_kubectl([({"apiVersion": "v1", "kind": "List", "items": items}, doc)])
