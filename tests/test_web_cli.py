@@ -9,6 +9,7 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from pcapflow._jitcache import SERVE_DATA_DIR_ENV
 from pcapflow.cli import main
 from pcapflow.cli.serve import lock_data_dir
 from pcapflow.web.settings import ServeSettings
@@ -40,7 +41,7 @@ class FakeUvicorn:
 def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> FakeUvicorn:
     fake = FakeUvicorn()
     monkeypatch.setattr(uvicorn, "run", fake)
-    for name in ENV_VARS:
+    for name in (*ENV_VARS, SERVE_DATA_DIR_ENV):  # serve sets the latter: undone after the test
         monkeypatch.delenv(name, raising=False)
     return fake
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from pcapflow._jitcache import helper, kernel
 from pcapflow.capture.linktypes import (
     KIND_ETHERNET,
     KIND_FDDI,
@@ -67,34 +67,34 @@ _PF_DUP_SEEN = 0x80
 _M32 = 0xFFFFFFFF
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _u16(b: Arr, i: Int) -> Int:
     return (np.int64(b[i]) << 8) | np.int64(b[i + 1])
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _u32(b: Arr, i: Int) -> Int:
     hi = (np.int64(b[i]) << 24) | (np.int64(b[i + 1]) << 16)
     return hi | (np.int64(b[i + 2]) << 8) | np.int64(b[i + 3])
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _u32le(b: Arr, i: Int) -> Int:
     hi = (np.int64(b[i + 3]) << 24) | (np.int64(b[i + 2]) << 16)
     return hi | (np.int64(b[i + 1]) << 8) | np.int64(b[i])
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _rd32(b: Arr, i: Int, be: bool) -> Int:
     return _u32(b, i) if be else _u32le(b, i)
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _rd16(b: Arr, i: Int, be: bool) -> Int:
     return _u16(b, i) if be else (np.int64(b[i + 1]) << 8) | np.int64(b[i])
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _u64be(b: Arr, i: Int) -> np.uint64:
     v = np.uint64(0)
     for k in range(8):
@@ -102,7 +102,7 @@ def _u64be(b: Arr, i: Int) -> np.uint64:
     return v
 
 
-@njit(cache=True)
+@helper()
 def hash32(b: Arr, start: Int, stop: Int) -> Int:
     """FNV-1a over big-endian 32-bit words (tail bytes one by one), length, murmur3 fmix32."""
     h = 0x811C9DC5
@@ -122,7 +122,7 @@ def hash32(b: Arr, start: Int, stop: Int) -> Int:
     return h
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _ts_ns(units: Int, mode: Int, factor: Int, offset_ns: Int) -> Int:
     if mode == TS_MUL:
         return units * factor + offset_ns
@@ -135,7 +135,7 @@ def _ts_ns(units: Int, mode: Int, factor: Int, offset_ns: Int) -> Int:
     return sec * 1_000_000_000 + np.int64(frac / 2.0**factor * 1e9) + offset_ns
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def walk_pcap(
     buf: Arr,
     pos: Int,
@@ -172,7 +172,7 @@ def walk_pcap(
         pos += hdr_len + cl
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _counted_record(btype: Int) -> bool | np.bool_:
     """Non-packet pcapng blocks that Wireshark (4.0) still counts as frames."""
     if btype == 0x00000BAD or btype == 0x40000BAD or btype == 9:  # custom, systemd journal
@@ -180,7 +180,7 @@ def _counted_record(btype: Int) -> bool | np.bool_:
     return btype >= 0x200 and btype <= 0x230  # sysdig event blocks
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def walk_pcapng(
     buf: Arr,
     pos: Int,
@@ -271,7 +271,7 @@ def walk_pcapng(
         pos += blen
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _ether_chain(b: Arr, q: Int, stop: Int, etype: Int) -> tuple[Int, Int, Int]:
     """Follow VLAN/VN tags, PBB, FabricPath, MPLS, PPPoE, LLC/SNAP: (ip offset, ethertype, vlan)."""
     vlan = 0
@@ -325,7 +325,7 @@ def _ether_chain(b: Arr, q: Int, stop: Int, etype: Int) -> tuple[Int, Int, Int]:
     return q, -1, vlan
 
 
-@njit(cache=True)
+@helper()
 def _wlan(b: Arr, p: Int, stop: Int) -> tuple[Int, Int, Int, Int]:
     """An 802.11 data frame carrying LLC/SNAP: (ip offset, ethertype or -1, 0, 0)."""
     if p + 24 > stop:
@@ -343,7 +343,7 @@ def _wlan(b: Arr, p: Int, stop: Int) -> tuple[Int, Int, Int, Int]:
     return q + 8, _u16(b, q + 6), 0, 0
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _version_etype(b: Arr, q: Int, stop: Int) -> Int:
     if q >= stop:
         return -1
@@ -351,7 +351,7 @@ def _version_etype(b: Arr, q: Int, stop: Int) -> Int:
     return 0x0800 if ver == 4 else (0x86DD if ver == 6 else -1)
 
 
-@njit(cache=True)
+@helper()
 def _find_ip(
     b: Arr,
     p: Int,
@@ -435,7 +435,7 @@ def _find_ip(
     return p, -1, 0, 0
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _csum_add(b: Arr, start: Int, stop: Int, acc: Int) -> Int:
     """Add bytes [start, stop) to a ones'-complement accumulator (32-bit words, RFC 1071)."""
     i = start
@@ -452,7 +452,7 @@ def _csum_add(b: Arr, start: Int, stop: Int, acc: Int) -> Int:
     return acc
 
 
-@njit(cache=True)
+@helper()
 def _csum_words(b: Arr, b64: Arr, start: Int, stop: Int) -> Int:
     """Ones'-complement sum of bytes [start, stop) as 16-bit big-endian words from ``start``,
     folded to 16 bits.  Summed 8 bytes at a time through ``b64`` (the same buffer viewed as
@@ -489,20 +489,20 @@ def _csum_words(b: Arr, b64: Arr, start: Int, stop: Int) -> Int:
     return folded
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _csum_fold(acc: Int) -> Int:
     while acc > 0xFFFF:
         acc = (acc & 0xFFFF) + (acc >> 16)
     return acc
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     h = (h ^ v) * np.uint64(0x100000001B3)
     return h ^ (h >> np.uint64(29))
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _ipv6_chain(b: Arr, l4: Int, end: Int, proto: Int) -> tuple[Int, Int, Int, bool, Int, bool]:
     """Walk IPv6 extension headers (hop-by-hop, routing, destination options, AH, fragment)
     from ``l4`` within ``end``: (transport offset, protocol, fragment offset, more fragments,
@@ -534,7 +534,7 @@ def _ipv6_chain(b: Arr, l4: Int, end: Int, proto: Int) -> tuple[Int, Int, Int, b
     return l4, proto, frag_off, more, ident, True
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _tcp_header(b: Arr, l4: Int, avail: Int) -> tuple[Int, Int, Int, Int, Int, Int, Int, Int]:
     """The fixed TCP header as far as ``avail`` bytes go: (sport, dport, seq, ack, header
     length, flags, window, checksum); missing fields are 0, the header length then 20."""
@@ -549,7 +549,7 @@ def _tcp_header(b: Arr, l4: Int, avail: Int) -> tuple[Int, Int, Int, Int, Int, I
     return sport, dport, seq, ack, thl, flags, win, csum
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _tcp_timestamp(b: Arr, o: Int, o_end: Int) -> tuple[bool, Int]:
     """TCP options [o, o_end): (timestamp option present, its TSval)."""
     while o < o_end:
@@ -570,14 +570,14 @@ def _tcp_timestamp(b: Arr, o: Int, o_end: Int) -> tuple[bool, Int]:
     return False, 0
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _pseudo_sum(b: Arr, q: Int, ver: Int, proto: Int, seg: Int) -> Int:
     """Unfolded ones'-complement sum of the pseudo-header (addresses, protocol, length)."""
     acc = _csum_add(b, q + 12, q + 20, 0) if ver == 4 else _csum_add(b, q + 8, q + 40, 0)
     return acc + proto + (seg & 0xFFFF) + (seg >> 16)
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _segment_ok(b: Arr, b64: Arr, q: Int, l4: Int, ip_end: Int, ver: Int, proto: Int) -> bool:
     """Does the checksum of the fully captured segment [l4, ip_end) verify?"""
     acc = _csum_words(b, b64, l4, ip_end)
@@ -586,7 +586,7 @@ def _segment_ok(b: Arr, b64: Arr, q: Int, l4: Int, ip_end: Int, ver: Int, proto:
     return _csum_fold(acc) == 0xFFFF
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _offloaded(b: Arr, q: Int, ver: Int, proto: Int, seg: Int, field: Int) -> bool:
     """Is a wrong TCP/UDP checksum the unfinished one of checksum offload?  The sending stack
     leaves the folded pseudo-header sum in the field for the NIC to complete; a capture taken
@@ -596,7 +596,7 @@ def _offloaded(b: Arr, q: Int, ver: Int, proto: Int, seg: Int, field: Int) -> bo
     return field == _csum_fold(_pseudo_sum(b, q, ver, proto, seg))
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _fingerprint(addrs: tuple[np.uint64, ...], fields: tuple[Int, ...]) -> np.uint64:
     """64-bit digest of the address words and the packed header fields (duplicate lookup)."""
     fp = np.uint64(0xCBF29CE484222325)
@@ -607,7 +607,7 @@ def _fingerprint(addrs: tuple[np.uint64, ...], fields: tuple[Int, ...]) -> np.ui
     return fp
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _same_bytes(b: Arr, a: Int, c: Int, length: Int) -> bool:
     for k in range(length):  # noqa: SIM110 - no generators in nopython mode
         if b[a + k] != b[c + k]:
@@ -615,7 +615,7 @@ def _same_bytes(b: Arr, a: Int, c: Int, length: Int) -> bool:
     return True
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _write_row(
     r: Any, file_idx: Int, frame: Int, iface: Int, ts: Int, ver: Int, proto: Int,
     hi_s: Any, lo_s: Any, hi_d: Any, lo_d: Any, sport: Int, dport: Int, tcp_flags: Int,
@@ -649,7 +649,7 @@ def _write_row(
     r["vlan"] = vlan
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def decode_records(
     buf: Arr,
     buf64: Arr,

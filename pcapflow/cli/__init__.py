@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from pcapflow._jitnotice import compile_notice
 from pcapflow.errors import PcapflowError
 
 # command name -> module of this package that defines it
@@ -30,8 +31,33 @@ COMMANDS: dict[str, str] = {
     "report": "report",
     "serve": "serve",
     "slice": "report",
+    "warmup": "warmup",
     "watch": "live",
 }
+
+
+# commands that run the packet kernels (the first run's notice shows before their imports)
+KERNEL_COMMANDS = frozenset({"analyze", "analyse", "explain", "flows", "report", "slice", "warmup"})
+QUIET_OPTIONS = frozenset({"-q", "--quiet"})
+
+
+def runs_kernels(args: list[str]) -> bool:
+    """The command line will run kernels (not just print help, not asked to be quiet)."""
+    skip = QUIET_OPTIONS | {"-h", "--help"}
+    return bool(args) and args[0] in KERNEL_COMMANDS and not skip & set(args[1:])
+
+
+def quiet(args: list[str]) -> bool:
+    """``--quiet``/``-q`` given to the command: no first-run notice either."""
+    return bool(QUIET_OPTIONS & set(args[1:]))
+
+
+def command_line(ctx: click.Context) -> list[str]:
+    """The sub-command and its arguments, before the group runs it."""
+    protected = ctx.__dict__.get("_protected_args")  # click >= 8.2 (protected_args warns)
+    if protected is None:
+        protected = ctx.__dict__.get("protected_args", [])
+    return [*protected, *ctx.args]
 
 
 # other spellings people type -> command name (not listed in --help)
@@ -64,7 +90,11 @@ class PcapflowGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            # the first run's kernel compiles, on stderr (at once when the cache is cold)
+            args = command_line(ctx)
+            with compile_notice(sys.stderr, early=runs_kernels(args)) as notice:
+                notice.enabled = not quiet(args)
+                return super().invoke(ctx)
         except PcapflowError as exc:
             click.echo(f"pcapflow: error: {exc}", err=True)
             sys.exit(exc.exit_code)

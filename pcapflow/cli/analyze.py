@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from pcapflow import _jitnotice
 from pcapflow.capture import jitstart
 from pcapflow.cli import main
 from pcapflow.cli.options import (
@@ -74,6 +75,12 @@ def check_output_folder(output: str) -> None:
 @engine_option
 @checksum_options
 @click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress line on stderr (the first run's one-time kernel compile).",
+)
+@click.option(
     "--window-ms",
     type=click.FloatRange(min=0.001, max=60_000.0),
     default=50.0,
@@ -95,12 +102,15 @@ def analyze(
     points: tuple[str, ...],
     engine: str,
     checksums: str,
+    quiet: bool,
     window_ms: float,
 ) -> None:
     """Reconcile NAT'd half-flows in CAPTURE files, label every attempt, suggest the fix.
 
     Exit status: 0 when no failure is found, 3 when failures are found, 2 for bad input.
     """
+    if quiet:
+        _jitnotice.silence()
     jitstart.start()
     fmt = fmt or format_for_output(output)
     if window_ms != window_ms:  # NaN passes click's FloatRange: every comparison is false
@@ -130,6 +140,7 @@ def analyze(
             if CHECKSUM_HINT in warning:
                 click.echo(f"pcapflow: warning: {summary.info.path}: {warning}", err=True)
     chunks = render_chunks(result, fmt, color=output is None and fmt == "text" and use_colour())
+    _jitnotice.end_line()
     if output:
         with Path(output).open("w") as out:
             out.writelines(chunks)

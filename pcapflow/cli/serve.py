@@ -12,6 +12,7 @@ from typing import IO
 
 import click
 
+from pcapflow._jitcache import SERVE_DATA_DIR_ENV
 from pcapflow.cli import main
 from pcapflow.errors import InputError
 from pcapflow.web.settings import DEFAULT_MAX_UPLOAD, ServeSettings, format_size, parse_size
@@ -143,8 +144,6 @@ def serve(
     """Serve the web application and JSON API (/api/v1) for uploaded captures."""
     import uvicorn
 
-    from pcapflow.web.app import create_app
-
     settings = ServeSettings(
         data_dir=Path(os.path.expanduser(data_dir)).resolve(),
         host=host,
@@ -155,6 +154,11 @@ def serve(
         token=token or None,
         job_timeout_s=job_timeout_s,
     )
+    # a user without a cache dir of its own caches compiled kernels in the data dir (before the
+    # app's imports, which load the kernel modules)
+    os.environ[SERVE_DATA_DIR_ENV] = str(settings.data_dir)
+    from pcapflow.web.app import create_app
+
     check_can_listen(host, port)
     lock = lock_data_dir(settings.data_dir)
     if not settings.token and not is_loopback(host):

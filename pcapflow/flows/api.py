@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pcapflow import _jitahead
 from pcapflow.capture import get_backend
 from pcapflow.capture.base import CaptureBackend
 from pcapflow.capture.prefetch import prefetched
@@ -112,6 +113,7 @@ def capture_blocks(
     verifies transport checksums even when nothing in the assembly needs them.
     """
     params = params or _params(packets_per_flow, ignore_checksums, max_flows)
+    _jitahead.start()  # a cold start: the flow kernels compile in a child meanwhile
     # Checksum flags matter unless ignored, and to evidence packets (they carry them).
     checksums = checksums or params.ignore_checksums is not True or params.packets_per_flow > 0
     reader = _backend(engine, digest, checksums).open(str(path), file_idx)

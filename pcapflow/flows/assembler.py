@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pcapflow import _jitahead
 from pcapflow.errors import InputError
 from pcapflow.flows import kernel as K
 from pcapflow.flows.keys import LIKELY_SERVER_TCP, LIKELY_SERVER_UDP, packet_keys, port_table
@@ -229,6 +230,7 @@ class FlowAssembler:
         n = batch.shape[0]
         if n == 0:
             return []
+        _jitahead.wait()  # the flow kernels, if a child is compiling them (a cold start)
         self.stats.packets += n
         hashes, valid, icmp_port = packet_keys(batch)
         self.stats.unassigned += int(n - np.count_nonzero(valid))

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from pcapflow._jitcache import helper, kernel
 
 if TYPE_CHECKING:  # pandas is imported where it is used (the csv path never needs it)
     import pandas as pd
@@ -28,7 +29,7 @@ _INT, _TEXT = 0, 1
 _NEEDS_QUOTES = (",", '"', "\n", "\r")
 
 
-@njit(cache=True, nogil=True)
+@helper(nogil=True)
 def _write_int(out: Arr, pos: int, value: int) -> int:
     if value < 0:
         out[pos] = 45  # "-"
@@ -46,7 +47,7 @@ def _write_int(out: Arr, pos: int, value: int) -> int:
     return end
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def write_rows(
     out: Arr,
     kinds: Arr,
@@ -88,7 +89,7 @@ _CELL = 32  # bytes per float cell in the scratch buffer (repr is at most 24)
 _MICRO_LIMIT = 2.0**33  # below it a double's spacing is under 1e-6
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _micro_reprs(values: Arr, out: Arr, lens: Arr) -> None:
     """``repr`` of the floats that are whole microseconds, written into ``out[i]``.
 

@@ -32,8 +32,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from pcapflow import _jitcache
 from pcapflow.flows.layout import (
     A_HASH,
     A_OHI,
@@ -140,19 +140,20 @@ from pcapflow.flows.layout import (
 
 Arr = npt.NDArray[Any]
 _F = TypeVar("_F", bound=Callable[..., Any])
-_njit: Any = njit  # numba's ``_nrt`` option is not in its type stubs
 
 
-def kernel_jit(**options: Any) -> Callable[[_F], _F]:
-    """``njit`` for the kernel: cached, and without NRT reference counting.
+def kernel_jit(*, entry: bool = False, **options: Any) -> Callable[[_F], _F]:
+    """``njit`` for the kernel, without NRT reference counting; ``entry``: called from Python
+    (compiled on first call and cached, see :mod:`pcapflow._jitcache`), else a helper compiled
+    into its callers.
 
     The kernel never allocates arrays (it only indexes the ones passed in), so numba's
     reference counting of every array argument on every helper call is pure overhead (it cost
     two thirds of the run time); ``_nrt=False`` drops it.  ``nogil``: the capture reader's
     read-ahead thread decodes the next batches while the kernel runs.
     """
-    decorator: Callable[[_F], _F] = _njit(cache=True, _nrt=False, nogil=True, **options)
-    return decorator
+    jit = _jitcache.kernel if entry else _jitcache.helper
+    return jit(_nrt=False, nogil=True, **options)
 
 
 _FIN = 0x01
@@ -213,7 +214,7 @@ HT_USED = 1
 HT_DELETED = 2
 
 
-@kernel_jit(inline="always")
+@kernel_jit()
 def seq_delta(a: int, b: int) -> int:
     """Zeek's ``seq_delta``: ``int32(a - b)``."""
     d = (a - b) & _M32
@@ -222,7 +223,7 @@ def seq_delta(a: int, b: int) -> int:
     return d
 
 
-@kernel_jit(inline="always")
+@kernel_jit()
 def is_handshake(state: int) -> bool:
     return state == INACTIVE or state == SYN_SENT or state == SYN_ACK_SENT
 
@@ -559,7 +560,7 @@ def update_state_machine(
     return e, do_close
 
 
-@kernel_jit(inline="always")
+@kernel_jit()
 def is_clean(EP: Arr, s: int, e: int) -> bool:
     st = EP[s, e, E_STATE]
     return bool(st == ESTABLISHED or (st == CLOSED and EP[s, e, E_PREV] == ESTABLISHED))
@@ -975,7 +976,7 @@ def rehash(FL: Arr, ADDR: Arr, ht_hash: Arr, ht_state: Arr, key_cur: Arr, C: Arr
     C[C_HT_FILL] = used
 
 
-@kernel_jit(inline="always")
+@kernel_jit()
 def csum_bad(pflags: int, mode: int, C: Arr) -> bool:
     """Does the packet's checksum keep it out of its connection?  (Counts checksums too.)"""
     wrong = (pflags & _PF_BAD_CSUM) != 0
@@ -991,7 +992,7 @@ def csum_bad(pflags: int, mode: int, C: Arr) -> bool:
     return wrong and not (mode == CSUM_OFFLOAD_AWARE and offloaded)
 
 
-@kernel_jit()
+@kernel_jit(entry=True)
 def run(
     pk: Arr,
     hashes: Arr,
@@ -1225,7 +1226,7 @@ def record_syn(EP: Arr, s: int, e: int, row: Any, flags: int, seq: int) -> None:
         EP[s, e, E_SYN_RXMT] += 1
 
 
-@kernel_jit()
+@kernel_jit(entry=True)
 def finish_all(
     FL: Arr,
     EP: Arr,

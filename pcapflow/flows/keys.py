@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from pcapflow._jitcache import helper, kernel
 from pcapflow.model.packet import PacketArray
 
 Arr = npt.NDArray[Any]
@@ -78,7 +78,7 @@ def port_table(ports: tuple[int, ...]) -> npt.NDArray[np.bool_]:
     return table
 
 
-@njit(cache=True, inline="always")
+@helper()
 def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     h ^= v + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6)) + (h >> np.uint64(2))
     h ^= h >> np.uint64(33)
@@ -87,7 +87,7 @@ def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     return h
 
 
-@njit(cache=True)
+@kernel()
 def key_hashes(
     pk: Arr,
     icmp4: Arr,

@@ -20,8 +20,8 @@ from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from pcapflow._jitcache import helper, kernel
 from pcapflow.flows.assembler import FlowBlock
 from pcapflow.flows.layout import CONN_STATES
 from pcapflow.flows.records import _AddrCache, _iface_ids, block_flows, flow_uids, proto_name
@@ -333,7 +333,7 @@ class TableResults(Sequence[FlowResult]):
 # --- JSON of background rows without objects ------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@helper(nogil=True)
 def _write_int(out: Arr, pos: int, value: int) -> int:
     if value < 0:
         out[pos] = 45  # "-"
@@ -351,7 +351,7 @@ def _write_int(out: Arr, pos: int, value: int) -> int:
     return end
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _write_rows(
     out: Arr, kinds: Arr, index: Arr, ints: Arr, nulls: Arr, text: Arr, text_off: Arr,
     seps: Arr, sep_off: Arr, n: int,

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pcapflow.web import jobs
 from pcapflow.web.context import WebContext, context
 from pcapflow.web.errors import WebError, not_found
-from pcapflow.web.schemas import HealthOut, JobListOut, JobOut
+from pcapflow.web.schemas import HealthOut, JobListOut, JobOut, ReadyOut
 from pcapflow.web.store import Job, Status
 from pcapflow.web.views import API, job_view, report_formats
 
@@ -167,7 +167,24 @@ def delete_analysis(job_id: str, ctx: Ctx) -> Response:
     "/health", summary="Liveness: workers running and jobs per status", response_model=HealthOut
 )
 def health(ctx: Ctx) -> dict[str, Any]:
-    return {"status": "ok", "workers": ctx.pool.alive, "jobs": ctx.store.counts()}
+    return {
+        "status": "ok",
+        "workers": ctx.pool.alive,
+        "ready": ctx.pool.ready,
+        "workers_warm": ctx.pool.warm,
+        "jobs": ctx.store.counts(),
+    }
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: 200 once every worker has compiled its kernels, 503 while warming up",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "workers still warming up"}},
+)
+def ready(ctx: Ctx) -> JSONResponse:
+    body = {"ready": ctx.pool.ready, "workers": ctx.pool.alive, "workers_warm": ctx.pool.warm}
+    return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
 
 # The HTML report is shown inside the app: no scripts of its own may reach the app's origin.

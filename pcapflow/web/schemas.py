@@ -73,4 +73,15 @@ class JobListOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     workers: int = Field(description="analysis worker processes alive")
+    ready: bool = Field(
+        description="every worker has compiled its kernels and takes jobs at once "
+        "(false while they warm up after a start)"
+    )
+    workers_warm: int = Field(description="workers that have compiled their kernels")
     jobs: dict[str, int] = Field(description="jobs per status")
+
+
+class ReadyOut(BaseModel):
+    ready: bool = Field(description="every worker has compiled its kernels")
+    workers: int = Field(description="analysis worker processes alive")
+    workers_warm: int = Field(description="workers that have compiled their kernels")

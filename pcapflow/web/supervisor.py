@@ -14,19 +14,24 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import site
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
+from pcapflow._jitcache import SERVE_DATA_DIR_ENV
 from pcapflow.web import jobs
 from pcapflow.web.jobs import JobFiles
 from pcapflow.web.settings import ServeSettings
 from pcapflow.web.store import JobStore
+from pcapflow.web.worker import ready_file
 
 log = logging.getLogger("pcapflow.web")
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # where this pcapflow was imported from
 
 WATCH_S = 0.5
 RETENTION_EVERY_S = 3600.0
@@ -37,6 +42,15 @@ STOP_GRACE_S = 5.0
 class WorkerProcess:
     claimant: str
     process: subprocess.Popen[bytes]
+
+
+def worker_pythonpath(pythonpath: str | None) -> dict[str, str]:
+    """Workers run with ``-P`` (never a ``pcapflow`` folder in the working directory): when this
+    pcapflow is not installed in site-packages (a source checkout), they are told where it is."""
+    installed = {os.path.realpath(p) for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    if os.path.realpath(PACKAGE_ROOT) in installed:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT, pythonpath]))}
 
 
 def exit_reason(returncode: int) -> str:
@@ -67,6 +81,8 @@ class WorkerPool:
     def recover(self) -> None:
         """Before serving: resume interrupted jobs, drop orphans, apply retention."""
         jobs.sweep_orphans(self.store, self.files)
+        for stale in (self.settings.data_dir / "workers").glob("*.ready"):
+            stale.unlink(missing_ok=True)  # left by a server that was killed
         requeued, failed = self.store.requeue_running(
             max_attempts=self.settings.max_attempts, reason="resumed after a server restart"
         )
@@ -90,6 +106,20 @@ class WorkerPool:
     def alive(self) -> int:
         return sum(1 for w in self.workers if w.process.poll() is None)
 
+    @property
+    def warm(self) -> int:
+        """Workers alive that have compiled their kernels (and so take jobs at once)."""
+        return sum(
+            1
+            for w in list(self.workers)
+            if w.process.poll() is None and ready_file(self.settings.data_dir, w.claimant).exists()
+        )
+
+    @property
+    def ready(self) -> bool:
+        """Every worker started and warm: an upload now waits for no compile."""
+        return len(self.workers) == self.settings.workers and self.warm == self.settings.workers
+
     # ---- the watcher thread ----------------------------------------------------------------
     def _watch(self) -> None:
         try:
@@ -108,6 +138,7 @@ class WorkerPool:
         claimant = f"{self.instance}-w{self._serial}"
         command = [
             sys.executable,
+            "-P",  # not the working directory's pcapflow (another checkout): the server's
             "-m",
             "pcapflow.web.worker",
             "--data-dir",
@@ -117,7 +148,10 @@ class WorkerPool:
             "--parent-pid",
             str(os.getpid()),
         ]
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        # the workers cache compiled kernels in the data dir when the user has no cache dir
+        env = {**os.environ, SERVE_DATA_DIR_ENV: str(self.settings.data_dir)}
+        env.update(worker_pythonpath(os.environ.get("PYTHONPATH")))
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env)
         log.info("started analysis worker %s (pid %d)", claimant, process.pid)
         return WorkerProcess(claimant, process)
 
@@ -126,6 +160,7 @@ class WorkerPool:
             returncode = worker.process.poll()
             if returncode is None:
                 continue
+            ready_file(self.settings.data_dir, worker.claimant).unlink(missing_ok=True)
             reason = exit_reason(returncode)
             log.warning("analysis worker %s stopped (%s); replacing it", worker.claimant, reason)
             self._fail_held(worker, f"the analysis worker process stopped ({reason})")
@@ -158,6 +193,8 @@ class WorkerPool:
             )
 
     def _terminate_all(self) -> None:
+        for worker in self.workers:
+            ready_file(self.settings.data_dir, worker.claimant).unlink(missing_ok=True)
         for worker in self.workers:
             if worker.process.poll() is None:
                 worker.process.terminate()

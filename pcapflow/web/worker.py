@@ -267,9 +267,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = ServeSettings(data_dir=args.data_dir)
     store = JobStore(settings.db_path)
     runner = JobRunner(store, JobFiles(settings))
-    with contextlib.suppress(ImportError):
-        import pcapflow.pipeline  # noqa: F401  (warm up: the first job should not pay for imports)
+    warm_up(ready_file(settings.data_dir, args.claimant))
     serve_jobs(store, runner, args.claimant, args.parent_pid)
+
+
+def ready_file(data_dir: Path, claimant: str) -> Path:
+    """Where a worker says it has compiled its kernels (the pool counts these files)."""
+    return data_dir / "workers" / f"{claimant}.ready"
+
+
+def warm_up(ready: Path) -> None:
+    """Compile (or load from the cache) every kernel before taking a job, then say so.
+
+    A failed warm-up is logged and the worker still serves: its first job then compiles."""
+    from pcapflow.warm import warm
+
+    log.info("warming up: compiling the packet kernels (once per cache, up to a minute)")
+    try:
+        report = warm()
+    except Exception:
+        log.exception("warm-up failed; jobs will compile the kernels on first use")
+    else:
+        where = report.cache_dir or "no cache"
+        log.info("warmed up in %.1f s (kernels cached in %s)", report.seconds, where)
+    ready.parent.mkdir(exist_ok=True)
+    ready.touch()
 
 
 if __name__ == "__main__":
