@@ -30,7 +30,8 @@ _NEEDS_QUOTES = (",", '"', "\n", "\r")
 
 
 @helper(nogil=True)
-def _write_int(out: Arr, pos: int, value: int) -> int:
+def write_int(out: Arr, pos: int, value: int) -> int:
+    """Write ``value`` in decimal at ``out[pos:]``; the position after it (CSV and JSON)."""
     if value < 0:
         out[pos] = 45  # "-"
         pos += 1
@@ -73,7 +74,7 @@ def write_rows(
             j = index[c]
             if kinds[c] == _INT:
                 if not nulls[j, r]:
-                    pos = _write_int(out, pos, ints[j, r])
+                    pos = write_int(out, pos, ints[j, r])
             else:
                 a = text_off[j, r]
                 b = text_off[j, r + 1]

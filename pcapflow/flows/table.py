@@ -21,8 +21,9 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from pcapflow._jitcache import helper, kernel
+from pcapflow._jitcache import kernel
 from pcapflow.flows.assembler import FlowBlock
+from pcapflow.flows.csvwrite import write_int as _write_int
 from pcapflow.flows.layout import CONN_STATES
 from pcapflow.flows.records import _AddrCache, _iface_ids, block_flows, flow_uids, proto_name
 from pcapflow.model.flow import Flow
@@ -331,24 +332,6 @@ class TableResults(Sequence[FlowResult]):
 
 
 # --- JSON of background rows without objects ------------------------------------------------
-
-
-@helper(nogil=True)
-def _write_int(out: Arr, pos: int, value: int) -> int:
-    if value < 0:
-        out[pos] = 45  # "-"
-        pos += 1
-        value = -value
-    digits = 1
-    probe = value
-    while probe >= 10:
-        probe //= 10
-        digits += 1
-    end = pos + digits
-    for k in range(end - 1, pos - 1, -1):
-        out[k] = 48 + value % 10
-        value //= 10
-    return end
 
 
 @kernel(nogil=True)
