@@ -177,9 +177,19 @@ class _State:
             return [self.by_id.get(id_key(v), v) for v in value if isinstance(v, str)]
         return list(self.references(res, attr))
 
-    def references(self, res: TfResource, attr: str) -> list[TfResource]:
+    def references(self, res: TfResource, attr: str, *path: str | int) -> list[TfResource]:
+        """Resources the configuration expression of ``attr`` refers to; ``path`` steps into a
+        nested block (``"backend", 0, "group"``: Terraform writes blocks as lists of maps)."""
         config = _map(self.configuration.get(_config_key(res.module, res.base)))
-        expression = _map(_map(config.get("expressions")).get(attr))
+        expression: Any = _map(config.get("expressions")).get(attr)
+        for step in path:
+            items = _list(expression)
+            expression = (
+                (items[step] if step < len(items) else None)
+                if isinstance(step, int)
+                else _map(expression).get(step)
+            )
+        expression = _map(expression)
         refs = [r for r in _list(expression.get("references")) if isinstance(r, str)]
         same_index = "count.index" in refs or "each.key" in refs
         found: list[TfResource] = []

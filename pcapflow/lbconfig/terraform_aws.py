@@ -132,7 +132,7 @@ def _listener(state: TerraformState, res: TfResource) -> dict[str, Any]:
             arn = forward.get("arn")
             at = ("default_action", j, "forward", 0, "target_group", 0, "arn")
         if not arn:  # a plan: the group's ARN is known after apply, its reference is not
-            refs = _block_references(state, res, "default_action", j, "target_group_arn")
+            refs = state.references(res, "default_action", j, "target_group_arn")
             arn = _arn(refs[0]) if refs else None
         fields = {"TargetGroupArn": pointer_join(res.pointer, "values", *at)}
         actions.append(
@@ -150,24 +150,6 @@ def _listener(state: TerraformState, res: TfResource) -> dict[str, Any]:
         "Protocol": v.get("protocol") or "TCP",
         "DefaultActions": actions,
     }
-
-
-def _block_references(
-    state: TerraformState, res: TfResource, block: str, j: int, attr: str
-) -> list[TfResource]:
-    """Resources that ``block[j].attr`` refers to in the plan's configuration."""
-    key = f"{res.module}.{res.base}" if res.module else res.base
-    expressions = state.configuration.get(key, {}).get("expressions")
-    blocks = expressions.get(block) if isinstance(expressions, Mapping) else None
-    item = blocks[j] if isinstance(blocks, list) and j < len(blocks) else {}
-    expression = item.get(attr) if isinstance(item, Mapping) else None
-    refs = expression.get("references") if isinstance(expression, Mapping) else None
-    for ref in refs if isinstance(refs, list) else []:
-        base = ".".join(str(ref).split("[", 1)[0].split(".")[:2])
-        found = [r for r in state.resources if r.module == res.module and r.base == base]
-        if found:
-            return found
-    return []
 
 
 def _group(res: TfResource) -> dict[str, Any]:

@@ -159,8 +159,8 @@ def _backend_service(links: _Links, res: TfResource) -> dict[str, Any]:
             continue
         group = backend.get("group")
         if not isinstance(group, str) or not group:  # a plan: the group's reference
-            refs = links.state.references(res, "backend")
-            group = self_link(refs[j]) if j < len(refs) else None
+            refs = links.state.references(res, "backend", j, "group")
+            group = self_link(refs[0]) if refs else None
         else:
             found = links.index.get(url_key(group))
             group = self_link(found) if found is not None else group
