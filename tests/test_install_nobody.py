@@ -193,6 +193,7 @@ def test_serve_as_nobody_warms_up_then_finishes_an_upload(install: Install) -> N
     url = f"http://127.0.0.1:{port}/api/v1"
     try:
         readiness = wait_ready(url, server)
+        assert readiness[0] == (503, False)  # a fresh data dir: the worker compiles first
         assert readiness[-1] == (200, True)
         assert all(code == 503 and not ready for code, ready in readiness[:-1])
         job = upload_and_wait(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import site
 from pathlib import Path
@@ -28,3 +29,15 @@ def test_an_installed_pcapflow_leaves_the_path_alone(monkeypatch: pytest.MonkeyP
 def test_each_worker_has_its_own_ready_file(tmp_path: Path) -> None:
     one, other = ready_file(tmp_path, "abc-w1"), ready_file(tmp_path, "abc-w2")
     assert one != other and one.parent == other.parent == tmp_path / "workers"
+
+
+@pytest.mark.parametrize(("warm", "status"), [(0, 503), (1, 503), (2, 200)])
+def test_ready_answers_503_until_every_worker_is_warm(warm: int, status: int) -> None:
+    from types import SimpleNamespace
+
+    from pcapflow.web.api import ready
+
+    pool = SimpleNamespace(alive=2, warm=warm, ready=warm == 2)
+    answer = ready(SimpleNamespace(pool=pool))  # type: ignore[arg-type]
+    assert answer.status_code == status
+    assert json.loads(answer.body) == {"ready": warm == 2, "workers": 2, "workers_warm": warm}
