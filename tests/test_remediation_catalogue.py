@@ -139,3 +139,25 @@ def test_yaml_merge_keys_share_the_text_of_an_entry() -> None:
     plain = entries["second-nic-policy-routing-linux"]
     in_place = entries["second-nic-policy-routing-linux-in-place"]
     assert plain.commands == in_place.commands and in_place.rank < plain.rank
+
+
+@pytest.mark.parametrize(
+    ("cloud", "first"),
+    [("azure", "start-the-callers-own-service"), ("gcp", "gcp-start-the-callers-own-service")],
+)
+def test_served_locally_refused_gets_the_fix_worded_for_its_platform(
+    cloud: str, first: str
+) -> None:
+    applying = [
+        e.id
+        for e in load_catalogue()
+        if e.applies(
+            Situation(
+                label="served_locally_refused", os="linux", protocol="tcp", floating_ip=True,
+                http=False, cloud=cloud,
+            )
+        )
+    ]  # fmt: skip
+    assert applying[0] == first
+    other = {"start-the-callers-own-service", "gcp-start-the-callers-own-service"} - {first}
+    assert not other & set(applying)
