@@ -121,3 +121,18 @@ def test_failures_of_frontend_calls_come_before_failures_of_other_kinds() -> Non
         ("F1", FlowKind.FRONTEND_CALL, Label.FILTERED),
         ("F2", FlowKind.DIRECT_CALL, Label.REFUSED),
     ]
+
+
+def test_a_rule_on_every_port_of_one_protocol_matches_any_backend_port() -> None:
+    """A Google Cloud allPorts TCP rule (frontend port 0, protocol tcp) is not HA ports, yet it
+    sends every TCP port to the pool, as ``Rule.matches_port`` says."""
+    from dataclasses import replace
+
+    (bal,) = CFG.load_balancers
+    every_port = replace(
+        bal, rules=tuple(replace(r, frontend_port=0, backend_port=0) for r in bal.rules)
+    )
+    cfg = LbConfig((every_port,))
+    (match,) = backend_rules(cfg, T, 8443, "tcp")
+    assert match.rule.any_port and not match.rule.ha_ports
+    assert backend_rules(cfg, T, 8443, "udp") == ()

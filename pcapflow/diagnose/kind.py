@@ -68,7 +68,7 @@ def classify(
 
 def backend_rules(cfg: LbConfig, member: str, port: int, proto: str) -> tuple[RuleMatch, ...]:
     """Rules (floating IP off) that send ``proto`` traffic to ``member:port``: the member is in
-    the rule's pool and ``port`` is its backend port (HA-ports rules: any port)."""
+    the rule's pool and ``port`` is its backend port (rules on every port: any port)."""
     address = _canon(member)
     found: list[RuleMatch] = []
     for bal in cfg.load_balancers:
@@ -78,7 +78,7 @@ def backend_rules(cfg: LbConfig, member: str, port: int, proto: str) -> tuple[Ru
                 continue
             if not rule.protocol.matches(proto) or address not in map(_canon, pool.addresses):
                 continue
-            if rule.ha_ports or rule.backend_port_for(rule.frontend_port) == port:
+            if rule.any_port or rule.backend_port_for(rule.frontend_port) == port:
                 found.append(RuleMatch(bal, fe, rule, pool))
     return tuple(found)
 
@@ -103,6 +103,8 @@ def _mapping(match: RuleMatch) -> str:
     rule, vip = match.rule, match.frontend.address
     if rule.ha_ports:
         return f"{vip}, HA ports"
+    if rule.any_port:
+        return f"{vip}, all {rule.protocol.value} ports"
     return f"{vip}:{rule.frontend_port} -> backend port {rule.backend_port_for(rule.frontend_port)}"
 
 

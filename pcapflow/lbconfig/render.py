@@ -34,7 +34,7 @@ def _rule(lb: LoadBalancer, r: Rule) -> str:
     if r.ha_ports:
         match = f"{vip} all ports (HA ports)"
         target = f"{r.pool} same port"
-    elif r.frontend_port == 0:  # every port of one protocol (a Google Cloud allPorts rule)
+    elif r.any_port:  # every port of one protocol (a Google Cloud allPorts rule)
         match = f"{vip} all {r.protocol.value} ports"
         target = f"{r.pool} same port"
     else:

@@ -120,11 +120,15 @@ class Rule:
 
     @property
     def ha_ports(self) -> bool:
-        return self.protocol is Protocol.ALL and self.frontend_port == 0
+        return self.protocol is Protocol.ALL and self.any_port
+
+    @property
+    def any_port(self) -> bool:
+        """Frontend port 0: every port (HA ports; a Google Cloud forwarding rule with allPorts)."""
+        return self.frontend_port == 0
 
     def matches_port(self, port: int) -> bool:
-        # frontend port 0: every port (HA ports; a Google Cloud forwarding rule with allPorts)
-        return self.frontend_port in (0, port)
+        return self.any_port or self.frontend_port == port
 
     def backend_port_for(self, frontend_port: int) -> int:
         return frontend_port if self.backend_port == 0 else self.backend_port
