@@ -183,14 +183,14 @@ class _State:
         config = _map(self.configuration.get(_config_key(res.module, res.base)))
         expression: Any = _map(config.get("expressions")).get(attr)
         for step in path:
-            items = _list(expression)
+            items = as_list(expression)
             expression = (
                 (items[step] if step < len(items) else None)
                 if isinstance(step, int)
                 else _map(expression).get(step)
             )
         expression = _map(expression)
-        refs = [r for r in _list(expression.get("references")) if isinstance(r, str)]
+        refs = [r for r in as_list(expression.get("references")) if isinstance(r, str)]
         same_index = "count.index" in refs or "each.key" in refs
         found: list[TfResource] = []
         for ref in refs:
@@ -208,7 +208,8 @@ class _State:
         return found
 
 
-def _list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else ``[]`` (Terraform values may be null or another type)."""
     return value if isinstance(value, list) else []
 
 
@@ -216,8 +217,9 @@ def _map(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _first(value: Any) -> Mapping[str, Any]:
-    items = _list(value)
+def first_block(value: Any) -> Mapping[str, Any]:
+    """The first item of a nested block (a list of maps), else ``{}``."""
+    items = as_list(value)
     return _map(items[0]) if items else {}
 
 
@@ -240,7 +242,7 @@ def _config_key(module: str, base: str) -> str:
 def _walk_modules(module: Any, pointer: str, prefix: str = "") -> Iterator[TfResource]:
     if not isinstance(module, Mapping):
         return
-    for i, raw in enumerate(_list(module.get("resources"))):
+    for i, raw in enumerate(as_list(module.get("resources"))):
         if not isinstance(raw, Mapping) or not isinstance(raw.get("type"), str):
             continue
         address = str(raw.get("address", ""))
@@ -260,7 +262,7 @@ def _walk_modules(module: Any, pointer: str, prefix: str = "") -> Iterator[TfRes
             pointer=pointer_join(pointer, "resources", i),
             data=data,
         )
-    for j, child in enumerate(_list(module.get("child_modules"))):
+    for j, child in enumerate(as_list(module.get("child_modules"))):
         child_prefix = str(child.get("address", "")) if isinstance(child, Mapping) else ""
         yield from _walk_modules(
             child, pointer_join(pointer, "child_modules", j), child_prefix or prefix
@@ -270,7 +272,7 @@ def _walk_modules(module: Any, pointer: str, prefix: str = "") -> Iterator[TfRes
 def _walk_configuration(module: Any, prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     if not isinstance(module, Mapping):
         return
-    for raw in _list(module.get("resources")):
+    for raw in as_list(module.get("resources")):
         if isinstance(raw, Mapping) and isinstance(raw.get("address"), str):
             yield _config_key(prefix, raw["address"]), dict(raw)
     for name, call in _map(module.get("module_calls")).items():
@@ -321,7 +323,7 @@ def _feed_inventory(state: _State, inventory: Inventory) -> None:
         inventory.add_subnet({"addressprefixes": prefixes}, state.resource_id(res))
     for res in state.of_type(VNET):
         vnet_id = state.resource_id(res)
-        for sub in _list(res.values.get("subnet")):
+        for sub in as_list(res.values.get("subnet")):
             if isinstance(sub, Mapping) and sub.get("name"):
                 sub_id = sub.get("id") or f"{vnet_id}/subnets/{sub['name']}"
                 prefixes = sub.get("address_prefixes") or sub.get("address_prefix")
@@ -340,14 +342,14 @@ def _vm_rest(state: _State, res: TfResource, os_type: str | None) -> dict[str, A
         state.resource_id(n) if isinstance(n, TfResource) else n
         for n in state.links(res, "network_interface_ids")
     ]
-    os_disk = _first(res.values.get("storage_os_disk"))
+    os_disk = first_block(res.values.get("storage_os_disk"))
     if os_type is None:
         os_type = os_disk.get("os_type")
     if os_type is None and res.values.get("os_profile_linux_config"):
         os_type = "Linux"
     if os_type is None and res.values.get("os_profile_windows_config"):
         os_type = "Windows"
-    image = _first(res.values.get("storage_image_reference"))
+    image = first_block(res.values.get("storage_image_reference"))
     return {
         "storageprofile": {
             "osDisk": {"osType": os_type},
@@ -360,7 +362,7 @@ def _vm_rest(state: _State, res: TfResource, os_type: str | None) -> dict[str, A
 def _nic_rest(state: _State, res: TfResource) -> dict[str, Any]:
     nic_id = state.resource_id(res)
     ipconfigs = []
-    for j, ipc in enumerate(_list(res.values.get("ip_configuration"))):
+    for j, ipc in enumerate(as_list(res.values.get("ip_configuration"))):
         if not isinstance(ipc, Mapping):
             continue
         ipconfigs.append(
@@ -425,7 +427,7 @@ class _Rebuilder:
             "sku": {"name": v.get("sku") or "Standard"},  # azurerm 4.0: defaults to Standard
             "frontendIPConfigurations": [
                 self.frontend(fe, j)
-                for j, fe in enumerate(_list(v.get("frontend_ip_configuration")))
+                for j, fe in enumerate(as_list(v.get("frontend_ip_configuration")))
             ],
             "backendAddressPools": [self.pool(p) for p in pools],
             "probes": [self.probe(p) for p in self.mine(PROBE)],
@@ -463,7 +465,7 @@ class _Rebuilder:
         blocks = block if isinstance(block, list) else [block]
         for item in blocks:
             expr = _map(_map(item).get(attr))
-            for ref in _list(expr.get("references")):
+            for ref in as_list(expr.get("references")):
                 target = _strip_reference(ref) if isinstance(ref, str) else None
                 if target is None:
                     continue
@@ -493,7 +495,7 @@ class _Rebuilder:
             configs.append(
                 {SOURCE_POINTER: assoc.pointer, "id": f"{nic_id}/ipConfigurations/{ipc_name}"}
             )
-        for j, ipc_id in enumerate(_list(res.values.get("backend_ip_configurations"))):
+        for j, ipc_id in enumerate(as_list(res.values.get("backend_ip_configurations"))):
             if isinstance(ipc_id, str):
                 at = res.at("backend_ip_configurations", j)
                 configs.append({SOURCE_POINTER: at, "id": ipc_id})
@@ -597,7 +599,7 @@ class _Rebuilder:
         )
         out["frontendIPConfigurations"] = [
             {"id": f"{self.lb_id}/frontendIPConfigurations/{fe.get('name')}"}
-            for fe in _list(res.values.get("frontend_ip_configuration"))
+            for fe in as_list(res.values.get("frontend_ip_configuration"))
             if isinstance(fe, Mapping)
         ]
         pool = self.state.link(res, "backend_address_pool_id")

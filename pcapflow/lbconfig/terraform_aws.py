@@ -19,7 +19,13 @@ from pcapflow.lbconfig.draft import Loaded
 from pcapflow.lbconfig.inventory import Inventory
 from pcapflow.lbconfig.node import SOURCE_FIELDS, SOURCE_POINTER
 from pcapflow.lbconfig.problems import Document, Severity, pointer_join
-from pcapflow.lbconfig.terraform import TerraformState, TfResource, parse_state
+from pcapflow.lbconfig.terraform import (
+    TerraformState,
+    TfResource,
+    as_list,
+    first_block,
+    parse_state,
+)
 
 LB = "aws_lb"
 LISTENER = "aws_lb_listener"
@@ -31,16 +37,6 @@ LISTENER_FIELDS: dict[str, str] = {
     "Protocol": "protocol",
     "DefaultActions": "default_action",
 }
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _first(value: Any) -> Mapping[str, Any]:
-    if isinstance(value, list) and value and isinstance(value[0], Mapping):
-        return value[0]
-    return {}
 
 
 def _arn(res: TfResource) -> str:
@@ -92,7 +88,7 @@ def load_terraform_aws(data: Any, doc: Document, inventory: Inventory) -> Loaded
 def _balancer(state: TerraformState, res: TfResource) -> dict[str, Any]:
     v = res.values
     zones = []
-    for j, mapping in enumerate(_list(v.get("subnet_mapping"))):
+    for j, mapping in enumerate(as_list(v.get("subnet_mapping"))):
         if not isinstance(mapping, Mapping):
             continue
         subnet = mapping.get("subnet_id") or f"subnet-mapping-{j + 1}"
@@ -104,7 +100,7 @@ def _balancer(state: TerraformState, res: TfResource) -> dict[str, Any]:
             addresses.append({**entry, "PrivateIPv4Address": private})
         zone = _placed(res, {"LoadBalancerAddresses": ("subnet_mapping", j)})
         zones.append({**zone, "ZoneName": subnet, "LoadBalancerAddresses": addresses})
-    for subnet in _list(v.get("subnets")):
+    for subnet in as_list(v.get("subnets")):
         if isinstance(subnet, str) and all(z["ZoneName"] != subnet for z in zones):
             zone = _placed(res, {"LoadBalancerAddresses": "subnets"})
             zones.append({**zone, "ZoneName": subnet, "LoadBalancerAddresses": []})
@@ -122,13 +118,13 @@ def _balancer(state: TerraformState, res: TfResource) -> dict[str, Any]:
 def _listener(state: TerraformState, res: TfResource) -> dict[str, Any]:
     v = res.values
     actions = []
-    for j, action in enumerate(_list(v.get("default_action"))):
+    for j, action in enumerate(as_list(v.get("default_action"))):
         if not isinstance(action, Mapping):
             continue
         arn = action.get("target_group_arn")
         at: tuple[str | int, ...] = ("default_action", j, "target_group_arn")
         if not arn:
-            forward = _first(_first(action.get("forward")).get("target_group"))
+            forward = first_block(first_block(action.get("forward")).get("target_group"))
             arn = forward.get("arn")
             at = ("default_action", j, "forward", 0, "target_group", 0, "arn")
         if not arn:  # a plan: the group's ARN is known after apply, its reference is not
@@ -154,7 +150,7 @@ def _listener(state: TerraformState, res: TfResource) -> dict[str, Any]:
 
 def _group(res: TfResource) -> dict[str, Any]:
     v = res.values
-    check = _first(v.get("health_check"))
+    check = first_block(v.get("health_check"))
     fields: dict[str, Attribute] = {
         "Port": "port",
         "Protocol": "protocol",
@@ -193,7 +189,7 @@ def _attributes(res: TfResource) -> dict[str, Any]:
                 "Value": str(preserve).casefold(),
             }
         )
-    sticky = _first(v.get("stickiness"))
+    sticky = first_block(v.get("stickiness"))
     if sticky:
         for key, attr in (("stickiness.enabled", "enabled"), ("stickiness.type", "type")):
             value = sticky.get(attr)

@@ -20,7 +20,13 @@ from pcapflow.lbconfig.gcp import load_gcloud, url_key
 from pcapflow.lbconfig.inventory import Inventory
 from pcapflow.lbconfig.node import SOURCE_FIELDS, SOURCE_POINTER
 from pcapflow.lbconfig.problems import Document, pointer_join
-from pcapflow.lbconfig.terraform import TerraformState, TfResource, parse_state
+from pcapflow.lbconfig.terraform import (
+    TerraformState,
+    TfResource,
+    as_list,
+    first_block,
+    parse_state,
+)
 
 FORWARDING_RULE = "google_compute_forwarding_rule"
 BACKEND_SERVICES = ("google_compute_region_backend_service", "google_compute_backend_service")
@@ -43,16 +49,6 @@ CHECK_BLOCKS = {
     "https_health_check": ("HTTPS", "httpsHealthCheck"),
     "http2_health_check": ("HTTP2", "http2HealthCheck"),
 }
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _first(value: Any) -> Mapping[str, Any]:
-    if isinstance(value, list) and value and isinstance(value[0], Mapping):
-        return value[0]
-    return {}
 
 
 def self_link(res: TfResource) -> str:
@@ -154,7 +150,7 @@ def _forwarding_rule(links: _Links, res: TfResource) -> dict[str, Any]:
 def _backend_service(links: _Links, res: TfResource) -> dict[str, Any]:
     v = res.values
     backends = []
-    for j, backend in enumerate(_list(v.get("backend"))):
+    for j, backend in enumerate(as_list(v.get("backend"))):
         if not isinstance(backend, Mapping):
             continue
         group = backend.get("group")
@@ -171,7 +167,7 @@ def _backend_service(links: _Links, res: TfResource) -> dict[str, Any]:
                 "group": group,
             }
         )
-    tracking = _first(v.get("connection_tracking_policy"))
+    tracking = first_block(v.get("connection_tracking_policy"))
     fields: dict[str, tuple[str | int, ...]] = {
         "healthChecks": ("health_checks",),
         "sessionAffinity": ("session_affinity",),
@@ -195,10 +191,10 @@ def _health_check(res: TfResource) -> dict[str, Any]:
     v = res.values
     kind, key, block = "TCP", "tcpHealthCheck", "tcp_health_check"
     for name, (check_type, check_key) in CHECK_BLOCKS.items():
-        if _first(v.get(name)):
+        if first_block(v.get(name)):
             kind, key, block = check_type, check_key, name
             break
-    detail = _first(v.get(block))
+    detail = first_block(v.get(block))
     fields: dict[str, tuple[str | int, ...]] = {
         "checkIntervalSec": ("check_interval_sec",),
         "unhealthyThreshold": ("unhealthy_threshold",),
@@ -222,7 +218,7 @@ def _health_check(res: TfResource) -> dict[str, Any]:
 
 def _instance(res: TfResource) -> dict[str, Any]:
     nics = []
-    for j, nic in enumerate(_list(res.values.get("network_interface"))):
+    for j, nic in enumerate(as_list(res.values.get("network_interface"))):
         if isinstance(nic, Mapping):
             nics.append(
                 {

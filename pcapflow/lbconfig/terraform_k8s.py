@@ -18,26 +18,12 @@ from pcapflow.lbconfig.draft import Loaded
 from pcapflow.lbconfig.inventory import Inventory
 from pcapflow.lbconfig.kubernetes import load_kubectl
 from pcapflow.lbconfig.node import SOURCE_FIELDS, SOURCE_POINTER
-from pcapflow.lbconfig.problems import Document, pointer_join
-from pcapflow.lbconfig.terraform import TfResource, parse_state
+from pcapflow.lbconfig.problems import Document
+from pcapflow.lbconfig.terraform import TfResource, as_list, first_block, parse_state
 
 SERVICES = ("kubernetes_service_v1", "kubernetes_service")
 ENDPOINTS = ("kubernetes_endpoints_v1", "kubernetes_endpoints")
 SLICES = ("kubernetes_endpoint_slice_v1",)
-
-
-def _first(value: Any) -> Mapping[str, Any]:
-    if isinstance(value, list) and value and isinstance(value[0], Mapping):
-        return value[0]
-    return {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _at(res: TfResource, *path: str | int) -> str:
-    return pointer_join(res.pointer, "values", *path)
 
 
 def _placed(pointer: str, fields: Mapping[str, str], **values: Any) -> dict[str, Any]:
@@ -47,10 +33,10 @@ def _placed(pointer: str, fields: Mapping[str, str], **values: Any) -> dict[str,
 
 
 def _metadata(res: TfResource) -> dict[str, Any]:
-    meta = _first(res.values.get("metadata"))
+    meta = first_block(res.values.get("metadata"))
     return _placed(
-        _at(res, "metadata", 0),
-        {"name": _at(res, "metadata", 0, "name"), "labels": _at(res, "metadata", 0, "labels")},
+        res.at("metadata", 0),
+        {"name": res.at("metadata", 0, "name"), "labels": res.at("metadata", 0, "labels")},
         name=meta.get("name") or res.name,
         namespace=meta.get("namespace") or "default",
         labels=meta.get("labels") or {},
@@ -65,32 +51,32 @@ def _target_port(value: Any) -> Any:
 
 
 def _service(res: TfResource) -> dict[str, Any]:
-    spec = _first(res.values.get("spec"))
+    spec = first_block(res.values.get("spec"))
     base = ("spec", 0)
     ports = [
         _placed(
-            _at(res, *base, "port", j),
+            res.at(*base, "port", j),
             {
-                "port": _at(res, *base, "port", j, "port"),
-                "targetPort": _at(res, *base, "port", j, "target_port"),
-                "protocol": _at(res, *base, "port", j, "protocol"),
+                "port": res.at(*base, "port", j, "port"),
+                "targetPort": res.at(*base, "port", j, "target_port"),
+                "protocol": res.at(*base, "port", j, "protocol"),
             },
             name=port.get("name") or None,
             port=port.get("port"),
             protocol=port.get("protocol") or "TCP",
             targetPort=_target_port(port.get("target_port")),
         )
-        for j, port in enumerate(_list(spec.get("port")))
+        for j, port in enumerate(as_list(spec.get("port")))
         if isinstance(port, Mapping)
     ]
-    ingress = _first(_first(res.values.get("status")).get("load_balancer")).get("ingress")
+    ingress = first_block(first_block(res.values.get("status")).get("load_balancer")).get("ingress")
     fields = {
-        "clusterIPs": _at(res, *base, "cluster_ips"),
-        "clusterIP": _at(res, *base, "cluster_ip"),
-        "type": _at(res, *base, "type"),
-        "externalIPs": _at(res, *base, "external_ips"),
-        "internalTrafficPolicy": _at(res, *base, "internal_traffic_policy"),
-        "ports": _at(res, *base, "port"),
+        "clusterIPs": res.at(*base, "cluster_ips"),
+        "clusterIP": res.at(*base, "cluster_ip"),
+        "type": res.at(*base, "type"),
+        "externalIPs": res.at(*base, "external_ips"),
+        "internalTrafficPolicy": res.at(*base, "internal_traffic_policy"),
+        "ports": res.at(*base, "port"),
     }
     return {
         SOURCE_POINTER: res.pointer,
@@ -98,7 +84,7 @@ def _service(res: TfResource) -> dict[str, Any]:
         "kind": "Service",
         "metadata": _metadata(res),
         "spec": _placed(
-            _at(res, *base),
+            res.at(*base),
             fields,
             clusterIP=spec.get("cluster_ip") or None,
             clusterIPs=spec.get("cluster_ips") or None,
@@ -109,40 +95,40 @@ def _service(res: TfResource) -> dict[str, Any]:
             type=spec.get("type") or "ClusterIP",
             internalTrafficPolicy=spec.get("internal_traffic_policy") or None,
         ),
-        "status": {"loadBalancer": {"ingress": [i for i in _list(ingress) if isinstance(i, dict)]}},
+        "status": {
+            "loadBalancer": {"ingress": [i for i in as_list(ingress) if isinstance(i, dict)]}
+        },
     }
 
 
 def _endpoints(res: TfResource) -> dict[str, Any]:
     subsets = []
-    for j, subset in enumerate(_list(res.values.get("subset"))):
+    for j, subset in enumerate(as_list(res.values.get("subset"))):
         if not isinstance(subset, Mapping):
             continue
         at = ("subset", j)
         addresses = [
             _placed(
-                _at(res, *at, "address", k),
-                {"ip": _at(res, *at, "address", k, "ip")},
+                res.at(*at, "address", k),
+                {"ip": res.at(*at, "address", k, "ip")},
                 ip=a.get("ip"),
                 nodeName=a.get("node_name") or None,
             )
-            for k, a in enumerate(_list(subset.get("address")))
+            for k, a in enumerate(as_list(subset.get("address")))
             if isinstance(a, Mapping)
         ]
         not_ready = [
-            _placed(_at(res, *at, "not_ready_address", k), {}, ip=a.get("ip"))
-            for k, a in enumerate(_list(subset.get("not_ready_address")))
+            _placed(res.at(*at, "not_ready_address", k), {}, ip=a.get("ip"))
+            for k, a in enumerate(as_list(subset.get("not_ready_address")))
             if isinstance(a, Mapping)
         ]
         ports = [
             {"name": p.get("name") or None, "port": p.get("port"), "protocol": p.get("protocol")}
-            for p in _list(subset.get("port"))
+            for p in as_list(subset.get("port"))
             if isinstance(p, Mapping)
         ]
         subsets.append(
-            _placed(
-                _at(res, *at), {}, addresses=addresses, notReadyAddresses=not_ready, ports=ports
-            )
+            _placed(res.at(*at), {}, addresses=addresses, notReadyAddresses=not_ready, ports=ports)
         )
     return {
         SOURCE_POINTER: res.pointer,
@@ -155,19 +141,19 @@ def _endpoints(res: TfResource) -> dict[str, Any]:
 
 def _slice(res: TfResource) -> dict[str, Any]:
     endpoints = []
-    for j, ep in enumerate(_list(res.values.get("endpoint"))):
+    for j, ep in enumerate(as_list(res.values.get("endpoint"))):
         if not isinstance(ep, Mapping):
             continue
-        condition = _first(ep.get("condition"))
-        ref = _first(ep.get("target_ref"))
+        condition = first_block(ep.get("condition"))
+        ref = first_block(ep.get("target_ref"))
         endpoints.append(
             _placed(
-                _at(res, "endpoint", j),
-                {"addresses": _at(res, "endpoint", j, "addresses")},
+                res.at("endpoint", j),
+                {"addresses": res.at("endpoint", j, "addresses")},
                 addresses=ep.get("addresses") or [],
                 conditions=_placed(
-                    _at(res, "endpoint", j, "condition", 0),
-                    {"ready": _at(res, "endpoint", j, "condition", 0, "ready")},
+                    res.at("endpoint", j, "condition", 0),
+                    {"ready": res.at("endpoint", j, "condition", 0, "ready")},
                     ready=condition.get("ready"),
                     serving=condition.get("serving"),
                     terminating=condition.get("terminating"),
@@ -178,7 +164,7 @@ def _slice(res: TfResource) -> dict[str, Any]:
         )
     ports = [
         {"name": p.get("name") or "", "port": p.get("port"), "protocol": p.get("protocol")}
-        for p in _list(res.values.get("port"))
+        for p in as_list(res.values.get("port"))
         if isinstance(p, Mapping)
     ]
     return {
