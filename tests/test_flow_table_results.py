@@ -93,3 +93,24 @@ def test_background_flows_get_the_verdict_and_kind_the_diagnosis_gives(
         if isinstance(lean.flows, TableResults):
             judged += sum(len(b.table) for b in lean.flows.background)
     assert judged > 100  # the check covered flows judged from their columns
+
+
+def test_flows_from_a_probe_source_range_are_judged_with_their_packets(
+    captures: list[Path],
+) -> None:
+    """Probers with a range of addresses (Google Cloud): flows from the range are read in the
+    second pass (pass 1 keeps no packets for ranges) and get what the full diagnosis gives."""
+    from pcapflow.model.lb import LbConfig
+
+    cfg = load([str(SAMPLE / "lb.yaml")])
+    bal = cfg.load_balancers[0]
+    probes = tuple(replace(p, source="", source_ranges=("10.1.0.0/16",)) for p in bal.probes)
+    ranged = LbConfig((replace(bal, probes=probes),), cfg.sources)
+    synthetic = captures[0]
+    lean = analyze([synthetic], ranged)
+    full = analyze_flows([read_capture(synthetic)], [str(synthetic)], ranged)
+    got = {f.id: (f.label, f.kind, f.reason) for f in lean.flows}
+    assert got == {f.id: (f.label, f.kind, f.reason) for f in full.flows}
+    assert not isinstance(lean.flows, TableResults) or not any(
+        len(b.table) for b in lean.flows.background
+    )  # every flow comes from the range: none is judged from its columns alone

@@ -254,6 +254,8 @@ def load_evidence(
     owners: list[npt.NDArray[np.int64]] = []
     if side is not None:  # every packet of these flows was kept in pass 1
         rows, pos = wanted.locate(side)
+        if not rows.size:
+            return list(flows)
         return _with_packets(flows, wanted, [side[rows].view(_RAW)], [pos], keep)
     reader = _backend(engine, False, True).open(path, file_idx)
     last = max(f.last_frame for f in flows)

@@ -43,6 +43,7 @@ __all__ = [
     "balancer_endpoints",
     "decided_by_columns",
     "in_network",
+    "in_probe_ranges",
     "member_addresses_at",
     "needs_packets",
     "pass_one_endpoints",
@@ -77,14 +78,13 @@ def balancer_endpoints(lb: LbConfig | None) -> tuple[frozenset[str], frozenset[t
 
 
 def touches_balancer(table: FlowTable, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
-    """Rows with an endpoint at a balancer address, or at a member's backend/probe port, or in
-    a probe source range (compared on the address columns: no text per row)."""
+    """Rows with an endpoint at a balancer address, or at a member's backend/probe port
+    (compared on the address columns: no text per row): exactly the flows whose packets pass 1
+    keeps (:func:`pass_one_endpoints`)."""
     anywhere, endpoints = pass_one_endpoints(lb) if lb is not None else balancer_endpoints(lb)
     hit = np.zeros(len(table), dtype=np.bool_)
     if not len(table):
         return hit
-    for network in probe_source_ranges(lb):
-        hit |= in_network(table, "orig", network) | in_network(table, "resp", network)
     for side in ("orig", "resp"):
         for address in anywhere:
             hit |= _at(table, side, address)
@@ -105,6 +105,17 @@ def probe_source_ranges(
         for net in probe.source_ranges
     }
     return tuple(sorted(nets, key=lambda n: (n.version, int(n.network_address), n.prefixlen)))
+
+
+def in_probe_ranges(table: FlowTable, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
+    """Rows with an endpoint in a network health probes may come from (their packets are read
+    in a second pass: pass 1 keeps only those of :func:`touches_balancer`)."""
+    hit = np.zeros(len(table), dtype=np.bool_)
+    if not len(table):
+        return hit
+    for network in probe_source_ranges(lb):
+        hit |= in_network(table, "orig", network) | in_network(table, "resp", network)
+    return hit
 
 
 def in_network(
@@ -218,7 +229,11 @@ def needs_packets(tables: Sequence[FlowTable], lb: LbConfig | None) -> list[npt.
     """For every row of every capture's flow table: whether the diagnosis reads its packets."""
     repeated = _repeated_callers(tables)
     return [
-        ~decided_by_columns(t) | repeated[i] | touches_balancer(t, lb) | _icmp_neighbours(t)
+        ~decided_by_columns(t)
+        | repeated[i]
+        | touches_balancer(t, lb)
+        | in_probe_ranges(t, lb)
+        | _icmp_neighbours(t)
         for i, t in enumerate(tables)
     ]
 
