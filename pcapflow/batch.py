@@ -34,7 +34,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -362,11 +362,7 @@ def worker_problem(task: Task) -> str | None:
 def as_given(result: AnalysisResult, task: Task) -> AnalysisResult:
     """The result with each capture named as the user gave it, not by its absolute path."""
     given = dict(zip(task.paths, task.job.captures, strict=True))
-    captures = tuple(
-        replace(c, info=replace(c.info, path=given.get(c.info.path, c.info.path)))
-        for c in result.captures
-    )
-    return replace(result, captures=captures)
+    return result.with_capture_names(lambda path: given.get(path, path))
 
 
 def error_as_given(error: str, task: Task) -> str:

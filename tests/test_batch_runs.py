@@ -466,6 +466,9 @@ def test_tasks_carry_absolute_paths_and_reports_name_captures_as_given(
     assert done.outcome.error is None and done.outcome.captures == ("caps/web01-eth0.pcap",)
     report = json.loads(done.rendered["web01-eth0.json"])
     assert [c["path"] for c in report["captures"]] == ["caps/web01-eth0.pcap"]
+    assert {f["capture"] for f in report["flows"]} == {"caps/web01-eth0.pcap"}
+    evidence = {e["file"] for f in report["findings"] for e in f["evidence"]}
+    assert evidence == {"caps/web01-eth0.pcap"}
     missing = run_job(Job("gone", ("caps/gone.pcap",)), Settings())
     assert missing.outcome.error == "caps/gone.pcap: no such capture file"
 

@@ -7,8 +7,8 @@ renders.  Its JSON form is the versioned output schema (``SCHEMA_VERSION``), doc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from pcapflow.model.capture import CaptureInfo
@@ -168,3 +168,26 @@ class AnalysisResult:
         if Label.HAIRPIN_SELF in labels:
             return "hairpin failure"
         return "failures found"
+
+    def with_capture_names(self, name: Callable[[str], str]) -> AnalysisResult:
+        """The same result with every capture path ``p`` shown as ``name(p)``: in the captures,
+        the flows (also those kept in tables) and the evidence."""
+        renamed: Callable[[Callable[[str], str]], Sequence[FlowResult]] | None = getattr(
+            self.flows, "renamed", None
+        )
+        flows = (
+            renamed(name)
+            if renamed is not None
+            else tuple(replace(f, capture=name(f.capture)) for f in self.flows)
+        )
+        return replace(
+            self,
+            captures=tuple(
+                replace(c, info=replace(c.info, path=name(c.info.path))) for c in self.captures
+            ),
+            flows=flows,
+            findings=tuple(
+                replace(f, evidence=tuple(replace(e, file=name(e.file)) for e in f.evidence))
+                for f in self.findings
+            ),
+        )

@@ -21,13 +21,12 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pcapflow.errors import PcapflowError
 from pcapflow.model.lb import LbConfig
-from pcapflow.model.result import AnalysisResult, FlowKind, FlowResult
+from pcapflow.model.result import AnalysisResult, FlowKind
 from pcapflow.web.jobs import JobFiles
 from pcapflow.web.settings import ServeSettings
 from pcapflow.web.store import Job, JobStore
@@ -192,30 +191,7 @@ def with_upload_names(result: AnalysisResult, job: Job) -> AnalysisResult:
         c.file: c.name if names.count(c.name) == 1 else f"{c.name} ({c.file})" for c in job.captures
     }
 
-    def name(path: str) -> str:
-        return shown.get(path, path)
-
-    return replace(
-        result,
-        captures=tuple(
-            replace(c, info=replace(c.info, path=name(c.info.path))) for c in result.captures
-        ),
-        flows=_renamed_flows(result.flows, name),
-        findings=tuple(
-            replace(f, evidence=tuple(replace(e, file=name(e.file)) for e in f.evidence))
-            for f in result.findings
-        ),
-    )
-
-
-def _renamed_flows(flows: Sequence[FlowResult], name: Callable[[str], str]) -> Sequence[FlowResult]:
-    """The flows with their capture renamed (background flows kept in tables stay there)."""
-    renamed: Callable[[Callable[[str], str]], Sequence[FlowResult]] | None = getattr(
-        flows, "renamed", None
-    )
-    if renamed is not None:
-        return renamed(name)
-    return tuple(replace(f, capture=name(f.capture)) for f in flows)
+    return result.with_capture_names(lambda path: shown.get(path, path))
 
 
 def capture_points(job: Job) -> list[str]:
