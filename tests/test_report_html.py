@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from pcapflow.model.result import Label
+from pcapflow.model.result import FlowKind, Label
 from pcapflow.report import render
 from pcapflow.report.example import hairpin_example, healthy_example
 from pcapflow.report.ladder import CALLER, LB, MEMBER, ladder, pick_failing, pick_healthy
@@ -89,8 +89,27 @@ def test_flow_table_is_capped_keeping_labelled_flows() -> None:
     from pcapflow.report.html import shown_flows
 
     result = hairpin_example()
-    unlabelled = tuple(replace(f, label=None, id=f"9:{n}") for n, f in enumerate(result.flows))
+    unlabelled = tuple(  # flows that are not connection attempts (ICMP, ...): no label
+        replace(f, label=None, kind=FlowKind.OTHER, id=f"9:{n}") for n, f in enumerate(result.flows)
+    )
     big = replace(result, flows=unlabelled + result.flows)
     rows = shown_flows(big, limit=len(result.flows) + 2)
     assert len(rows) == len(result.flows) + 2
     assert {f.id for f in result.flows} <= {f.id for f in rows}
+
+
+def test_flow_table_keeps_failures_behind_many_healthy_connections() -> None:
+    """Every connection has a label: thousands of healthy ones before a failure do not push the
+    failure (or the calls to a frontend) out of the capped table."""
+    from pcapflow.report.html import shown_flows
+
+    result = hairpin_example()
+    healthy = tuple(
+        replace(f, label=Label.OK, kind=FlowKind.OTHER, id=f"9:{n}")
+        for n, f in enumerate(result.flows * 3)
+    )
+    big = replace(result, flows=healthy + result.flows)
+    rows = shown_flows(big, limit=len(result.flows))
+    wanted = {f.id for f in result.flows if f.kind is FlowKind.FRONTEND_CALL}
+    wanted |= {f.id for f in result.flows if f.label is not None and f.label.is_failure}
+    assert wanted and wanted <= {f.id for f in rows}

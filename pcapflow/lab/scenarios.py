@@ -543,11 +543,7 @@ GCP_ILB_DOWN = Scenario(
         GCP_WEB02,
     ),
     lb=GCP_LB,
-    steps=(
-        Step(
-            "web01", "", "tcp", 80, 41001, 4, {"none": Expect("refused", "served_locally_refused")}
-        ),
-    ),
+    steps=(Step("web01", "", "tcp", 80, 41001, 4, {"none": LOCAL_REFUSED}),),
     require_cases=("none",),
 )
 

@@ -102,12 +102,3 @@ def config_from_kwargs(kwargs: MutableMapping[str, Any]) -> LbConfig | None:
         backend=values["backend"] or (),
         floating_ip=bool(values["floating_ip"]),
     )
-
-
-def __getattr__(name: str) -> Any:
-    """``lb_options`` moved to :mod:`pcapflow.cli.options`; old imports keep working."""
-    if name == "lb_options":
-        from pcapflow.cli.options import lb_options
-
-        return lb_options
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

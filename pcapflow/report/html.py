@@ -139,18 +139,27 @@ def finding_view(result: AnalysisResult, finding: Finding) -> FindingView:
 
 
 def shown_flows(result: AnalysisResult, limit: int = MAX_FLOW_ROWS) -> list[FlowResult]:
-    """The flow table's rows: labelled flows and flows of findings first, then others, capped."""
+    """The flow table's rows, capped, in capture order: flows of findings, failures and calls
+    to a frontend first, then the other labelled connections (healthy probes, direct calls,
+    background), then flows without a label."""
     in_findings = {fid for f in result.findings for fid in f.flow_ids}
-    first: list[tuple[int, FlowResult]] = []
-    others: list[tuple[int, FlowResult]] = []
-    for n, f in enumerate(result.flows):  # one pass; at most 2 x limit rows kept
-        if f.label is not None or f.id in in_findings:
-            if len(first) < limit:
-                first.append((n, f))
-        elif len(others) < limit:
-            others.append((n, f))
-    keep = first + others[: max(0, limit - len(first))]
+    tiers: tuple[list[tuple[int, FlowResult]], ...] = ([], [], [])
+    for n, f in enumerate(result.flows):  # one pass; at most 3 x limit rows kept
+        tier = tiers[_tier(f, in_findings)]
+        if len(tier) < limit:
+            tier.append((n, f))
+    keep: list[tuple[int, FlowResult]] = []
+    for tier in tiers:
+        keep += tier[: limit - len(keep)]
     return [f for _n, f in sorted(keep, key=lambda nf: nf[0])]
+
+
+def _tier(flow: FlowResult, in_findings: set[str]) -> int:
+    if flow.id in in_findings or flow.kind is FlowKind.FRONTEND_CALL:
+        return 0
+    if flow.label is None:
+        return 2
+    return 0 if flow.label.is_failure else 1
 
 
 def headline(summary: Summary, result: AnalysisResult) -> str:
