@@ -380,6 +380,7 @@ def run_task(task: Task, out_dir: str | None = None) -> JobResult:
     size of its reports."""
     from pcapflow.pipeline import analyze
     from pcapflow.report import RENDERERS, render
+    from pcapflow.report.registry import render_chunks, write_chunks
 
     job, settings = task.job, task.settings
     started = time.perf_counter()
@@ -396,23 +397,13 @@ def run_task(task: Task, out_dir: str | None = None) -> JobResult:
         else:
             rendered = {}
             for name, fmt in zip(names, settings.formats, strict=True):
-                _write_rendered(Path(out_dir) / name, result, fmt)
+                write_chunks(Path(out_dir) / name, render_chunks(result, fmt))
     except PcapflowError as exc:
         return JobResult(_failed(job, error_as_given(str(exc), task), started), {})
     except Exception as exc:  # one broken capture must not stop the batch
         error = error_as_given(f"internal error: {type(exc).__name__}: {exc}", task)
         return JobResult(_failed(job, error, started), {})
     return JobResult(_outcome(job, result, names, started), rendered)
-
-
-def _write_rendered(path: Path, result: Any, fmt: str) -> None:
-    """The report written piece by piece, under its name only once complete."""
-    from pcapflow.report.registry import render_chunks
-
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", encoding="utf-8") as out:
-        out.writelines(render_chunks(result, fmt))
-    partial.replace(path)
 
 
 def _outcome(job: Job, result: Any, reports: list[str], started: float) -> Outcome:

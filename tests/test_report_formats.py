@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -188,3 +190,18 @@ def test_a_healthy_result_headline_counts_only_frontend_calls() -> None:
         f"All {calls} connection(s) seen to load-balancer frontends worked "
         "(and 2 other connection(s))."
     )
+
+
+def test_a_report_is_written_under_its_name_only_once_complete(tmp_path: Path) -> None:
+    from pcapflow.report.registry import write_chunks
+
+    def failing() -> Iterator[str]:
+        yield "half of it"
+        raise RuntimeError("renderer broke")
+
+    target = tmp_path / "r.json"
+    with pytest.raises(RuntimeError):
+        write_chunks(target, failing())
+    assert list(tmp_path.iterdir()) == []  # neither the report nor a partial file is left
+    write_chunks(target, iter(["a", "b"]))
+    assert target.read_text() == "ab" and list(tmp_path.iterdir()) == [target]

@@ -11,8 +11,9 @@ A renderer is a pure function: same result and options, same string, byte for by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from pcapflow.errors import InputError
 from pcapflow.model.result import AnalysisResult
@@ -84,3 +85,16 @@ def render_chunks(result: AnalysisResult, fmt: str, *, color: bool = False) -> I
         yield render(result, fmt, color=color)
         return
     yield from spec.chunks(result, RenderOptions(color=color))
+
+
+def write_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """Write a report piece by piece to ``path``, under its name only once complete (a partial
+    file is removed when rendering fails)."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            out.writelines(chunks)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)

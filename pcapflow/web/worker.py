@@ -168,11 +168,10 @@ class JobRunner:
 
     @staticmethod
     def _write(path: Path, chunks: Iterable[str]) -> None:
+        from pcapflow.report.registry import write_chunks
+
         path.parent.mkdir(exist_ok=True)  # no parents: a deleted job stays deleted
-        partial = path.with_name(path.name + ".partial")
-        with partial.open("w", encoding="utf-8") as out:
-            out.writelines(chunks)
-        partial.replace(path)
+        write_chunks(path, chunks)
 
 
 def name_captures(message: str, job: Job) -> str:
