@@ -10,7 +10,6 @@ Adding a command: write ``pcapflow/cli/<module>.py`` and name its commands in :d
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import sys
 from typing import Any
@@ -52,6 +51,20 @@ def quiet(args: list[str]) -> bool:
     return bool(QUIET_OPTIONS & set(args[1:]))
 
 
+def with_quiet_option(command: click.Command) -> click.Command:
+    """A kernel command takes ``-q/--quiet`` (no first-run notice), declared or not."""
+    if not any(QUIET_OPTIONS & set(param.opts) for param in command.params):
+        command.params.append(
+            click.Option(
+                ["-q", "--quiet", "quiet_notice"],
+                is_flag=True,
+                expose_value=False,  # the group silences the notice (see quiet())
+                help="No first-run compile notice on stderr.",
+            )
+        )
+    return command
+
+
 def command_line(ctx: click.Context) -> list[str]:
     """The sub-command and its arguments, before the group runs it."""
     protected = ctx.__dict__.get("_protected_args")  # click >= 8.2 (protected_args warns)
@@ -75,7 +88,10 @@ class PcapflowGroup(click.Group):
         cmd_name = ALIASES.get(cmd_name, cmd_name)
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             importlib.import_module(f"{__name__}.{COMMANDS[cmd_name]}")
-        return self.commands.get(cmd_name)
+        command = self.commands.get(cmd_name)
+        if command is not None and cmd_name in KERNEL_COMMANDS:
+            return with_quiet_option(command)
+        return command
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -83,6 +99,8 @@ class PcapflowGroup(click.Group):
         name = args[0] if args else ""
         unknown = name and not name.startswith("-") and self.get_command(ctx, name) is None
         if unknown and not ctx.resilient_parsing:  # click would suggest only loaded commands
+            import difflib
+
             close = difflib.get_close_matches(name, self.list_commands(ctx))
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             ctx.fail(f"No such command {name!r}.{hint}")
