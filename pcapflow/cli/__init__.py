@@ -10,6 +10,7 @@ Adding a command: write ``pcapflow/cli/<module>.py`` and name its commands in :d
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -73,6 +74,22 @@ def command_line(ctx: click.Context) -> list[str]:
     return [*protected, *ctx.args]
 
 
+def import_quietly(module: str) -> None:
+    """Import a command's module with the cyclic garbage collector off, then freeze what it made.
+
+    An import makes long-lived objects (modules, classes, numba's types and dispatchers), hardly
+    any garbage; the collector's passes over them were ~130 collections, 0.035 s of a kernel
+    command's start-up.  Frozen, later collections do not walk them again either."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        importlib.import_module(module)
+    finally:
+        if enabled:
+            gc.freeze()
+            gc.enable()
+
+
 # other spellings people type -> command name (not listed in --help)
 ALIASES: dict[str, str] = {"analyse": "analyze"}
 
@@ -87,7 +104,7 @@ class PcapflowGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         cmd_name = ALIASES.get(cmd_name, cmd_name)
         if cmd_name not in self.commands and cmd_name in COMMANDS:
-            importlib.import_module(f"{__name__}.{COMMANDS[cmd_name]}")
+            import_quietly(f"{__name__}.{COMMANDS[cmd_name]}")
         command = self.commands.get(cmd_name)
         if command is not None and cmd_name in KERNEL_COMMANDS:
             return with_quiet_option(command)
