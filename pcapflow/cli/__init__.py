@@ -10,6 +10,7 @@ Adding a command: write ``pcapflow/cli/<module>.py`` and name its commands in :d
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
 import sys
@@ -90,6 +91,18 @@ def import_quietly(module: str) -> None:
             gc.enable()
 
 
+_last_collection_skipped: list[bool] = []
+
+
+def skip_last_collection() -> None:
+    """Freeze every object at exit: the interpreter's shutdown then skips its final garbage
+    collection over numba's and the analysis' objects (0.2 s of CPU after ``analyze``).  Files
+    are closed by their commands and click, temporary files by their own exit hooks."""
+    if not _last_collection_skipped:
+        _last_collection_skipped.append(True)
+        atexit.register(gc.freeze)
+
+
 # other spellings people type -> command name (not listed in --help)
 ALIASES: dict[str, str] = {"analyse": "analyze"}
 
@@ -127,6 +140,8 @@ class PcapflowGroup(click.Group):
         try:
             # the first run's kernel compiles, on stderr (at once when the cache is cold)
             args = command_line(ctx)
+            if args and args[0] in KERNEL_COMMANDS:
+                skip_last_collection()
             with compile_notice(sys.stderr, early=runs_kernels(args)) as notice:
                 notice.enabled = not quiet(args)
                 return super().invoke(ctx)
