@@ -23,6 +23,7 @@ environment installs that address on every backend (``local_on_members``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,7 @@ HEALTH_CHECK_TYPES = {
 CHECK_INTERVAL_DEFAULT_S = 5
 UNHEALTHY_THRESHOLD_DEFAULT = 2
 IDLE_TIMEOUT_DEFAULT_S = 600
+PORT_RANGE = re.compile(r"(\d+)(?:-(\d+))?")
 
 
 def url_key(url: str) -> str:
@@ -321,18 +323,27 @@ def _ports(node: Node, name: str) -> list[int]:
                     pointer_join(node.at("ports"), i), f"port {value!r} is not a single port"
                 )
         return out
-    text = str(node.get("portRange", default=""))
-    start, _, end = text.partition("-")
-    if start.isdigit() and (end or start) == start:
-        return [int(start)]
-    if start.isdigit() and end.isdigit():
+    text = str(node.get("portRange", default="")).strip()
+    if not text:
+        return [0]  # no ports, no range: every port
+    # compute v1 ForwardingRule.portRange: "\d+(?:-\d+)?"; gcloud prints one port as "80-80"
+    found = PORT_RANGE.fullmatch(text)
+    start, end = (int(found[1]), int(found[2] or found[1])) if found else (0, -1)
+    if start == end and 0 < start < 65536:
+        return [start]
+    if 0 < start < end < 65536:
         node.doc.report(
             node.at("portRange"),
             f"forwarding rule {name!r}: port range {text} is not modelled; rules for each port "
             "would be needed",
         )
-        return []
-    return [0]  # no ports, no range: every port
+    else:
+        node.doc.report(
+            node.at("portRange"),
+            f"forwarding rule {name!r}: portRange {text!r} is not a port or a range "
+            "START-END of ports 1-65535",
+        )
+    return []
 
 
 def _idle_minutes(service: Node) -> int:
