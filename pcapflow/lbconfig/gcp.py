@@ -137,6 +137,7 @@ class _Set:
     services: dict[str, Node] = field(default_factory=dict)  # url key -> backend service
     checks: dict[str, Node] = field(default_factory=dict)
     instances: dict[str, Node] = field(default_factory=dict)
+    instance_names: dict[str, str] = field(default_factory=dict)  # name -> url key (the last)
     # (kind, wrapper or None, the backend it names or None, its items, document)
     group_lists: list[tuple[MemberList, Node | None, str | None, list[Node], Document]] = field(
         default_factory=list
@@ -149,6 +150,7 @@ def load_gcloud(items: Sequence[tuple[Any, Document]]) -> Loaded:
     found = _Set()
     for data, doc in items:
         _index(found, data, doc)
+    found.instance_names = {url_name(key): key for key in found.instances}
     _assign_groups(found)
     drafts: dict[str, LbDraft] = {}
     for rule in found.rules:
@@ -445,8 +447,8 @@ def _endpoint(found: _Set, members: list[Placed[Member]], node: Node, group: str
         if instance is None:
             node.doc.report(endpoint.pointer, f"endpoint of {group!r} has no ipAddress or instance")
             return
-        named = {url_name(k): k for k in found.instances}
-        key = url_key(instance) if url_key(instance) in found.instances else named.get(instance)
+        key = url_key(instance)
+        key = key if key in found.instances else found.instance_names.get(instance)
         nics = found.instances[key].children("networkInterfaces") if key else []
         text = nics[0].text("networkIP") if nics else None
         if text is None:
