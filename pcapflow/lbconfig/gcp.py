@@ -447,8 +447,8 @@ def _endpoint(found: _Set, members: list[Placed[Member]], node: Node, group: str
         if instance is None:
             node.doc.report(endpoint.pointer, f"endpoint of {group!r} has no ipAddress or instance")
             return
-        key = url_key(instance)
-        key = key if key in found.instances else found.instance_names.get(instance)
+        by_url = url_key(instance)
+        key = by_url if by_url in found.instances else found.instance_names.get(instance)
         nics = found.instances[key].children("networkInterfaces") if key else []
         text = nics[0].text("networkIP") if nics else None
         if text is None:
