@@ -127,6 +127,22 @@ def test_aws_targets_on_different_ports_are_an_error_and_model_no_rule() -> None
     assert code == 2 and out.count("\n") == 1 and "registered on different ports" in out
 
 
+def test_aws_a_large_target_group_on_different_ports_names_a_few_targets(tmp_path: Path) -> None:
+    data = json.loads((FIX / "aws-target-ports" / IP_HEALTH).read_text())
+    entries = data["TargetHealthDescriptions"]
+    for i in range(5):
+        entry = json.loads(json.dumps(entries[-1]))
+        entry["Target"]["Id"] = f"10.20.2.{30 + i}"
+        entries.append(entry)
+    path = tmp_path / IP_HEALTH
+    path.write_text(json.dumps(data))
+    files = [str(path) if Path(f).name == IP_HEALTH else f for f in _set("aws")]
+    (problem,) = _about(validate(files), "registered on different ports")
+    assert "(9000: 10.20.1.21; 9001: 10.20.2.22, 10.20.2.23, 10.20.2.30 and 4 more)" in (
+        problem.message
+    )
+
+
 def test_aws_targets_on_one_port_other_than_the_groups_give_that_port(tmp_path: Path) -> None:
     data = json.loads((FIX / "aws" / IP_HEALTH).read_text())
     for entry in data["TargetHealthDescriptions"]:

@@ -484,7 +484,7 @@ def _target_group(
     if len(ports) > 1:
         # RegisterTargets: a target's Port is the port it receives traffic on (the target
         # group's Port is only the default); the model's rule has one backend port
-        listed = "; ".join(f"{p}: {', '.join(ids)}" for p, ids in sorted(ports.items()))
+        listed = "; ".join(f"{p}: {_some(ids)}" for p, ids in sorted(ports.items()))
         doc.report(
             node.pointer,
             f"targets of target group {group.name!r} are registered on different ports "
@@ -506,6 +506,12 @@ def _target_group(
     sources = found.private.get(lb.name, []) if preserve else []
     probe = _probe(lb, group, port, sources) if not known else _probe_name(group)
     return group.name, traffic_port, probe
+
+
+def _some(ids: list[str], shown: int = 3) -> str:
+    """``a, b, c and 4 more``: a problem message stays one readable line."""
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
 
 
 def _member(
