@@ -143,6 +143,25 @@ def test_aws_a_large_target_group_on_different_ports_names_a_few_targets(tmp_pat
     )
 
 
+def test_aws_a_draining_target_on_another_port_has_no_say(tmp_path: Path) -> None:
+    data = json.loads((FIX / "aws-target-states" / IP_HEALTH).read_text())
+    entries = data["TargetHealthDescriptions"]
+    entries[2]["Target"]["Port"] = 9001  # draining
+    entries[3]["Target"]["Port"] = 9002  # unused
+    path = tmp_path / IP_HEALTH
+    path.write_text(json.dumps(data))
+    files = [str(path) if Path(f).name == IP_HEALTH else f for f in _set("aws")]
+    assert not _about(validate(files), "different ports")
+    (lb,) = load(files).load_balancers
+    assert {r.backend_port for r in lb.rules if r.pool == "tg-orders-ip"} == {9000}
+    entries[1]["Target"]["Port"] = 9001  # unhealthy, but fail open may send it flows
+    path.write_text(json.dumps(data))
+    (problem,) = _about(validate(files), "different ports")
+    assert "(9000: 10.20.1.21, 10.20.2.25, 10.20.1.26 and 1 more; 9001: 10.20.2.22)" in (
+        problem.message
+    )
+
+
 def test_aws_targets_on_one_port_other_than_the_groups_give_that_port(tmp_path: Path) -> None:
     data = json.loads((FIX / "aws" / IP_HEALTH).read_text())
     for entry in data["TargetHealthDescriptions"]:

@@ -477,7 +477,9 @@ def _target_group(
     ports: dict[int, list[str]] = {}  # port -> the targets registered on it
     for entry in group.health:
         target = entry.child("Target")
-        ports.setdefault(target.integer("Port", port), []).append(str(target.get("Id")))
+        state = _state(entry)
+        if state is None or state.in_pool:  # a target that gets no flows has no say
+            ports.setdefault(target.integer("Port", port), []).append(str(target.get("Id")))
         if not known:
             _member(found, pool.members, group, target_type, entry)
     traffic_port: int | None = port
@@ -557,13 +559,19 @@ def _member(
         members.append(Placed(member, doc.origin(entry.pointer)))
 
 
+def _state(entry: Node) -> TargetState | None:
+    """What a target's health state means for the pool (None: a healthy member)."""
+    state = str(entry.child("TargetHealth").get("State", default="")).casefold()
+    return TARGET_STATES.get(state, UNKNOWN_TARGET_STATE)
+
+
 def _in_service(entry: Node, target_id: str, group: _TargetGroup) -> bool:
     """Report a target that is not healthy; False when it is left out of the pool."""
-    health = entry.child("TargetHealth")
-    state = str(health.get("State", default="")).casefold()
-    meaning = TARGET_STATES.get(state, UNKNOWN_TARGET_STATE)
+    meaning = _state(entry)
     if meaning is None:
         return True
+    health = entry.child("TargetHealth")
+    state = str(health.get("State", default="")).casefold()
     reason = health.text("Reason")
     entry.doc.report(
         health.at("State"),
