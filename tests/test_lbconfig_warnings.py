@@ -314,3 +314,17 @@ def test_lb_validate_json_carries_each_warnings_file_and_pointer() -> None:
         ("configz-worker-1.json", "/kubeletconfig/hairpinMode", "warning"),
         ("configz-worker-2.json", "/kubeletconfig/hairpinMode", "warning"),
     ]
+
+
+def test_analyze_says_what_the_config_warned_about_on_stderr() -> None:
+    """A command that uses the config (not only `lb validate`) prints its loading warnings, one
+    located line each on stderr, and still runs; stdout carries only the report."""
+    sample = Path(__file__).resolve().parent.parent / "sample_captures"
+    pcap = sorted((sample / "aws-nlb-preserve-client-ip").glob("*.pcap"))[0]
+    args = ["analyze", str(pcap), *(x for f in AWS_STATES for x in ("--lb", f)), "--format", "json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (0, 3), result.output
+    warned = [line for line in result.stderr.splitlines() if "warning: target 10.20.3.24" in line]
+    assert len(warned) == 1 and warned[0].startswith("pcapflow: ")
+    assert f"aws-target-states/{IP_HEALTH}:" in warned[0]
+    assert "10.20.3.24" not in result.stdout and json.loads(result.stdout)["schema_version"]

@@ -145,3 +145,8 @@ def checksum_options(command: F) -> F:
             type=click.Choice(sorted(CHECKSUM_POLICIES)),
         )(command)
     )
+
+
+def warn_config(message: str) -> None:
+    """A loading warning of the --lb config, on stderr (``pcapflow lb validate`` lists them too)."""
+    click.echo(f"pcapflow: {message}", err=True)

@@ -23,7 +23,7 @@ from pcapflow.batch import (
     run_batch,
 )
 from pcapflow.cli import main
-from pcapflow.cli.options import engine_option, guest_os_option, lb_options
+from pcapflow.cli.options import engine_option, guest_os_option, lb_options, warn_config
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import config_from_options
 from pcapflow.report import RENDERERS
@@ -132,7 +132,7 @@ def report(
     """
     if not inputs and not manifest:
         raise InputError("give capture files, folders or globs (or --manifest FILE)")
-    config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
+    config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip, warn_config)
     jobs = plan_jobs(expand_inputs(inputs), read_manifest(manifest) if manifest else None)
     if not jobs:
         raise InputError(f"no capture file found in {' '.join(inputs)}")
@@ -187,7 +187,7 @@ def slice_command(
 
     if not output.parent.is_dir():  # fail before a long analysis, not after it
         raise InputError(f"{output}: folder {output.parent} does not exist")
-    config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
+    config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip, warn_config)
     result = analyze(list(captures), config, engine=engine)
     flows, written = slice_flows(result, list(captures), ref, output, engine)
     legs = ", ".join(f.id for f in flows[:6]) + (" ..." if len(flows) > 6 else "")
