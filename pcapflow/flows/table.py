@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,9 @@ from pcapflow.flows.layout import CONN_STATES
 from pcapflow.flows.records import _AddrCache, _iface_ids, block_flows, flow_uids, proto_name
 from pcapflow.model.flow import Flow
 from pcapflow.model.result import FlowKind, FlowResult, Label
+
+if TYPE_CHECKING:
+    from pcapflow.flows.spill import SpilledTable
 
 Arr = npt.NDArray[Any]
 _STATES = np.array(CONN_STATES, dtype=object)
@@ -45,6 +48,15 @@ def _narrow(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         if info.min <= low and high <= info.max:
             return values.astype(kind)
     return values
+
+
+class Columnar(Protocol):
+    """A flow table's columns by name (:class:`FlowTable`, or one kept in a file)."""
+
+    @property
+    def cols(self) -> Mapping[str, npt.NDArray[Any]]: ...
+
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -176,9 +188,10 @@ class Background:
     outcome (reason ``reasons[0]``), except a TCP connection whose opening SYN was not captured:
     not a connection attempt seen, no label (reason ``reasons[1]``).  ``kinds``: per row, the
     index in :data:`KINDS` of its kind (a direct call to a member's address, or other);
-    ``opened``: per row, whether its opening packet was captured; role ``role``."""
+    ``opened``: per row, whether its opening packet was captured; role ``role``.  The table
+    may be kept in a file (:mod:`pcapflow.flows.spill`)."""
 
-    table: FlowTable
+    table: FlowTable | SpilledTable
     capture: str
     role: str
     reasons: tuple[str, str]

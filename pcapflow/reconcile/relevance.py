@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from pcapflow.diagnose.facts import DEFAULT_IDLE_TIMEOUT_MIN
 from pcapflow.diagnose.idle_timeout import TOLERANCE
-from pcapflow.flows.table import FlowTable
+from pcapflow.flows.table import Columnar, FlowTable
 from pcapflow.model.lb import AZURE_PROBE_SOURCE, LbConfig
 from pcapflow.model.packet import (
     PROTO_ICMP,
@@ -134,7 +134,7 @@ def in_network(
     return found
 
 
-def member_addresses_at(table: FlowTable, side: str, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
+def member_addresses_at(table: Columnar, side: str, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
     """Rows whose ``side`` address is a pool member's (on any port)."""
     hit = np.zeros(len(table), dtype=np.bool_)
     members = {
@@ -148,7 +148,7 @@ def member_addresses_at(table: FlowTable, side: str, lb: LbConfig | None) -> npt
     return hit
 
 
-def _at(table: FlowTable, side: str, address: str) -> npt.NDArray[np.bool_]:
+def _at(table: Columnar, side: str, address: str) -> npt.NDArray[np.bool_]:
     """Rows whose ``side`` ("orig"/"resp") address is ``address`` (none: not an address)."""
     try:
         v, h, low = addr_to_halves(address)
