@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -66,7 +66,7 @@ if TYPE_CHECKING:  # the readers (numba) are imported when a capture is read
     from pcapflow.flows.spill import SpilledTable
     from pcapflow.flows.table import Background, FlowTable
 
-    Rest = FlowTable | SpilledTable  # background flows: in memory or in a temporary file
+    Rest: TypeAlias = FlowTable | SpilledTable  # background flows: in memory or in a temporary file
 
 OS_CHOICES = ("linux", "windows", "auto")
 

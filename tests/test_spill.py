@@ -40,17 +40,8 @@ def _same(a: FlowTable, b: FlowTable) -> None:
     assert a.uids.tolist() == b.uids.tolist()
 
 
-def test_a_spilled_table_reads_back_the_rows_kept(
-    mix: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(spill_mod, "SPILL_ROWS", 1)
-    table = read_lean(str(mix)).table
-    rows = np.flatnonzero(np.arange(len(table)) % 3 != 1)
-    kept = read_lean(str(mix)).table.shrink_to(rows)
-    spilled = spill(table, rows)
-    assert isinstance(spilled, SpilledTable)
-    assert len(spilled) == len(kept) == rows.size
-    assert not table.cols  # the in-memory columns are released
+def _check_reads(spilled: SpilledTable, kept: FlowTable) -> None:
+    assert len(spilled) == len(kept)
     for k in kept.cols:
         assert np.array_equal(spilled.cols[k], kept.cols[k]), k
     _same(spilled.take(np.arange(len(kept), dtype=np.int64)), kept)
@@ -63,7 +54,42 @@ def test_a_spilled_table_reads_back_the_rows_kept(
     assert sum(map(len, parts)) == len(kept)
     _same(parts[1], kept.take(np.arange(100, 200, dtype=np.int64)))
     assert np.array_equal(spilled.ts, kept.ts) and np.array_equal(spilled.last_ts, kept.last_ts)
+    assert np.array_equal(spilled.duration, kept.duration)
+    every = np.arange(len(kept), dtype=np.int64)
+    assert np.array_equal(spilled.established_at(every), kept.established())
     assert len(spilled.take(np.zeros(0, dtype=np.int64))) == 0
+
+
+def test_pass_one_writes_a_large_table_to_a_file_with_the_same_rows(
+    mix: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_memory = read_lean(str(mix)).table
+    assert isinstance(in_memory, FlowTable) and len(in_memory) > 500
+    monkeypatch.setattr(spill_mod, "SPILL_ROWS", 100)  # a few blocks held, then written
+    spilled = read_lean(str(mix)).table
+    assert isinstance(spilled, SpilledTable)
+    _check_reads(spilled, in_memory)
+
+
+def test_the_background_rows_go_to_a_file_from_memory_or_from_a_file(
+    mix: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = np.flatnonzero(np.arange(len(read_lean(str(mix)).table)) % 3 != 1)
+    kept = read_lean(str(mix)).table
+    assert isinstance(kept, FlowTable)
+    kept = kept.shrink_to(rows)
+    table = read_lean(str(mix)).table
+    assert isinstance(table, FlowTable)
+    monkeypatch.setattr(spill_mod, "SPILL_ROWS", 1)
+    spilled = spill(table, rows)
+    assert isinstance(spilled, SpilledTable)
+    assert not table.cols  # the in-memory columns are released
+    _check_reads(spilled, kept)
+    from_file = read_lean(str(mix)).table
+    assert isinstance(from_file, SpilledTable)
+    again = spill(from_file, rows)
+    assert isinstance(again, SpilledTable)
+    _check_reads(again, kept)
 
 
 def _json(path: Path) -> str:
@@ -75,18 +101,19 @@ def test_the_analysis_is_the_same_with_the_background_in_a_file(
     mix: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     in_memory = _json(mix)
-    made: list[SpilledTable] = []
-    real = spill_mod._write
+    made: list[FlowTable | SpilledTable] = []
+    real = spill_mod.spill
 
-    def spy(*args: object) -> SpilledTable:
-        made.append(real(*args))  # type: ignore[arg-type]
+    def spy(table: FlowTable | SpilledTable, rows: np.ndarray) -> FlowTable | SpilledTable:
+        assert isinstance(table, SpilledTable)  # pass 1 wrote it
+        made.append(real(table, rows))
         return made[-1]
 
     monkeypatch.setattr(spill_mod, "SPILL_ROWS", 1)
-    monkeypatch.setattr(spill_mod, "_write", spy)
+    monkeypatch.setattr(spill_mod, "spill", spy)
     monkeypatch.setattr("pcapflow.flows.table.CHUNK", 97)  # runs cut inside the file too
     assert _json(mix) == in_memory
-    assert made and len(made[0]) > 97
+    assert isinstance(made[0], SpilledTable) and len(made[0]) > 97
     assert CHUNK == 5_000
 
 

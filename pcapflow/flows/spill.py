@@ -18,10 +18,11 @@ on an error or a kill.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,16 @@ import numpy as np
 import numpy.typing as npt
 
 from pcapflow._jitcache import CacheDir, usable
-from pcapflow.flows.table import FlowTable
+from pcapflow.errors import PcapflowError
+from pcapflow.flows.assembler import FlowBlock
+from pcapflow.flows.layout import CONN_STATES
+from pcapflow.flows.records import flow_uids
+from pcapflow.flows.table import FlowTable, _narrow
 
 SPILL_ROWS = 20_000  # background tables this long or longer go to a file
 _UID = "\0uid"  # names of the two columns besides ``FlowTable.cols``
 _HISTORY = "\0history"
+_NOT_ESTABLISHED = [CONN_STATES.index(s) for s in ("S0", "REJ")]
 
 
 def spill_dirs() -> tuple[str | None, ...]:
@@ -132,6 +138,22 @@ class SpilledTable:
     def last_ts(self) -> npt.NDArray[np.float64]:
         return self.read("lastpkt_ns") / 1e9
 
+    @property
+    def duration(self) -> npt.NDArray[np.float64]:
+        span: npt.NDArray[np.float64] = (self.read("last_ns") - self.read("start_ns")) / 1e9
+        return span
+
+    def established_at(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """:meth:`FlowTable.established` of rows ``rows``, from the history codes."""
+        by_code = np.array(
+            ["h" in h.lower().replace("^", "") for h in self._histories.tolist()], dtype=np.bool_
+        )
+        state = self.read("state")[rows]
+        found: npt.NDArray[np.bool_] = by_code[self.read(_HISTORY)[rows]] & ~np.isin(
+            state, _NOT_ESTABLISHED
+        )
+        return found
+
 
 class _Columns(Mapping[str, npt.NDArray[Any]]):
     """The columns of a spilled table, each read from the file when asked for (not kept)."""
@@ -152,10 +174,12 @@ class _Columns(Mapping[str, npt.NDArray[Any]]):
         return len(self._names)
 
 
-def spill(table: FlowTable, rows: npt.NDArray[np.int64]) -> FlowTable | SpilledTable:
+def spill(table: FlowTable | SpilledTable, rows: npt.NDArray[np.int64]) -> FlowTable | SpilledTable:
     """:meth:`FlowTable.shrink_to` ``rows``, written to a temporary file when they are
     :data:`SPILL_ROWS` or more and a file can be written (else kept in memory); ``table`` is
     unusable afterwards either way."""
+    if isinstance(table, SpilledTable):
+        return _respill(table, rows)
     if rows.size < SPILL_ROWS or not len(table):
         return table.shrink_to(rows)
     file = _temporary_file()
@@ -173,21 +197,129 @@ def spill(table: FlowTable, rows: npt.NDArray[np.int64]) -> FlowTable | SpilledT
 def _write(file: io.BufferedRandom, table: FlowTable, rows: npt.NDArray[np.int64]) -> SpilledTable:
     layout: dict[str, tuple[int, np.dtype[Any]]] = {}
     offset = 0
-
-    def put(name: str, values: npt.NDArray[Any]) -> None:
-        nonlocal offset
-        part = np.ascontiguousarray(values)
-        file.write(part.view(np.uint8).data)
-        layout[name] = (offset, part.dtype)
-        offset += part.nbytes
-
     for name in table.cols:  # one column in memory at a time
-        put(name, table.cols[name][rows])
-    put(_UID, table.uids[rows])
+        offset = _put(file, layout, name, table.cols[name][rows], offset)
+    offset = _put(file, layout, _UID, table.uids[rows], offset)
     distinct: dict[str, int] = {}  # histories repeat: a code per distinct one
     codes = [distinct.setdefault(h, len(distinct)) for h in table.history[rows].tolist()]
-    put(_HISTORY, np.array(codes, dtype=np.uint8 if len(distinct) <= 256 else np.uint32))
+    _put(file, layout, _HISTORY, _narrow(np.array(codes, dtype=np.int64)), offset)
     del codes
     file.flush()
     histories = np.array(list(distinct), dtype=object)
     return SpilledTable(file, layout, histories, int(rows.size))
+
+
+def _respill(table: SpilledTable, rows: npt.NDArray[np.int64]) -> FlowTable | SpilledTable:
+    """Rows ``rows`` of a spilled table, in a new file (the old one is closed)."""
+    try:
+        if rows.size < SPILL_ROWS:
+            return table.take(rows)
+        file = _temporary_file()
+        if file is None:
+            return table.take(rows)
+        layout: dict[str, tuple[int, np.dtype[Any]]] = {}
+        offset = 0
+        for name in table._layout:  # one column in memory at a time
+            part = table.read(name)[rows]
+            offset = _put(file, layout, name, part, offset)
+        file.flush()
+        return SpilledTable(file, layout, table._histories, int(rows.size))
+    finally:
+        table.close()
+
+
+def _put(
+    file: io.BufferedRandom,
+    layout: dict[str, tuple[int, np.dtype[Any]]],
+    name: str,
+    values: npt.NDArray[Any],
+    offset: int,
+) -> int:
+    part = np.ascontiguousarray(values)
+    try:
+        file.write(part.view(np.uint8).data)
+    except OSError as e:
+        raise PcapflowError(f"temporary flow table: {e.strerror or e} (set TMPDIR)") from e
+    layout[name] = (offset, part.dtype)
+    return offset + part.nbytes
+
+
+def table_of_blocks(blocks: Iterable[FlowBlock]) -> FlowTable | SpilledTable:
+    """:meth:`FlowTable.of_blocks`, in a temporary file from :data:`SPILL_ROWS` flows on: each
+    block is written as it comes (compact, as ``of_blocks`` makes it), then the columns are
+    sorted one at a time into a second file.  In memory at once: the sort keys (``ts``, uid)
+    and one column."""
+    held: list[FlowBlock] = []
+    count = 0
+    rest = iter(blocks)
+    for b in rest:
+        if len(b):
+            held.append(b)
+            count += len(b)
+        if count >= SPILL_ROWS:
+            break
+    else:
+        return FlowTable.of_blocks(held)
+    file = _temporary_file()
+    if file is None:
+        return FlowTable.of_blocks(itertools.chain(held, rest))
+    with file:
+        unsorted = _Unsorted(file)
+        for b in itertools.chain(held, rest):
+            unsorted.add(b)
+        return unsorted.sorted()
+
+
+class _Unsorted:
+    """Blocks written one after the other: per column, the (offset, dtype, rows) of each."""
+
+    def __init__(self, file: io.BufferedRandom):
+        self.file = file
+        self.segments: dict[str, list[tuple[int, np.dtype[Any], int]]] = {}
+        self.distinct: dict[str, int] = {}  # histories repeat: a code per distinct one
+        self.offset = 0
+        self.rows = 0
+
+    def add(self, block: FlowBlock) -> None:
+        n = len(block)
+        if not n:
+            return
+        parts = {k: _narrow(v) for k, v in block.cols.items()}
+        parts[_UID] = np.array(flow_uids(block.cols), dtype="S18")
+        codes = [self.distinct.setdefault(h, len(self.distinct)) for h in block.history]
+        parts[_HISTORY] = _narrow(np.array(codes, dtype=np.int64))
+        layout: dict[str, tuple[int, np.dtype[Any]]] = {}
+        for name, values in parts.items():
+            self.offset = _put(self.file, layout, name, values, self.offset)
+            self.segments.setdefault(name, []).append((*layout[name], n))
+        self.rows += n
+
+    def column(self, name: str) -> npt.NDArray[Any]:
+        """The whole column, blocks in arrival order, in the type that holds every block's."""
+        segments = self.segments[name]
+        out = np.empty(self.rows, dtype=np.result_type(*(d for _o, d, _n in segments)))
+        at = 0
+        for offset, dtype, n in segments:
+            part = np.empty(n, dtype=dtype)
+            self.file.seek(offset)
+            self.file.readinto(part.view(np.uint8).data)
+            out[at : at + n] = part
+            at += n
+        return out
+
+    def sorted(self) -> SpilledTable:
+        """The flows sorted by (ts, uid), in a new temporary file."""
+        self.file.flush()
+        ts = self.column("start_ns") / 1e9
+        order = np.lexsort((self.column(_UID), ts))
+        del ts
+        file = _temporary_file()
+        if file is None:
+            raise PcapflowError("temporary flow table: the temporary folder went away")
+        layout: dict[str, tuple[int, np.dtype[Any]]] = {}
+        offset = 0
+        for name in self.segments:
+            offset = _put(file, layout, name, self.column(name)[order], offset)
+        file.flush()
+        histories = np.array(list(self.distinct), dtype=object)
+        return SpilledTable(file, layout, histories, self.rows)
