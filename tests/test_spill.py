@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,7 @@ def test_the_file_has_no_name_in_a_private_per_user_folder(
     mix: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(spill_mod.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("PCAPFLOW_SERVE_DATA_DIR", raising=False)
     folder, fallback = spill_mod.spill_dirs()
     assert folder == str(tmp_path / f"pcapflow-{os.getuid()}" / "spill") and fallback is None
     monkeypatch.setattr(spill_mod, "SPILL_ROWS", 1)
@@ -138,9 +140,20 @@ def test_without_a_writable_folder_the_table_stays_in_memory(
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("")
     monkeypatch.setattr(spill_mod.tempfile, "tempdir", str(blocked))
+    monkeypatch.delenv("PCAPFLOW_SERVE_DATA_DIR", raising=False)
     assert spill_mod.spill_dirs() == (None,)
     monkeypatch.setattr(spill_mod, "SPILL_ROWS", 1)
     table = read_lean(str(mix)).table
     n = len(table)
     kept = spill(table, np.arange(n, dtype=np.int64))
     assert isinstance(kept, FlowTable) and len(kept) == n
+
+
+def test_serve_workers_fall_back_on_the_data_dir(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    env = spill_mod.CacheEnv(None, None, None, str(tmp_path / "data"), str(blocked), os.getuid())
+    assert spill_mod.spill_dirs(env) == (str(tmp_path / "data" / "tmp"), None)
+    env = replace(env, temp_dir=str(tmp_path))
+    private = str(tmp_path / f"pcapflow-{os.getuid()}" / "spill")
+    assert spill_mod.spill_dirs(env) == (private, str(tmp_path / "data" / "tmp"), None)

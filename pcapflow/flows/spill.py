@@ -1,16 +1,21 @@
 """Background flow tables kept in a temporary file rather than in memory (issue 12).
 
-An analysis keeps its healthy background flows (see :mod:`pcapflow.reconcile.relevance`) until
-the result is rendered.  In memory they cost ~130 bytes a flow, ~17 MiB per GB of capture, so
-:func:`spill` writes a large background table column by column to an anonymous temporary file
-and :class:`SpilledTable` reads it back a column, or a run of rows, at a time.  What stays in
-memory per flow is what the result needs to order and label it (about 10 bytes).
+An analysis reads each capture's flow table (in memory ~130 bytes a flow, ~17 MiB per GB of
+capture) and keeps its healthy background flows (:mod:`pcapflow.reconcile.relevance`) until the
+result is rendered.  From :data:`SPILL_ROWS` flows on, :func:`table_of_blocks` (pass 1) writes
+the table to an anonymous temporary file as its blocks come and sorts it a column at a time
+into a second one, :func:`spill` keeps the background rows in a file of their own, and
+:class:`SpilledTable` reads a column, or a run of rows, at a time.  What stays in memory per
+flow: while a column is worked on, that column; in the result, the order, kind and opening of
+each background flow (10 bytes).
 
 The file follows the "any user, any install" rule of :mod:`pcapflow._jitcache`, whose
 directory checks it reuses: a private per-user directory in the temp dir
-(``/tmp/pcapflow-UID/spill``, mode 0700, ours), else the temp dir itself (``TMPDIR``, ``/tmp``,
-``/var/tmp``, ... as :func:`tempfile.gettempdir` chooses), else no file at all (the table stays
-in memory).  The file is created unlinked (:func:`tempfile.TemporaryFile`): it has no name,
+(``/tmp/pcapflow-UID/spill``, mode 0700, ours), else, in ``pcapflow serve`` workers, the serve
+data dir's ``tmp``, else the temp dir itself (``TMPDIR``, ``/tmp``, ``/var/tmp``, ... as
+:func:`tempfile.gettempdir` chooses), else no file at all (the table stays in memory).  Where
+``/tmp`` is a tmpfs (RAM), set ``TMPDIR`` to a folder on disk (e.g. ``/var/tmp``).
+The file is created unlinked (:func:`tempfile.TemporaryFile`): it has no name,
 nobody else can open it, and the system removes it when it is closed or the process ends, even
 on an error or a kill.
 """
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pcapflow._jitcache import CacheDir, usable
+from pcapflow._jitcache import CacheDir, CacheEnv, usable
 from pcapflow.errors import PcapflowError
 from pcapflow.flows.assembler import FlowBlock
 from pcapflow.flows.layout import CONN_STATES
@@ -42,12 +46,18 @@ _HISTORY = "\0history"
 _NOT_ESTABLISHED = [CONN_STATES.index(s) for s in ("S0", "REJ")]
 
 
-def spill_dirs() -> tuple[str | None, ...]:
-    """Where to create the file, in order (None: :func:`tempfile.gettempdir`'s choice)."""
-    private = CacheDir(
-        Path(tempfile.gettempdir(), f"pcapflow-{os.getuid()}", "spill"), "temp dir", private=True
-    )
-    return (str(private.path), None) if usable(private) else (None,)
+def spill_dirs(env: CacheEnv | None = None) -> tuple[str | None, ...]:
+    """Where to create the file, in order (None: :func:`tempfile.gettempdir`'s own choice):
+    a private per-user folder in the temp dir, the serve data dir's ``tmp`` in ``pcapflow
+    serve`` workers, the temp dir itself."""
+    env = env or CacheEnv.from_process()
+    private = CacheDir(Path(env.temp_dir, f"pcapflow-{env.uid}", "spill"), "temp dir", True)
+    found: list[str | None] = [str(private.path)] if usable(private) else []
+    if env.serve_data_dir:
+        served = CacheDir(Path(env.serve_data_dir, "tmp"), "serve data dir")
+        if usable(served):
+            found.append(str(served.path))
+    return (*found, None)
 
 
 def _temporary_file() -> io.BufferedRandom | None:
