@@ -13,7 +13,7 @@ import pytest
 from pcapflow.flows import spill as spill_mod
 from pcapflow.flows.evidence import read_lean
 from pcapflow.flows.spill import SpilledTable, spill
-from pcapflow.flows.table import CHUNK, FlowTable
+from pcapflow.flows.table import FlowTable
 from pcapflow.lbconfig import load
 from pcapflow.pipeline import analyze
 from pcapflow.report.registry import render_chunks
@@ -115,7 +115,6 @@ def test_the_analysis_is_the_same_with_the_background_in_a_file(
     monkeypatch.setattr("pcapflow.flows.table.CHUNK", 97)  # runs cut inside the file too
     assert _json(mix) == in_memory
     assert isinstance(made[0], SpilledTable) and len(made[0]) > 97
-    assert CHUNK == 5_000
 
 
 def test_the_file_has_no_name_in_a_private_per_user_folder(

@@ -232,7 +232,7 @@ class Background:
         return {(KINDS[k], Label.OK): int(n) for k, n in enumerate(found.tolist()) if n}
 
 
-CHUNK = 5_000  # background rows made into objects (or JSON) at a time
+CHUNK = 2_000  # background rows made into objects (or JSON) at a time (~15 MiB of JSON work)
 
 
 def _file_of(table: FlowTable | SpilledTable) -> int:
