@@ -23,7 +23,13 @@ from pcapflow.batch import (
     run_batch,
 )
 from pcapflow.cli import main
-from pcapflow.cli.options import engine_option, guest_os_option, lb_options, warn_config
+from pcapflow.cli.options import (
+    checksum_options,
+    engine_option,
+    guest_os_option,
+    lb_options,
+    warn_config,
+)
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import config_from_options
 from pcapflow.report import RENDERERS
@@ -51,8 +57,9 @@ def _run(jobs: list[Job], out: Path, settings: Settings, workers: int | None,
          scheduler: str | None) -> BatchReport:  # fmt: skip
     def batch(progress: Callable[[Outcome, bool], None]) -> BatchReport:
         return run_batch(jobs, out, config=settings.config, formats=settings.formats,
-                         guest_os=settings.os, engine=settings.engine, workers=workers,
-                         scheduler=scheduler, progress=progress)  # fmt: skip
+                         guest_os=settings.os, engine=settings.engine,
+                         checksums=settings.checksums, workers=workers, scheduler=scheduler,
+                         progress=progress)  # fmt: skip
 
     if not sys.stderr.isatty():
         return batch(_log_lines(len(jobs)))
@@ -106,6 +113,7 @@ def _run(jobs: list[Job], out: Path, settings: Settings, workers: int | None,
 )
 @guest_os_option
 @engine_option
+@checksum_options
 def report(
     inputs: tuple[str, ...],
     lb: tuple[str, ...],
@@ -121,11 +129,13 @@ def report(
     formats: tuple[str, ...],
     guest_os: str,
     engine: str,
+    checksums: str,
 ) -> None:
     """Analyse many captures (files, folders, globs): one report each, plus an index over all.
 
-    Re-running skips captures whose reports are up to date (same capture bytes, config and
-    pcapflow version), so an interrupted batch resumes where it stopped.
+    Re-running skips captures whose reports are up to date (same capture bytes, config,
+    options and pcapflow version), so an interrupted batch resumes where it stopped; a run
+    with another checksum policy (-C, --validate-checksums) analyses them again.
 
     Exit status: 0 all healthy, 3 failures found, 1 some capture could not be analysed (listed
     in the index), 2 bad input.
@@ -137,7 +147,8 @@ def report(
     if not jobs:
         raise InputError(f"no capture file found in {' '.join(inputs)}")
     os_name = None if guest_os == "auto" else guest_os
-    done = _run(jobs, out, Settings(config, formats, os_name, engine), workers, scheduler)
+    settings = Settings(config, formats, os_name, engine, checksums)
+    done = _run(jobs, out, settings, workers, scheduler)
     click.echo(
         f"{len(done.outcomes)} report(s) in {out}: {done.failing} with failures, "
         f"{done.errors} could not be analysed, {len(done.skipped)} up to date; "
