@@ -24,6 +24,7 @@ from pcapflow.batch import (
 )
 from pcapflow.cli import main
 from pcapflow.cli.options import (
+    CHECKSUM_POLICIES,
     checksum_options,
     engine_option,
     guest_os_option,
@@ -176,6 +177,7 @@ def report(
 )
 @lb_options
 @engine_option
+@checksum_options
 def slice_command(
     captures: tuple[str, ...],
     ref: str,
@@ -187,11 +189,13 @@ def slice_command(
     backend: tuple[str, ...],
     floating_ip: bool,
     engine: str,
+    checksums: str,
 ) -> None:
     """Write the packets of a finding's (or flow's) connections, every leg, to a pcap.
 
-    The flows are found by analysing CAPTURE... (with the same config options as analyze); the
-    frames are copied unchanged, with their original timestamps, in time order.
+    The flows are found by analysing CAPTURE... (with the same config and checksum options as
+    analyze: give the ones the ids came from); the frames are copied unchanged, with their
+    original timestamps, in time order.
     """
     from pcapflow.pipeline import analyze
     from pcapflow.report.slice import slice_flows
@@ -199,7 +203,9 @@ def slice_command(
     if not output.parent.is_dir():  # fail before a long analysis, not after it
         raise InputError(f"{output}: folder {output.parent} does not exist")
     config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip, warn_config)
-    result = analyze(list(captures), config, engine=engine)
+    result = analyze(
+        list(captures), config, engine=engine, ignore_checksums=CHECKSUM_POLICIES[checksums]
+    )
     flows, written = slice_flows(result, list(captures), ref, output, engine)
     legs = ", ".join(f.id for f in flows[:6]) + (" ..." if len(flows) > 6 else "")
     click.echo(f"wrote {written} packet(s) of {len(flows)} flow(s) ({legs}) to {output}", err=True)
