@@ -35,7 +35,7 @@ TEMPLATES.filters["size"] = format_size
 VERDICT_STYLE = {"healthy": "ok", "hairpin failure": "bad", "failures found": "bad"}
 CHECKSUM_CHOICES = (  # the upload form's words for each policy (pcapflow.model.checksums)
     ("offload-aware", "left out, unless left unfinished by checksum offload (offload-aware)"),
-    ("ignore", "counted: rewritten or anonymised traces (ignore, -C)"),
+    ("ignore", "counted all the same, e.g. in rewritten or anonymised traces (ignore, -C)"),
     ("verify", "left out, offloaded ones too (verify, --validate-checksums)"),
 )
 
