@@ -25,6 +25,7 @@ from pcapflow.diagnose import diagnose
 from pcapflow.diagnose.ok import NO_OPENING, OK_ANSWERED
 from pcapflow.errors import InputError
 from pcapflow.model.capture import CaptureInfo
+from pcapflow.model.checksums import policy_note
 from pcapflow.model.flow import Flow
 from pcapflow.model.lb import LbConfig
 from pcapflow.model.packet import PROTO_TCP
@@ -85,7 +86,8 @@ def analyze(
 
     ``os`` is the guest OS of the members ("linux", "windows"; None or "auto" infers it);
     ``capture_points`` names each capture's point (e.g. "web01 eth0"), default: the file name;
-    ``ignore_checksums`` as in :class:`pcapflow.flows.Params`.
+    ``ignore_checksums`` as in :class:`pcapflow.flows.Params` (the checksum policy,
+    :mod:`pcapflow.model.checksums`; one other than the default is named in the first note).
     """
     paths = [str(p) for p in captures]
     points = _points(paths, capture_points)
@@ -99,9 +101,11 @@ def analyze(
         # and again meanwhile.
         gc.freeze()
         try:
-            return _analyze_lean(files, paths, lean, lb, os, engine, points, window)
+            result = _analyze_lean(files, paths, lean, lb, os, engine, points, window)
         finally:
             gc.unfreeze()
+    note = policy_note(ignore_checksums)  # a policy other than the default is said
+    return result if note is None else replace(result, notes=(note, *result.notes))
 
 
 def _analyze_lean(
