@@ -107,7 +107,7 @@ def _u64be(b: Arr, i: Int) -> np.uint64:
     return v
 
 
-@helper(_nrt=False)
+@helper(_nrt=False, inline="always")
 def hash32(b: Arr, start: Int, stop: Int) -> Int:
     """FNV-1a over big-endian 32-bit words (tail bytes one by one), length, murmur3 fmix32."""
     h = 0x811C9DC5
@@ -440,7 +440,7 @@ def _find_ip(
     return p, -1, 0, 0
 
 
-@helper(_nrt=False)
+@helper(_nrt=False, inline="always")
 def _csum_add(b: Arr, start: Int, stop: Int, acc: Int) -> Int:
     """Add bytes [start, stop) to a ones'-complement accumulator (32-bit words, RFC 1071)."""
     i = start
@@ -457,7 +457,7 @@ def _csum_add(b: Arr, start: Int, stop: Int, acc: Int) -> Int:
     return acc
 
 
-@helper(_nrt=False)
+@helper(_nrt=False, inline="always")
 def _csum_words(b: Arr, b64: Arr, start: Int, stop: Int) -> Int:
     """Ones'-complement sum of bytes [start, stop) as 16-bit big-endian words from ``start``,
     folded to 16 bits.  Summed 8 bytes at a time through ``b64`` (the same buffer viewed as
@@ -541,7 +541,7 @@ def _ipv6_chain(b: Arr, l4: Int, end: Int, proto: Int) -> tuple[Int, Int, Int, b
     return l4, proto, frag_off, more, ident, True
 
 
-@helper(_nrt=False)
+@helper(_nrt=False, inline="always")
 def _tcp_header(b: Arr, l4: Int, avail: Int) -> tuple[Int, Int, Int, Int, Int, Int, Int, Int]:
     """The fixed TCP header as far as ``avail`` bytes go: (sport, dport, seq, ack, header
     length, flags, window, checksum); missing fields are 0, the header length then 20."""
@@ -556,7 +556,7 @@ def _tcp_header(b: Arr, l4: Int, avail: Int) -> tuple[Int, Int, Int, Int, Int, I
     return sport, dport, seq, ack, thl, flags, win, csum
 
 
-@helper(_nrt=False)
+@helper(_nrt=False, inline="always")
 def _tcp_timestamp(b: Arr, o: Int, o_end: Int) -> tuple[bool, Int]:
     """TCP options [o, o_end): (timestamp option present, its TSval)."""
     while o < o_end:
@@ -577,14 +577,14 @@ def _tcp_timestamp(b: Arr, o: Int, o_end: Int) -> tuple[bool, Int]:
     return False, 0
 
 
-@helper(_nrt=False)
+@helper(_nrt=False, inline="always")
 def _pseudo_sum(b: Arr, q: Int, ver: Int, proto: Int, seg: Int) -> Int:
     """Unfolded ones'-complement sum of the pseudo-header (addresses, protocol, length)."""
     acc = _csum_add(b, q + 12, q + 20, 0) if ver == 4 else _csum_add(b, q + 8, q + 40, 0)
     return acc + proto + (seg & 0xFFFF) + (seg >> 16)
 
 
-@helper(_nrt=False)
+@helper(_nrt=False, inline="always")
 def _segment_ok(b: Arr, b64: Arr, q: Int, l4: Int, ip_end: Int, ver: Int, proto: Int) -> bool:
     """Does the checksum of the fully captured segment [l4, ip_end) verify?"""
     acc = _csum_words(b, b64, l4, ip_end)
