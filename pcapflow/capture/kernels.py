@@ -356,7 +356,7 @@ def _version_etype(b: Arr, q: Int, stop: Int) -> Int:
     return 0x0800 if ver == 4 else (0x86DD if ver == 6 else -1)
 
 
-@helper(_nrt=False)
+@helper(_nrt=False, inline="always")
 def _find_ip(
     b: Arr,
     p: Int,
