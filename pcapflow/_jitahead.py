@@ -11,12 +11,14 @@ takes about half as long; with none it costs the child's start-up (about a secon
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pcapflow import _jitcache
+
+if TYPE_CHECKING:  # imported when a child is started (a cold start), not on every run
+    import subprocess
 
 CHILD_ENV = "PCAPFLOW_COMPILE_AHEAD_CHILD"  # set in the child: it must not start another
 WAIT_S = 900.0  # a compile that takes longer than this is stuck: compile here instead
@@ -38,6 +40,8 @@ def start() -> None:
         return
     if all(_jitcache.is_cached(k) for k in flow_kernels()):
         return
+    import subprocess
+
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), CHILD_ENV: "1"}
     try:
@@ -67,6 +71,10 @@ def flow_kernels() -> list[Any]:
 
 def wait() -> None:
     """Let the child finish (the flow kernels are then loaded from the cache, not compiled)."""
+    if not _children:
+        return
+    import subprocess
+
     while _children:
         child = _children.pop()
         try:

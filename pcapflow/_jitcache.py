@@ -223,12 +223,22 @@ ENTRY_KERNELS: list[Any] = []  # dispatchers called from Python (what the first-
 
 def kernel(**options: Any) -> Callable[[_F], _F]:
     """``njit`` for a kernel called from Python: compiled on first call, cached on disk in
-    :func:`cache_dir` (not cached, rather than failing, where no directory can be written)."""
+    :func:`cache_dir` (not cached, rather than failing, where no directory can be written);
+    loaded from there without numba's CPU target registries (:mod:`pcapflow._jitdispatch`)."""
 
     def decorate(func: _F) -> _F:
-        dispatcher = _njit(func, cache=cache_dir() is not None, **options)
+        cached = cache_dir() is not None  # (numba is told the directory first)
+        dispatcher: Any = _njit(func, **options)
+        if hasattr(dispatcher, "get_call_template"):  # not under NUMBA_DISABLE_JIT
+            from pcapflow._jitdispatch import KernelDispatcher
+
+            dispatcher.__class__ = KernelDispatcher
+            if cached:
+                with contextlib.suppress(RuntimeError):  # "cannot cache function ...": the
+                    dispatcher.enable_caching()  # directory went away meanwhile: not cached
         ENTRY_KERNELS.append(dispatcher)
-        return dispatcher
+        compiled: _F = dispatcher
+        return compiled
 
     return decorate
 
@@ -239,7 +249,7 @@ def helper(**options: Any) -> Callable[[_F], _F]:
     value passed to it (see :mod:`pcapflow._jitdispatch`)."""
 
     def decorate(func: _F) -> _F:
-        dispatcher: Any = _njit(func, cache=False, **options)
+        dispatcher: Any = _njit(func, **options)
         if hasattr(dispatcher, "get_call_template"):  # not under NUMBA_DISABLE_JIT
             from pcapflow._jitdispatch import PlainArgumentDispatcher
 
@@ -250,11 +260,8 @@ def helper(**options: Any) -> Callable[[_F], _F]:
     return decorate
 
 
-def _njit(func: _F, cache: bool, **options: Any) -> _F:
+def _njit(func: _F, **options: Any) -> _F:
     from numba import njit
 
-    try:
-        dispatcher: _F = njit(cache=cache, **options)(func)
-    except RuntimeError:  # "cannot cache function ...": the directory went away meanwhile
-        dispatcher = njit(cache=False, **options)(func)
+    dispatcher: _F = njit(cache=False, **options)(func)
     return dispatcher

@@ -137,3 +137,41 @@ def test_first_run_notice_goes_to_stderr_only_and_not_when_warm(tmp_path: Path) 
     warm = analyze_json(cache)
     assert warm.returncode == 3 and warm.stderr == ""
     assert json.loads(warm.stdout) == json.loads(cold.stdout)
+
+
+def test_warmup_takes_quiet_and_then_prints_nothing() -> None:
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+
+    loud = CliRunner().invoke(main, ["warmup"])
+    assert loud.exit_code == 0, loud.output
+    assert loud.stdout.startswith("kernels ready")
+    for option in ("-q", "--quiet"):
+        result = CliRunner().invoke(main, ["warmup", option])
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "" and result.stderr == ""
+
+
+@pytest.mark.parametrize("command", ["flows", "report", "slice", "analyze", "explain", "warmup"])
+def test_every_kernel_command_takes_quiet(command: str) -> None:
+    """The docs' promise: ``-q``/``--quiet`` on any kernel command drops the notice."""
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "-q, --quiet" in result.stdout
+
+
+def test_flows_output_is_the_same_with_quiet() -> None:
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+
+    capture = str(HAIRPIN / "web01-eth0.pcap")
+    plain = CliRunner().invoke(main, ["flows", capture, "--format", "csv"])
+    quiet = CliRunner().invoke(main, ["flows", "-q", capture, "--format", "csv"])
+    assert plain.exit_code == quiet.exit_code == 0, quiet.output
+    assert quiet.stdout == plain.stdout and plain.stdout.count("\n") > 1

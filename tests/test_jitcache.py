@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from pcapflow._jitcache import (
     is_cached,
     usable,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 ENV = CacheEnv(
     numba_cache_dir=None,
@@ -164,3 +168,54 @@ def test_warm_up_runs_every_kernel_called_from_python() -> None:
     warm()
     missed = [d.py_func.__qualname__ for d in ENTRY_KERNELS if not d.overloads]
     assert missed == []
+
+
+TINY_KERNEL = """
+from pcapflow._jitcache import kernel
+
+
+@kernel()
+def total(values):
+    acc = values[0] * 0
+    for value in values:
+        acc += value
+    return acc
+"""
+
+# the kernel once on ints (compiled in a cold cache, loaded in a warm one), then on floats of a
+# type the cache lacks (compiled in this process, after the load); which registries are in
+_RUN_TINY_KERNEL = """
+import sys
+import numpy as np
+import tiny_kernel
+from pcapflow.capture import jitstart
+if sys.argv[1] == "cli":
+    jitstart.start()
+ints = tiny_kernel.total(np.arange(10))
+loaded = "numba.np.arraymath" in sys.modules
+floats = tiny_kernel.total(np.arange(4, dtype=sys.argv[2]))
+print(ints, loaded, floats, "numba.np.arraymath" in sys.modules, "scipy.linalg" in sys.modules)
+"""
+
+
+def run_tiny_kernel(folder: Path, mode: str, float_type: str) -> list[str]:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "cache")}
+    env["PYTHONPATH"] = os.pathsep.join([str(folder), str(REPO), env.get("PYTHONPATH", "")])
+    command = [sys.executable, "-c", _RUN_TINY_KERNEL, mode, float_type]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+@pytest.mark.parametrize("mode", ["cli", "library"])
+def test_a_cached_kernel_loads_without_numbas_registries(tmp_path: Path, mode: str) -> None:
+    """A warm run loads its kernels without numba's typing/lowering registries (0.15 s of
+    start-up); a compile (cold cache, or a signature the cache lacks) still loads them first,
+    in the command line without ``scipy.linalg`` (numba's BLAS probe, see jitstart)."""
+    (tmp_path / "tiny_kernel.py").write_text(TINY_KERNEL)
+    cold = run_tiny_kernel(tmp_path, mode, "float64")
+    warm = run_tiny_kernel(tmp_path, mode, "float32")
+    assert cold[:4] == ["45", "True", "6.0", "True"]
+    assert warm[:4] == ["45", "False", "6.0", "True"]
+    if mode == "cli":
+        assert cold[4] == warm[4] == "False"

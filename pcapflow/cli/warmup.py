@@ -12,7 +12,13 @@ from pcapflow.cli import main
 
 
 @main.command()
-def warmup() -> None:
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print nothing but errors and warnings (no compile notice, no 'kernels ready').",
+)
+def warmup(quiet: bool) -> None:
     """Compile the packet kernels ahead of time (the first run does it otherwise)."""
     from pcapflow.warm import warm
 
@@ -24,4 +30,5 @@ def warmup() -> None:
             err=True,
         )
         return
-    click.echo(f"kernels ready ({report.seconds:.1f} s), cached in {report.cache_dir}")
+    if not quiet:
+        click.echo(f"kernels ready ({report.seconds:.1f} s), cached in {report.cache_dir}")
