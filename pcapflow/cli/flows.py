@@ -8,6 +8,7 @@ Formats: ``table`` (default, for the terminal), ``csv``, ``json`` (one object pe
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 import click
 
@@ -17,8 +18,9 @@ from pcapflow.cli.options import CHECKSUM_POLICIES, checksum_options, engine_opt
 from pcapflow.flows.api import capture_blocks
 from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS
 from pcapflow.flows.filter import parse
-from pcapflow.flows.output import FORMATTERS, blocks_csv, table_chunks
+from pcapflow.flows.output import FORMATTERS, table_chunks
 from pcapflow.flows.records import blocks_frame
+from pcapflow.flows.tablecsv import flow_table, write_csv
 
 
 @main.command("flows")
@@ -102,7 +104,8 @@ def _csv_of_one(
     max_flows: int,
     output: click.utils.LazyFile,
 ) -> None:
-    """CSV of one unfiltered capture: the flow table goes to the CSV writer without pandas."""
+    """CSV of one unfiltered capture: the flow table goes to the CSV writer without pandas,
+    and the CSV to the output in pieces as it is formatted."""
     blocks, asm, info = capture_blocks(
         path,
         engine=engine,
@@ -111,11 +114,26 @@ def _csv_of_one(
         max_flows=max_flows,
         digest=False,
     )
-    text = blocks_csv(list(blocks))
+    table = flow_table(blocks)  # (the blocks are freed as they are copied)
     for warning in info[0].warnings if info else ():
         click.echo(f"pcapflow: warning: {path}: {warning}", err=True)
-    output.write(text)
+    write_csv(table, _ascii_writer(output))
     _warn_evicted(asm.stats.evicted, max_flows)
+
+
+def _ascii_writer(output: click.utils.LazyFile) -> Callable[[bytes | memoryview], object]:
+    """Where ASCII text goes as bytes: the output's binary buffer (after what its text layer
+    holds) when its encoding writes ASCII as itself, else its text layer."""
+    buffer = getattr(output, "buffer", None)
+    try:
+        plain = "ts,".encode(getattr(output, "encoding", None) or "ascii") == b"ts,"
+    except LookupError:
+        plain = False
+    if buffer is None or not plain:
+        return lambda piece: output.write(bytes(piece).decode("ascii"))
+    output.flush()
+    writer: Callable[[bytes | memoryview], object] = buffer.write
+    return writer
 
 
 def _warn_evicted(evicted: int, max_flows: int) -> None:

@@ -1,0 +1,230 @@
+"""The flow table as CSV, written in chunks as it is formatted (``pcapflow flows --format csv``).
+
+Byte for byte what ``blocks_frame(blocks).to_csv(index=False, lineterminator="\\n")`` writes,
+without pandas or one Python object per cell: each finished-flow block is copied, as it comes,
+into one int64 matrix (:data:`~pcapflow.flows.csvwrite.FLOW_COLUMNS`, the uid's two numbers and
+entries of a text pool) and dropped; the flows are ordered by (ts, uid) with one ``lexsort`` of
+integer rows (the uid's base62 digits are in ASCII order); then the numba kernel
+:func:`~pcapflow.flows.csvwrite.write_flow_rows` formats a few thousand rows at a time into a
+reused byte buffer that goes to the output.  IPv6 addresses (each distinct one once), the
+protocol, state and end-reason names, and the rare float cells that the kernel cannot prove
+to be ``repr``'s text (``write_micro``) are entries of the text pool, made by Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pcapflow.flows.assembler import FlowBlock
+from pcapflow.flows.csvwrite import (
+    FLOW_COLUMNS,
+    FLOW_ROWS,
+    N_FLOATS,
+    R_FLOAT,
+    R_LAST,
+    R_LASTPKT,
+    R_START,
+    R_UID_HEAD,
+    R_UID_TAIL,
+    fill_flow_rows,
+    write_flow_rows,
+)
+from pcapflow.flows.layout import CONN_STATES, END_REASONS
+from pcapflow.flows.records import FRAME_DTYPES, _AddrCache, proto_name, uid_numbers
+
+Arr = npt.NDArray[Any]
+
+HEADER = ",".join(FRAME_DTYPES) + "\n"
+CHUNK_ROWS = 8192  # rows formatted and written at a time
+# The widest cells: an int64 (20), a float the kernel writes (18), an IPv4 address (15), a uid;
+# pool entries (names, IPv6 addresses, repr of a float: at most 24) and histories are measured.
+_FIXED_ROW_BYTES = 20 * 20 + 3 * 18 + 2 * 15 + 18 + len(FRAME_DTYPES)
+_REPR_MAX = 24
+
+
+class TextPool:
+    """Texts the kernel copies (entry ``j`` is ``pool[pool_off[j]:pool_off[j + 1]]``): the
+    protocol names (entry = protocol number), the states and end reasons, then IPv6 addresses
+    and ``repr`` of floats, each distinct text once."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = [proto_name(p) for p in range(256)]
+        self.texts += [*CONN_STATES, *END_REASONS]
+        self._entries: dict[str, int] = {}
+        self._arrays: tuple[Arr, Arr] | None = None
+
+    def entry(self, text: str) -> int:
+        found = self._entries.get(text)
+        if found is None:
+            found = self._entries[text] = len(self.texts)
+            self.texts.append(text)
+            self._arrays = None
+        return found
+
+    def arrays(self) -> tuple[Arr, Arr]:
+        """(pool, pool_off) of the entries so far."""
+        if self._arrays is None:
+            lens = np.fromiter(map(len, self.texts), dtype=np.int64, count=len(self.texts))
+            pool = np.frombuffer("".join(self.texts).encode("ascii"), dtype=np.uint8)
+            self._arrays = (pool, _offsets(lens))
+        return self._arrays
+
+    def longest(self) -> int:
+        return max(map(len, self.texts))
+
+
+@dataclass(frozen=True)
+class FlowTable:
+    """The flows of a capture, ready to format: see :func:`write_flow_rows`."""
+
+    ints: Arr  # (n, FLOW_ROWS) int64: a flow's cells side by side
+    order: Arr  # row order: by ts, then uid
+    hist: Arr  # uint8: every history, concatenated
+    hist_off: Arr  # (n + 1) offsets into hist
+    texts: TextPool
+    row_bytes: int  # at most this many bytes per CSV line
+
+    def __len__(self) -> int:
+        return int(self.ints.shape[0])
+
+    def add_float_text(self, i: int, k: int) -> None:
+        """Give float cell ``k`` of flow ``i`` its ``repr`` (a pool entry)."""
+        self.ints[i, R_FLOAT + k] = self.texts.entry(repr(float_value(self.ints, i, k)))
+
+
+class _Collector:
+    """Copies finished-flow blocks into the table's parts, one block at a time."""
+
+    def __init__(self) -> None:
+        self.parts: list[Arr] = []
+        self.histories: list[str] = []
+        self.hist_lens: list[Arr] = []
+        self.texts = TextPool()
+        self._addrs = _AddrCache()
+
+    def add(self, block: FlowBlock) -> None:
+        n = len(block)
+        if n == 0:
+            return
+        c = block.cols
+        part = np.empty((n, FLOW_ROWS), dtype=np.int64)
+        head, tail = uid_numbers(c)
+        v6 = c["ver"] != 4
+        columns = [*(_signed(c[name]) for name in FLOW_COLUMNS), _signed(head), _signed(tail)]
+        columns.append(self._ipv6_entries(v6, c["ver"], c["orig_hi"], c["orig_lo"]))
+        columns.append(self._ipv6_entries(v6, c["ver"], c["resp_hi"], c["resp_lo"]))
+        columns += [np.full(n, -1, dtype=np.int64)] * N_FLOATS  # (entries made when needed)
+        fill_flow_rows(part, tuple(columns))
+        self.parts.append(part)
+        self.histories.append("".join(block.history))
+        self.hist_lens.append(np.fromiter(map(len, block.history), dtype=np.int64, count=n))
+
+    def _ipv6_entries(self, v6: Arr, ver: Arr, hi: Arr, lo: Arr) -> Arr:
+        entries = np.full(v6.shape[0], -1, dtype=np.int64)
+        rows = np.flatnonzero(v6)
+        if rows.size:
+            keys = [ver[rows], hi[rows], lo[rows]]
+            pairs = np.stack([k.astype(np.uint64) for k in keys], axis=1)  # (no float64)
+            distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
+            found = [self.texts.entry(self._addrs.text(*p)) for p in distinct.tolist()]
+            entries[rows] = np.array(found, dtype=np.int64)[inverse.ravel()]
+        return entries
+
+    def table(self) -> FlowTable:
+        """The collected flows (the parts are released as they are merged)."""
+        n = sum(p.shape[0] for p in self.parts)
+        ints = np.empty((n, FLOW_ROWS), dtype=np.int64)
+        at = 0
+        self.parts.reverse()
+        while self.parts:
+            part = self.parts.pop()
+            ints[at : at + part.shape[0]] = part
+            at += part.shape[0]
+        order = _ts_uid_order(ints)
+        hist_off = _offsets(np.concatenate(self.hist_lens) if self.hist_lens else [])
+        hist = np.frombuffer("".join(self.histories).encode("ascii"), dtype=np.uint8)
+        self.histories, self.hist_lens = [], []
+        longest_history = int(np.diff(hist_off).max()) if n else 0
+        longest_text = max(self.texts.longest(), _REPR_MAX)
+        row_bytes = _FIXED_ROW_BYTES + 8 * longest_text + longest_history
+        return FlowTable(ints, order, hist, hist_off, self.texts, row_bytes)
+
+
+def _ts_uid_order(ints: Arr) -> Arr:
+    """``np.lexsort`` by start time, then uid (its two numbers), 3x sooner: a stable sort by
+    start time, then the runs of equal start times (rare) sorted by uid."""
+    start = ints[:, R_START]
+    order = np.argsort(start, kind="stable")
+    ordered = start[order]
+    tied = np.zeros(order.shape[0], dtype=np.bool_)
+    same = ordered[1:] == ordered[:-1]
+    tied[1:] |= same
+    tied[:-1] |= same
+    if tied.any():
+        rows = order[tied]  # (whole runs, in order of start time and then position)
+        keys = (ints[rows, R_UID_TAIL], ints[rows, R_UID_HEAD], start[rows])
+        order[tied] = rows[np.lexsort(keys)]
+    return order
+
+
+def _signed(column: Arr) -> Arr:
+    """An integer column as int64 (uint64 ones by their bits)."""
+    if column.dtype == np.uint64:
+        return column.view(np.int64)
+    return np.ascontiguousarray(column, dtype=np.int64)
+
+
+def _offsets(lengths: Arr | list[int]) -> Arr:
+    out = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def flow_table(blocks: Iterable[FlowBlock]) -> FlowTable:
+    """The flows of ``blocks``, which are consumed (and may be freed) one by one."""
+    collector = _Collector()
+    for block in blocks:
+        collector.add(block)
+    return collector.table()
+
+
+def write_csv(
+    table: FlowTable, write: Callable[[bytes | memoryview], object], rows: int | None = None
+) -> None:
+    """The table as CSV (ASCII, header first), handed to ``write`` in pieces of ``rows`` lines
+    (:data:`CHUNK_ROWS`), views of one reused buffer: ``write`` must copy what it keeps."""
+    rows = rows or CHUNK_ROWS
+    write(HEADER.encode("ascii"))
+    n = len(table)
+    if n == 0:
+        return
+    buffer = np.empty(min(rows, n) * table.row_bytes, dtype=np.uint8)
+    unproved = np.zeros(2, dtype=np.int64)
+    for first in range(0, n, rows):
+        stop = min(first + rows, n)
+        at, pos = first, 0
+        while True:
+            pos = write_flow_rows(
+                buffer, pos, table.ints, table.order, at, stop, table.hist, table.hist_off,
+                *table.texts.arrays(), unproved,
+            )  # fmt: skip
+            at, k = (int(v) for v in unproved)
+            if k < 0:
+                break
+            table.add_float_text(int(table.order[at]), k)
+        write(buffer.data[:pos])
+
+
+def float_value(ints: Arr, i: int, k: int) -> float:
+    """Float cell ``k`` (ts, duration, last_ts) of flow ``i``, as the DataFrame holds it
+    (``flow_float`` of the kernel: nanoseconds to float64, divided by 1e9)."""
+    if k == 0:
+        return int(ints[i, R_START]) / 1e9
+    if k == 1:
+        return int(ints[i, R_LAST] - ints[i, R_START]) / 1e9
+    return int(ints[i, R_LASTPKT]) / 1e9
