@@ -213,3 +213,15 @@ def test_nanosecond_times_are_written_by_the_kernel_itself(values: list[float]) 
     assert [bytes(o[:n]).decode() for o, n in zip(out, lens, strict=True)] == list(
         map(repr, values)
     )
+
+
+def test_a_full_disk_is_a_one_line_error() -> None:
+    from pcapflow.cli import main
+
+    if not Path("/dev/full").exists() or not HAIRPIN.exists():
+        pytest.skip("no /dev/full or no sample captures")
+    args = ["flows", str(HAIRPIN), "--format", "csv", "-o", "/dev/full"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stderr == "pcapflow: error: cannot write the output: No space left on device\n"
+    assert isinstance(result.exception, SystemExit)

@@ -8,6 +8,7 @@ Formats: ``table`` (default, for the terminal), ``csv``, ``json`` (one object pe
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable
 
 import click
@@ -15,6 +16,7 @@ import click
 from pcapflow.capture import jitstart
 from pcapflow.cli import main
 from pcapflow.cli.options import CHECKSUM_POLICIES, checksum_options, engine_option
+from pcapflow.errors import PcapflowError
 from pcapflow.flows.api import capture_blocks
 from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS
 from pcapflow.flows.filter import parse
@@ -117,23 +119,40 @@ def _csv_of_one(
     table = flow_table(blocks)  # (the blocks are freed as they are copied)
     for warning in info[0].warnings if info else ():
         click.echo(f"pcapflow: warning: {path}: {warning}", err=True)
-    write_csv(table, _ascii_writer(output))
+    _written(lambda: write_csv(table, _ascii_writer(output)))
     _warn_evicted(asm.stats.evicted, max_flows)
 
 
 def _ascii_writer(output: click.utils.LazyFile) -> Callable[[bytes | memoryview], object]:
-    """Where ASCII text goes as bytes: the output's binary buffer (after what its text layer
-    holds) when its encoding writes ASCII as itself, else its text layer."""
-    buffer = getattr(output, "buffer", None)
+    """Where ASCII text goes as bytes: straight to the output's file descriptor (after what
+    its text layer holds; nothing is left buffered when a write fails), else its text layer."""
     try:
-        plain = "ts,".encode(getattr(output, "encoding", None) or "ascii") == b"ts,"
-    except LookupError:
-        plain = False
-    if buffer is None or not plain:
+        fd = output.fileno()
+        plain = "ts,".encode(output.encoding or "ascii") == b"ts,"
+    except (AttributeError, OSError, ValueError, LookupError):  # (no descriptor: a test runner)
+        fd, plain = -1, False
+    if fd < 0 or not plain:
         return lambda piece: output.write(bytes(piece).decode("ascii"))
     output.flush()
-    writer: Callable[[bytes | memoryview], object] = buffer.write
-    return writer
+
+    def write(piece: bytes | memoryview) -> None:
+        view = memoryview(piece)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    return write
+
+
+def _written(write_all: Callable[[], None]) -> None:
+    """Run the writes of the output; a failed one (a full disk) is a one-line error."""
+    try:
+        write_all()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise PcapflowError(f"cannot write the output: {exc.strerror or exc}") from None
 
 
 def _warn_evicted(evicted: int, max_flows: int) -> None:

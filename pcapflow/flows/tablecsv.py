@@ -41,6 +41,7 @@ Arr = npt.NDArray[Any]
 
 HEADER = ",".join(FRAME_DTYPES) + "\n"
 CHUNK_ROWS = 8192  # rows formatted and written at a time
+RESERVE_ROWS = 1 << 20  # flows the matrix has room for at first (300 MB of address space)
 # The widest cells: an int64 (20), a float the kernel writes (18), an IPv4 address (15), a uid;
 # pool entries (names, IPv6 addresses, repr of a float: at most 24) and histories are measured.
 _FIXED_ROW_BYTES = 20 * 20 + 3 * 18 + 2 * 15 + 18 + len(FRAME_DTYPES)
@@ -98,10 +99,11 @@ class FlowTable:
 
 
 class _Collector:
-    """Copies finished-flow blocks into the table's parts, one block at a time."""
+    """Copies finished-flow blocks into the table's matrix, one block at a time."""
 
     def __init__(self) -> None:
-        self.parts: list[Arr] = []
+        self.ints = np.zeros((0, FLOW_ROWS), dtype=np.int64)
+        self.rows = 0
         self.histories: list[str] = []
         self.hist_lens: list[Arr] = []
         self.texts = TextPool()
@@ -112,7 +114,7 @@ class _Collector:
         if n == 0:
             return
         c = block.cols
-        part = np.empty((n, FLOW_ROWS), dtype=np.int64)
+        part = self._room(n)
         head, tail = uid_numbers(c)
         v6 = c["ver"] != 4
         columns = [*(_signed(c[name]) for name in FLOW_COLUMNS), _signed(head), _signed(tail)]
@@ -120,9 +122,19 @@ class _Collector:
         columns.append(self._ipv6_entries(v6, c["ver"], c["resp_hi"], c["resp_lo"]))
         columns += [np.full(n, -1, dtype=np.int64)] * N_FLOATS  # (entries made when needed)
         fill_flow_rows(part, tuple(columns))
-        self.parts.append(part)
+        self.rows += n
         self.histories.append("".join(block.history))
         self.hist_lens.append(np.fromiter(map(len, block.history), dtype=np.int64, count=n))
+
+    def _room(self, n: int) -> Arr:
+        """The next ``n`` rows of the matrix, made room for: capacity is reserved in large
+        steps with ``np.zeros`` (the pages it maps take memory only once written), so the
+        matrix is not copied again until a capture has more than RESERVE_ROWS flows."""
+        if self.rows + n > self.ints.shape[0]:
+            grown = np.zeros((max(RESERVE_ROWS, 2 * (self.rows + n)), FLOW_ROWS), np.int64)
+            grown[: self.rows] = self.ints[: self.rows]
+            self.ints = grown
+        return self.ints[self.rows : self.rows + n]
 
     def _ipv6_entries(self, v6: Arr, ver: Arr, hi: Arr, lo: Arr) -> Arr:
         entries = np.full(v6.shape[0], -1, dtype=np.int64)
@@ -136,15 +148,9 @@ class _Collector:
         return entries
 
     def table(self) -> FlowTable:
-        """The collected flows (the parts are released as they are merged)."""
-        n = sum(p.shape[0] for p in self.parts)
-        ints = np.empty((n, FLOW_ROWS), dtype=np.int64)
-        at = 0
-        self.parts.reverse()
-        while self.parts:
-            part = self.parts.pop()
-            ints[at : at + part.shape[0]] = part
-            at += part.shape[0]
+        """The collected flows."""
+        n = self.rows
+        ints = self.ints[:n]
         order = _ts_uid_order(ints)
         hist_off = _offsets(np.concatenate(self.hist_lens) if self.hist_lens else [])
         hist = np.frombuffer("".join(self.histories).encode("ascii"), dtype=np.uint8)
