@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from pcapflow.flows.assembler import FlowBlock
 from pcapflow.flows.csvwrite import FLOW_COLUMNS, _micro_reprs
 from pcapflow.flows.layout import CONN_STATES, END_REASONS
-from pcapflow.flows.output import blocks_csv, flows_csv
+from pcapflow.flows.output import blocks_csv, flows_csv, zeek_conn_log
 from pcapflow.flows.records import blocks_frame, flow_uids, proto_name
-from pcapflow.flows.tablecsv import HEADER, flow_table, write_csv
+from pcapflow.flows.tablecsv import HEADER, flow_table, write_conn_log, write_csv
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 HAIRPIN = SAMPLES / "hairpin-two-backends" / "web01-eth0.pcap"
@@ -154,8 +154,25 @@ def test_streamed_csv_equals_the_pandas_frame(blocks: list[FlowBlock]) -> None:
     assert blocks_csv(blocks) == flows_csv(blocks_frame(blocks))
 
 
+def conn_log(blocks: list[FlowBlock], rows: int | None = None) -> tuple[str, int]:
+    pieces: list[bytes] = []
+    write_conn_log(flow_table(iter(blocks)), lambda p: pieces.append(bytes(p)), rows=rows)
+    return b"".join(pieces).decode(), len(pieces)
+
+
+@settings(max_examples=80, deadline=None)
+@given(flow_blocks())
+def test_streamed_conn_log_equals_the_pandas_one(blocks: list[FlowBlock]) -> None:
+    """Zeek's 6-decimal times and intervals (``"{:.6f}"``, rounded half to even on the exact
+    binary value), ``-`` for unset fields, the #open/#close times: as the frame writes them."""
+    text, pieces = conn_log(blocks, rows=2)
+    assert text == zeek_conn_log(blocks_frame(blocks))
+    assert pieces == 2 + math.ceil(sum(len(b) for b in blocks) / 2)
+
+
 def test_no_flows_is_the_header_pandas_writes() -> None:
     assert blocks_csv([]) == flows_csv(blocks_frame([])) == HEADER
+    assert conn_log([])[0] == zeek_conn_log(blocks_frame([]))
 
 
 def test_a_large_table_is_written_in_pieces_as_it_is_formatted() -> None:
@@ -225,3 +242,34 @@ def test_a_full_disk_is_a_one_line_error() -> None:
     assert result.exit_code == 2
     assert result.stderr == "pcapflow: error: cannot write the output: No space left on device\n"
     assert isinstance(result.exception, SystemExit)
+
+
+def block_of(starts: list[int], spans: list[int]) -> FlowBlock:
+    """TCP flows 10.0.0.1:1000+j -> 10.0.0.2:80 with these start times and lengths (ns)."""
+    n = len(starts)
+    cols = {name: np.zeros(n, dtype=np.int64) for name in FLOW_COLUMNS}
+    cols["start_ns"] = np.array(starts, dtype=np.int64)
+    cols["last_ns"] = cols["start_ns"] + np.array(spans, dtype=np.int64)
+    cols["lastpkt_ns"] = cols["last_ns"].copy()
+    cols["ver"][:] = 4
+    cols["proto"][:] = 6
+    cols["orig_p"] = np.arange(1000, 1000 + n, dtype=np.int64)
+    cols["resp_p"][:] = 80
+    for name in ("orig_hi", "resp_hi"):
+        cols[name] = np.zeros(n, dtype=np.uint64)
+    cols["orig_lo"] = np.full(n, 0x0A000001, dtype=np.uint64)
+    cols["resp_lo"] = np.full(n, 0x0A000002, dtype=np.uint64)
+    return FlowBlock(cols=cols, history=["S"] * n)
+
+
+def test_six_decimals_round_exact_halves_to_even() -> None:
+    """k/128 s is a binary fraction whose 7th decimal is exactly 5: Python's ``.6f`` rounds
+    it to even, and so must the kernel (0.0078125 -> 0.007812, 0.0234375 -> 0.023438)."""
+    eighth = 7_812_500  # ns: 1/128 s
+    spans = [k * eighth for k in range(1, 40)] + [1, 499, 500, 501, 999_999_499, 999_999_500]
+    starts = [1_795_851_535 * 10**9 + k * eighth for k in range(len(spans))]
+    block = block_of(starts, spans)
+    text = conn_log([block])[0]
+    assert text == zeek_conn_log(blocks_frame([block]))
+    assert "\t0.007812\t" in text and "\t0.023438\t" in text
+    assert blocks_csv([block]) == reference_csv([block])

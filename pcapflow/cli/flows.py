@@ -22,7 +22,7 @@ from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS
 from pcapflow.flows.filter import parse
 from pcapflow.flows.output import FORMATTERS, table_chunks
 from pcapflow.flows.records import blocks_frame
-from pcapflow.flows.tablecsv import flow_table, write_csv
+from pcapflow.flows.tablecsv import flow_table, write_conn_log, write_csv
 
 
 @main.command("flows")
@@ -63,8 +63,8 @@ def flows(
     # (nor the flow table's at exit, see the end)
     gc.freeze()
     selector = parse(filter_text) if filter_text is not None else None
-    if fmt == "csv" and selector is None and len(captures) == 1:
-        _csv_of_one(captures[0], engine, CHECKSUM_POLICIES[checksums], max_flows, output)
+    if fmt in _STREAMED and selector is None and len(captures) == 1:
+        _stream_one(fmt, captures[0], engine, CHECKSUM_POLICIES[checksums], max_flows, output)
         gc.freeze()
         return
     import pandas as pd
@@ -99,15 +99,19 @@ def flows(
     gc.freeze()  # the interpreter's exit then skips its collection of the flow table
 
 
-def _csv_of_one(
+_STREAMED = {"csv": write_csv, "zeek": write_conn_log}  # formats written without pandas
+
+
+def _stream_one(
+    fmt: str,
     path: str,
     engine: str,
     ignore_checksums: bool | None,
     max_flows: int,
     output: click.utils.LazyFile,
 ) -> None:
-    """CSV of one unfiltered capture: the flow table goes to the CSV writer without pandas,
-    and the CSV to the output in pieces as it is formatted."""
+    """CSV or conn.log of one unfiltered capture: the flow table goes to the kernel that
+    formats it without pandas, and the text to the output in pieces as it is formatted."""
     blocks, asm, info = capture_blocks(
         path,
         engine=engine,
@@ -119,7 +123,7 @@ def _csv_of_one(
     table = flow_table(blocks)  # (the blocks are freed as they are copied)
     for warning in info[0].warnings if info else ():
         click.echo(f"pcapflow: warning: {path}: {warning}", err=True)
-    _written(lambda: write_csv(table, _ascii_writer(output)))
+    _written(lambda: _STREAMED[fmt](table, _ascii_writer(output)))
     _warn_evicted(asm.stats.evicted, max_flows)
 
 

@@ -528,3 +528,132 @@ def write_flow_rows(
         out[pos] = 10  # "\n"
         pos += 1
     return pos
+
+
+@helper(nogil=True, inline="always")
+def write_fixed6(out: Arr, pos: int, x: float) -> int:
+    """``"{:.6f}".format(x)`` at ``out[pos:]`` (Zeek's times and intervals) for finite
+    ``|x| < 2**53``: the exact binary fraction ``m / 2**e`` of ``x`` times 10**6, rounded half
+    to even, as Python rounds; in two 32-bit limbs, so that nothing overflows."""
+    if x < 0.0 or (x == 0.0 and math.copysign(1.0, x) < 0):
+        out[pos] = 45  # "-"
+        pos += 1
+        x = -x
+    whole = np.int64(math.floor(x))
+    frac = x - np.float64(whole)  # (exact)
+    q = np.int64(0)
+    if frac > 0.0:
+        e = 53 - math.frexp(x)[1]
+        m = np.int64(math.ldexp(frac, e))  # frac = m / 2**e exactly, m < 2**53
+        low32 = np.int64(0xFFFFFFFF)
+        a = (m >> 32) * 1_000_000  # m * 10**6 = a * 2**32 + b
+        b = (m & low32) * 1_000_000
+        if e <= 32:
+            q = (a << (32 - e)) + (b >> e)
+            rest = b & ((np.int64(1) << e) - 1)
+            half = np.int64(1) << (e - 1)
+            above, tie = bool(rest > half), bool(rest == half)
+        else:
+            c = a + (b >> 32)  # m * 10**6 = c * 2**32 + d
+            d = b & low32
+            s = e - 32
+            if s > 62:
+                q, above, tie = np.int64(0), False, False
+            else:
+                q = c >> s
+                cm = c & ((np.int64(1) << s) - 1)
+                half = np.int64(1) << (s - 1)
+                above = cm > half or (cm == half and d > 0)
+                tie = cm == half and d == 0
+        if above or (tie and q % 2 == 1):
+            q += 1
+        if q == 1_000_000:
+            whole += 1
+            q = np.int64(0)
+    pos = write_int(out, pos, whole)
+    out[pos] = 46  # "."
+    for k in range(6, 0, -1):
+        out[pos + k] = 48 + q % 10
+        q //= 10
+    return pos + 7
+
+
+@helper(nogil=True, inline="always")
+def _tab_int(out: Arr, pos: int, value: int, shown: bool) -> int:
+    out[pos] = 9  # "\t"
+    pos += 1
+    if shown:
+        return write_int(out, pos, value)
+    out[pos] = 45  # "-" (unset)
+    return pos + 1
+
+
+@helper(nogil=True, inline="always")
+def _tab_unset(out: Arr, pos: int) -> int:
+    out[pos] = 9
+    out[pos + 1] = 45
+    return pos + 2
+
+
+@kernel(nogil=True)
+def write_conn_rows(
+    out: Arr,
+    pos: int,
+    ints: Arr,
+    order: Arr,
+    first: int,
+    stop: int,
+    hist: Arr,
+    hist_off: Arr,
+    pool: Arr,
+    pool_off: Arr,
+) -> int:
+    """Zeek ``conn.log`` lines (``zeeklog.CONN_FIELDS``, tab-separated, ``-`` for unset) of
+    flows ``order[first:stop]`` into ``out[pos:]``, as :func:`write_flow_rows` does for CSV:
+    ``ts``/``duration`` with 6 decimals, ``duration`` and the byte counts unset for
+    zero-length connections, ``history`` unset when empty."""
+    for r in range(first, stop):
+        i = order[r]
+        pos = write_fixed6(out, pos, flow_float(ints, 0, i))
+        out[pos] = 9
+        pos = _write_uid(out, pos + 1, ints[i, R_UID_HEAD], ints[i, R_UID_TAIL])
+        out[pos] = 9
+        pos = _write_address(out, pos + 1, ints, i, R_OLO, R_ORIG6, pool, pool_off)
+        pos = _tab_int(out, pos, ints[i, R_OPORT], True)
+        out[pos] = 9
+        pos = _write_address(out, pos + 1, ints, i, R_RLO, R_RESP6, pool, pool_off)
+        pos = _tab_int(out, pos, ints[i, R_RPORT], True)
+        out[pos] = 9
+        pos = _copy_entry(out, pos + 1, pool, pool_off, ints[i, R_PROTO] & 255)
+        pos = _tab_unset(out, pos)  # service
+        duration = flow_float(ints, 1, i)
+        timed = duration > 0.0
+        out[pos] = 9
+        pos += 1
+        if timed:
+            pos = write_fixed6(out, pos, duration)
+        else:
+            out[pos] = 45
+            pos += 1
+        pos = _tab_int(out, pos, ints[i, R_OBYTES], timed)
+        pos = _tab_int(out, pos, ints[i, R_RBYTES], timed)
+        out[pos] = 9
+        pos = _copy_entry(out, pos + 1, pool, pool_off, POOL_STATES + ints[i, R_STATE])
+        pos = _tab_unset(out, pos)  # local_orig
+        pos = _tab_unset(out, pos)  # local_resp
+        pos = _tab_int(out, pos, ints[i, R_MISSED], True)
+        out[pos] = 9
+        pos += 1
+        if hist_off[i + 1] == hist_off[i]:
+            out[pos] = 45
+            pos += 1
+        for h in range(hist_off[i], hist_off[i + 1]):
+            out[pos] = hist[h]
+            pos += 1
+        for c in (R_OPKTS, R_OIPB, R_RPKTS, R_RIPB):
+            pos = _tab_int(out, pos, ints[i, c], True)
+        pos = _tab_unset(out, pos)  # tunnel_parents
+        pos = _tab_int(out, pos, ints[i, R_PROTO], True)
+        out[pos] = 10  # "\n"
+        pos += 1
+    return pos

@@ -32,10 +32,12 @@ from pcapflow.flows.csvwrite import (
     R_UID_HEAD,
     R_UID_TAIL,
     fill_flow_rows,
+    write_conn_rows,
     write_flow_rows,
 )
 from pcapflow.flows.layout import CONN_STATES, END_REASONS
 from pcapflow.flows.records import FRAME_DTYPES, _AddrCache, proto_name, uid_numbers
+from pcapflow.flows.zeeklog import footer, header
 
 Arr = npt.NDArray[Any]
 
@@ -88,7 +90,7 @@ class FlowTable:
     hist: Arr  # uint8: every history, concatenated
     hist_off: Arr  # (n + 1) offsets into hist
     texts: TextPool
-    row_bytes: int  # at most this many bytes per CSV line
+    row_bytes: int  # at most this many bytes per line (CSV; a conn.log line is shorter)
 
     def __len__(self) -> int:
         return int(self.ints.shape[0])
@@ -224,6 +226,28 @@ def write_csv(
                 break
             table.add_float_text(int(table.order[at]), k)
         write(buffer.data[:pos])
+
+
+def write_conn_log(
+    table: FlowTable, write: Callable[[bytes | memoryview], object], rows: int | None = None
+) -> None:
+    """The table as a Zeek conn.log (``output.zeek_conn_log`` of its frame), in pieces as
+    :func:`write_csv` writes CSV."""
+    rows = rows or CHUNK_ROWS
+    n = len(table)
+    first = int(table.ints[:, R_START].min()) / 1e9 if n else 0.0
+    last = int(table.ints[:, R_LASTPKT].max()) / 1e9 if n else 0.0
+    write(("\n".join(header(first)) + "\n").encode("ascii"))
+    if n:
+        buffer = np.empty(min(rows, n) * table.row_bytes, dtype=np.uint8)
+        pool, pool_off = table.texts.arrays()
+        for at in range(0, n, rows):
+            pos = write_conn_rows(
+                buffer, 0, table.ints, table.order, at, min(at + rows, n), table.hist,
+                table.hist_off, pool, pool_off,
+            )  # fmt: skip
+            write(buffer.data[:pos])
+    write((footer(last) + "\n").encode("ascii"))
 
 
 def float_value(ints: Arr, i: int, k: int) -> float:
