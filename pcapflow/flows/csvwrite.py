@@ -563,8 +563,8 @@ def write_fixed6(out: Arr, pos: int, x: float) -> int:
                 q = c >> s
                 cm = c & ((np.int64(1) << s) - 1)
                 half = np.int64(1) << (s - 1)
-                above = cm > half or (cm == half and d > 0)
-                tie = cm == half and d == 0
+                above = bool(cm > half or (cm == half and d > 0))
+                tie = bool(cm == half and d == 0)
         if above or (tie and q % 2 == 1):
             q += 1
         if q == 1_000_000:
