@@ -17,9 +17,15 @@ from hypothesis import strategies as st
 from pcapflow.flows.assembler import FlowBlock
 from pcapflow.flows.csvwrite import FLOW_COLUMNS, _micro_reprs
 from pcapflow.flows.layout import CONN_STATES, END_REASONS
-from pcapflow.flows.output import blocks_csv, flows_csv, zeek_conn_log
+from pcapflow.flows.output import blocks_csv, flows_csv, flows_json, zeek_conn_log
 from pcapflow.flows.records import blocks_frame, flow_uids, proto_name
-from pcapflow.flows.tablecsv import HEADER, flow_table, write_conn_log, write_csv
+from pcapflow.flows.tablecsv import (
+    HEADER,
+    flow_table,
+    write_conn_log,
+    write_csv,
+    write_json_lines,
+)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 HAIRPIN = SAMPLES / "hairpin-two-backends" / "web01-eth0.pcap"
@@ -170,9 +176,23 @@ def test_streamed_conn_log_equals_the_pandas_one(blocks: list[FlowBlock]) -> Non
     assert pieces == 2 + math.ceil(sum(len(b) for b in blocks) / 2)
 
 
+@settings(max_examples=60, deadline=None)
+@given(flow_blocks())
+def test_streamed_json_lines_equal_the_pandas_ones(blocks: list[FlowBlock]) -> None:
+    """One object a flow as ``json.dumps`` of the frame's records: floats as ``repr``, null
+    for unset fields."""
+    pieces: list[bytes] = []
+    write_json_lines(flow_table(iter(blocks)), lambda p: pieces.append(bytes(p)), rows=4)
+    assert b"".join(pieces).decode() == flows_json(blocks_frame(blocks))
+    assert len(pieces) == math.ceil(sum(len(b) for b in blocks) / 4)
+
+
 def test_no_flows_is_the_header_pandas_writes() -> None:
     assert blocks_csv([]) == flows_csv(blocks_frame([])) == HEADER
     assert conn_log([])[0] == zeek_conn_log(blocks_frame([]))
+    pieces: list[bytes] = []
+    write_json_lines(flow_table([]), pieces.append)
+    assert pieces == [] and flows_json(blocks_frame([])) == ""
 
 
 def test_a_large_table_is_written_in_pieces_as_it_is_formatted() -> None:

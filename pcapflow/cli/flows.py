@@ -22,7 +22,7 @@ from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS
 from pcapflow.flows.filter import parse
 from pcapflow.flows.output import FORMATTERS, table_chunks
 from pcapflow.flows.records import blocks_frame
-from pcapflow.flows.tablecsv import flow_table, write_conn_log, write_csv
+from pcapflow.flows.tablecsv import flow_table, write_conn_log, write_csv, write_json_lines
 
 
 @main.command("flows")
@@ -99,7 +99,8 @@ def flows(
     gc.freeze()  # the interpreter's exit then skips its collection of the flow table
 
 
-_STREAMED = {"csv": write_csv, "zeek": write_conn_log}  # formats written without pandas
+# formats written without pandas
+_STREAMED = {"csv": write_csv, "json": write_json_lines, "zeek": write_conn_log}
 
 
 def _stream_one(
@@ -110,7 +111,7 @@ def _stream_one(
     max_flows: int,
     output: click.utils.LazyFile,
 ) -> None:
-    """CSV or conn.log of one unfiltered capture: the flow table goes to the kernel that
+    """CSV, JSON lines or conn.log of one unfiltered capture: the flow table goes to the kernel that
     formats it without pandas, and the text to the output in pieces as it is formatted."""
     blocks, asm, info = capture_blocks(
         path,

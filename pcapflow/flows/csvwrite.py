@@ -417,17 +417,34 @@ def _write_address(out: Arr, pos: int, ints: Arr, i: int, lo: int, v6: int, pool
     return pos
 
 
-@helper(nogil=True, inline="always")
-def _cell_int(out: Arr, pos: int, value: int, shown: bool) -> int:
-    out[pos] = 44  # ","
-    pos += 1
-    return write_int(out, pos, value) if shown else pos
+# A line dialect: entries of a second text pool.  Entry c (0..29) comes before cell c (CSV:
+# nothing, then ","; JSON: '{"ts": ', ', "uid": ', ...), then the line's end, the text of an
+# unset cell ("" or "null") and the quote around text cells ("" or '"').
+D_END, D_NULL, D_QUOTE = 30, 31, 32
 
 
 @helper(nogil=True, inline="always")
-def _cell_entry(out: Arr, pos: int, pool: Arr, pool_off: Arr, entry: int) -> int:
-    out[pos] = 44  # ","
-    return _copy_entry(out, pos + 1, pool, pool_off, entry)
+def _cell_int(out: Arr, pos: int, value: int, shown: bool, dia: Arr, dia_off: Arr, c: int) -> int:
+    pos = _copy_entry(out, pos, dia, dia_off, c)
+    if shown:
+        return write_int(out, pos, value)
+    return _copy_entry(out, pos, dia, dia_off, D_NULL)
+
+
+@helper(nogil=True, inline="always")
+def _cell_text(
+    out: Arr, pos: int, pool: Arr, pool_off: Arr, entry: int, dia: Arr, dia_off: Arr, c: int
+) -> int:
+    pos = _copy_entry(out, pos, dia, dia_off, c)
+    pos = _copy_entry(out, pos, dia, dia_off, D_QUOTE)
+    pos = _copy_entry(out, pos, pool, pool_off, entry)
+    return _copy_entry(out, pos, dia, dia_off, D_QUOTE)
+
+
+@helper(nogil=True, inline="always")
+def _open_text(out: Arr, pos: int, dia: Arr, dia_off: Arr, c: int) -> int:
+    pos = _copy_entry(out, pos, dia, dia_off, c)
+    return _copy_entry(out, pos, dia, dia_off, D_QUOTE)
 
 
 @helper(nogil=True, inline="always")
@@ -462,11 +479,14 @@ def write_flow_rows(
     hist_off: Arr,
     pool: Arr,
     pool_off: Arr,
+    dia: Arr,
+    dia_off: Arr,
     unproved: Arr,
 ) -> int:
-    """CSV lines of flows ``order[first:stop]`` (the columns of ``records.FRAME_DTYPES``) into
-    ``out[pos:]``; returns the position after them.  ``hist[hist_off[i]:hist_off[i + 1]]`` is
-    flow ``i``'s history; the pool's entries hold names, IPv6 addresses and ``repr`` of floats.
+    """Lines of flows ``order[first:stop]`` (the columns of ``records.FRAME_DTYPES``, in the
+    dialect ``dia``: CSV or JSON lines, see D_END) into ``out[pos:]``; returns the position
+    after them.  ``hist[hist_off[i]:hist_off[i + 1]]`` is flow ``i``'s history; the pool's
+    entries hold names, IPv6 addresses and ``repr`` of floats.
 
     A float cell that :func:`write_float` does not prove and that has no pool entry stops the
     kernel before its line: ``unproved`` is then (the row in ``order``, the float's number),
@@ -480,53 +500,62 @@ def write_flow_rows(
         proto = ints[i, R_PROTO]
         tcp = proto == 6
         syn = tcp and ints[i, R_ISN] >= 0
+        pos = _copy_entry(out, pos, dia, dia_off, 0)
         pos = _write_float(out, pos, ints, 0, i, pool, pool_off)  # ts
         if pos < 0:
             unproved[0] = r
             unproved[1] = 0
             return line
-        out[pos] = 44
-        pos = _write_uid(out, pos + 1, ints[i, R_UID_HEAD], ints[i, R_UID_TAIL])
-        out[pos] = 44
-        pos = _write_address(out, pos + 1, ints, i, R_OLO, R_ORIG6, pool, pool_off)
-        pos = _cell_int(out, pos, ints[i, R_OPORT], True)
-        out[pos] = 44
-        pos = _write_address(out, pos + 1, ints, i, R_RLO, R_RESP6, pool, pool_off)
-        pos = _cell_int(out, pos, ints[i, R_RPORT], True)
-        pos = _cell_entry(out, pos, pool, pool_off, proto & 255)
-        out[pos] = 44
-        pos = _write_float(out, pos + 1, ints, 1, i, pool, pool_off)  # duration
+        pos = _open_text(out, pos, dia, dia_off, 1)
+        pos = _write_uid(out, pos, ints[i, R_UID_HEAD], ints[i, R_UID_TAIL])
+        pos = _copy_entry(out, pos, dia, dia_off, D_QUOTE)
+        pos = _open_text(out, pos, dia, dia_off, 2)
+        pos = _write_address(out, pos, ints, i, R_OLO, R_ORIG6, pool, pool_off)
+        pos = _copy_entry(out, pos, dia, dia_off, D_QUOTE)
+        pos = _cell_int(out, pos, ints[i, R_OPORT], True, dia, dia_off, 3)
+        pos = _open_text(out, pos, dia, dia_off, 4)
+        pos = _write_address(out, pos, ints, i, R_RLO, R_RESP6, pool, pool_off)
+        pos = _copy_entry(out, pos, dia, dia_off, D_QUOTE)
+        pos = _cell_int(out, pos, ints[i, R_RPORT], True, dia, dia_off, 5)
+        pos = _cell_text(out, pos, pool, pool_off, proto & 255, dia, dia_off, 6)
+        pos = _copy_entry(out, pos, dia, dia_off, 7)
+        pos = _write_float(out, pos, ints, 1, i, pool, pool_off)  # duration
         if pos < 0:
             unproved[0] = r
             unproved[1] = 1
             return line
-        pos = _cell_int(out, pos, ints[i, R_OBYTES], True)
-        pos = _cell_int(out, pos, ints[i, R_RBYTES], True)
-        pos = _cell_entry(out, pos, pool, pool_off, POOL_STATES + ints[i, R_STATE])
-        pos = _cell_int(out, pos, ints[i, R_MISSED], True)
-        out[pos] = 44
-        pos += 1
+        pos = _cell_int(out, pos, ints[i, R_OBYTES], True, dia, dia_off, 8)
+        pos = _cell_int(out, pos, ints[i, R_RBYTES], True, dia, dia_off, 9)
+        state = POOL_STATES + ints[i, R_STATE]
+        pos = _cell_text(out, pos, pool, pool_off, state, dia, dia_off, 10)
+        pos = _cell_int(out, pos, ints[i, R_MISSED], True, dia, dia_off, 11)
+        pos = _open_text(out, pos, dia, dia_off, 12)
         for h in range(hist_off[i], hist_off[i + 1]):
             out[pos] = hist[h]
             pos += 1
-        for c in (R_OPKTS, R_OIPB, R_RPKTS, R_RIPB, R_PROTO, R_FILE, R_FIRST, R_LASTF):
-            pos = _cell_int(out, pos, ints[i, c], True)
-        pos = _cell_int(out, pos, ints[i, R_ISN], syn)
-        pos = _cell_int(out, pos, ints[i, R_RISN], tcp and ints[i, R_RISN] >= 0)
-        pos = _cell_int(out, pos, ints[i, R_IPID], syn)
-        pos = _cell_int(out, pos, ints[i, R_TTL], syn)
-        pos = _cell_int(out, pos, ints[i, R_TSVAL], syn and ints[i, R_TSVAL] >= 0)
-        pos = _cell_int(out, pos, ints[i, R_RXMT], True)
-        pos = _cell_int(out, pos, ints[i, R_DUPS], True)
-        out[pos] = 44
-        pos = _write_float(out, pos + 1, ints, 2, i, pool, pool_off)  # last_ts
+        pos = _copy_entry(out, pos, dia, dia_off, D_QUOTE)
+        c = 13
+        for k in (R_OPKTS, R_OIPB, R_RPKTS, R_RIPB, R_PROTO, R_FILE, R_FIRST, R_LASTF):
+            pos = _cell_int(out, pos, ints[i, k], True, dia, dia_off, c)
+            c += 1
+        pos = _cell_int(out, pos, ints[i, R_ISN], syn, dia, dia_off, 21)
+        risn = ints[i, R_RISN]
+        pos = _cell_int(out, pos, risn, tcp and risn >= 0, dia, dia_off, 22)
+        pos = _cell_int(out, pos, ints[i, R_IPID], syn, dia, dia_off, 23)
+        pos = _cell_int(out, pos, ints[i, R_TTL], syn, dia, dia_off, 24)
+        tsval = ints[i, R_TSVAL]
+        pos = _cell_int(out, pos, tsval, syn and tsval >= 0, dia, dia_off, 25)
+        pos = _cell_int(out, pos, ints[i, R_RXMT], True, dia, dia_off, 26)
+        pos = _cell_int(out, pos, ints[i, R_DUPS], True, dia, dia_off, 27)
+        pos = _copy_entry(out, pos, dia, dia_off, 28)
+        pos = _write_float(out, pos, ints, 2, i, pool, pool_off)  # last_ts
         if pos < 0:
             unproved[0] = r
             unproved[1] = 2
             return line
-        pos = _cell_entry(out, pos, pool, pool_off, POOL_ENDS + ints[i, R_END])
-        out[pos] = 10  # "\n"
-        pos += 1
+        end = POOL_ENDS + ints[i, R_END]
+        pos = _cell_text(out, pos, pool, pool_off, end, dia, dia_off, 29)
+        pos = _copy_entry(out, pos, dia, dia_off, D_END)
     return pos
 
 

@@ -201,17 +201,69 @@ def flow_table(blocks: Iterable[FlowBlock]) -> FlowTable:
     return collector.table()
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """How a line of the flow table is spelt (``write_flow_rows``'s ``dia``): the text before
+    each cell, the line's end, an unset cell, the quote around text cells."""
+
+    before: tuple[str, ...]
+    end: str
+    null: str
+    quote: str
+
+    def arrays(self) -> tuple[Arr, Arr]:
+        texts = [*self.before, self.end, self.null, self.quote]
+        lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        return np.frombuffer("".join(texts).encode("ascii"), dtype=np.uint8), _offsets(lens)
+
+    def most_bytes(self) -> int:
+        """At most this many bytes of a line are the dialect's."""
+        cells = len(self.before)
+        return (
+            sum(map(len, self.before))
+            + len(self.end)
+            + cells * (len(self.null) + 2 * len(self.quote))
+        )
+
+
+CSV = Dialect(("", *[","] * (len(FRAME_DTYPES) - 1)), "\n", "", "")
+JSON_LINES = Dialect(  # json.dumps of the frame's records: ", " and ": ", null for unset
+    tuple(("{" if j == 0 else ", ") + f'"{name}": ' for j, name in enumerate(FRAME_DTYPES)),
+    "}\n",
+    "null",
+    '"',
+)
+
+
 def write_csv(
     table: FlowTable, write: Callable[[bytes | memoryview], object], rows: int | None = None
 ) -> None:
     """The table as CSV (ASCII, header first), handed to ``write`` in pieces of ``rows`` lines
     (:data:`CHUNK_ROWS`), views of one reused buffer: ``write`` must copy what it keeps."""
-    rows = rows or CHUNK_ROWS
     write(HEADER.encode("ascii"))
+    write_lines(table, CSV, write, rows)
+
+
+def write_json_lines(
+    table: FlowTable, write: Callable[[bytes | memoryview], object], rows: int | None = None
+) -> None:
+    """The table as JSON lines (``output.flows_json`` of its frame), in pieces as CSV."""
+    write_lines(table, JSON_LINES, write, rows)
+
+
+def write_lines(
+    table: FlowTable,
+    dialect: Dialect,
+    write: Callable[[bytes | memoryview], object],
+    rows: int | None = None,
+) -> None:
+    """The table's lines in ``dialect``, handed to ``write`` in pieces of ``rows`` lines."""
+    rows = rows or CHUNK_ROWS
     n = len(table)
     if n == 0:
         return
-    buffer = np.empty(min(rows, n) * table.row_bytes, dtype=np.uint8)
+    buffer = np.empty(min(rows, n) * (table.row_bytes + dialect.most_bytes()), dtype=np.uint8)
+    dia, dia_off = dialect.arrays()
     unproved = np.zeros(2, dtype=np.int64)
     for first in range(0, n, rows):
         stop = min(first + rows, n)
@@ -219,7 +271,7 @@ def write_csv(
         while True:
             pos = write_flow_rows(
                 buffer, pos, table.ints, table.order, at, stop, table.hist, table.hist_off,
-                *table.texts.arrays(), unproved,
+                *table.texts.arrays(), dia, dia_off, unproved,
             )  # fmt: skip
             at, k = (int(v) for v in unproved)
             if k < 0:
