@@ -424,30 +424,6 @@ D_END, D_NULL, D_QUOTE = 30, 31, 32
 
 
 @helper(nogil=True, inline="always")
-def _cell_int(out: Arr, pos: int, value: int, shown: bool, dia: Arr, dia_off: Arr, c: int) -> int:
-    pos = _copy_entry(out, pos, dia, dia_off, c)
-    if shown:
-        return write_int(out, pos, value)
-    return _copy_entry(out, pos, dia, dia_off, D_NULL)
-
-
-@helper(nogil=True, inline="always")
-def _cell_text(
-    out: Arr, pos: int, pool: Arr, pool_off: Arr, entry: int, dia: Arr, dia_off: Arr, c: int
-) -> int:
-    pos = _copy_entry(out, pos, dia, dia_off, c)
-    pos = _copy_entry(out, pos, dia, dia_off, D_QUOTE)
-    pos = _copy_entry(out, pos, pool, pool_off, entry)
-    return _copy_entry(out, pos, dia, dia_off, D_QUOTE)
-
-
-@helper(nogil=True, inline="always")
-def _open_text(out: Arr, pos: int, dia: Arr, dia_off: Arr, c: int) -> int:
-    pos = _copy_entry(out, pos, dia, dia_off, c)
-    return _copy_entry(out, pos, dia, dia_off, D_QUOTE)
-
-
-@helper(nogil=True, inline="always")
 def _write_float(out: Arr, pos: int, ints: Arr, k: int, i: int, pool: Arr, pool_off: Arr) -> int:
     entry = ints[i, R_FLOAT + k]
     if entry >= 0:
@@ -465,98 +441,6 @@ def _write_uid(out: Arr, pos: int, head: int, tail: int) -> int:
         out[pos + d] = _BASE62[tail % 62]
         tail //= 62
     return pos + 18
-
-
-@kernel(nogil=True)
-def write_flow_rows(
-    out: Arr,
-    pos: int,
-    ints: Arr,
-    order: Arr,
-    first: int,
-    stop: int,
-    hist: Arr,
-    hist_off: Arr,
-    pool: Arr,
-    pool_off: Arr,
-    dia: Arr,
-    dia_off: Arr,
-    unproved: Arr,
-) -> int:
-    """Lines of flows ``order[first:stop]`` (the columns of ``records.FRAME_DTYPES``, in the
-    dialect ``dia``: CSV or JSON lines, see D_END) into ``out[pos:]``; returns the position
-    after them.  ``hist[hist_off[i]:hist_off[i + 1]]`` is flow ``i``'s history; the pool's
-    entries hold names, IPv6 addresses and ``repr`` of floats.
-
-    A float cell that :func:`write_float` does not prove and that has no pool entry stops the
-    kernel before its line: ``unproved`` is then (the row in ``order``, the float's number),
-    else (``stop``, -1).
-    """
-    unproved[0] = stop
-    unproved[1] = -1
-    for r in range(first, stop):
-        line = pos
-        i = order[r]
-        proto = ints[i, R_PROTO]
-        tcp = proto == 6
-        syn = tcp and ints[i, R_ISN] >= 0
-        pos = _copy_entry(out, pos, dia, dia_off, 0)
-        pos = _write_float(out, pos, ints, 0, i, pool, pool_off)  # ts
-        if pos < 0:
-            unproved[0] = r
-            unproved[1] = 0
-            return line
-        pos = _open_text(out, pos, dia, dia_off, 1)
-        pos = _write_uid(out, pos, ints[i, R_UID_HEAD], ints[i, R_UID_TAIL])
-        pos = _copy_entry(out, pos, dia, dia_off, D_QUOTE)
-        pos = _open_text(out, pos, dia, dia_off, 2)
-        pos = _write_address(out, pos, ints, i, R_OLO, R_ORIG6, pool, pool_off)
-        pos = _copy_entry(out, pos, dia, dia_off, D_QUOTE)
-        pos = _cell_int(out, pos, ints[i, R_OPORT], True, dia, dia_off, 3)
-        pos = _open_text(out, pos, dia, dia_off, 4)
-        pos = _write_address(out, pos, ints, i, R_RLO, R_RESP6, pool, pool_off)
-        pos = _copy_entry(out, pos, dia, dia_off, D_QUOTE)
-        pos = _cell_int(out, pos, ints[i, R_RPORT], True, dia, dia_off, 5)
-        pos = _cell_text(out, pos, pool, pool_off, proto & 255, dia, dia_off, 6)
-        pos = _copy_entry(out, pos, dia, dia_off, 7)
-        pos = _write_float(out, pos, ints, 1, i, pool, pool_off)  # duration
-        if pos < 0:
-            unproved[0] = r
-            unproved[1] = 1
-            return line
-        pos = _cell_int(out, pos, ints[i, R_OBYTES], True, dia, dia_off, 8)
-        pos = _cell_int(out, pos, ints[i, R_RBYTES], True, dia, dia_off, 9)
-        state = POOL_STATES + ints[i, R_STATE]
-        pos = _cell_text(out, pos, pool, pool_off, state, dia, dia_off, 10)
-        pos = _cell_int(out, pos, ints[i, R_MISSED], True, dia, dia_off, 11)
-        pos = _open_text(out, pos, dia, dia_off, 12)
-        for h in range(hist_off[i], hist_off[i + 1]):
-            out[pos] = hist[h]
-            pos += 1
-        pos = _copy_entry(out, pos, dia, dia_off, D_QUOTE)
-        c = 13
-        for k in (R_OPKTS, R_OIPB, R_RPKTS, R_RIPB, R_PROTO, R_FILE, R_FIRST, R_LASTF):
-            pos = _cell_int(out, pos, ints[i, k], True, dia, dia_off, c)
-            c += 1
-        pos = _cell_int(out, pos, ints[i, R_ISN], syn, dia, dia_off, 21)
-        risn = ints[i, R_RISN]
-        pos = _cell_int(out, pos, risn, tcp and risn >= 0, dia, dia_off, 22)
-        pos = _cell_int(out, pos, ints[i, R_IPID], syn, dia, dia_off, 23)
-        pos = _cell_int(out, pos, ints[i, R_TTL], syn, dia, dia_off, 24)
-        tsval = ints[i, R_TSVAL]
-        pos = _cell_int(out, pos, tsval, syn and tsval >= 0, dia, dia_off, 25)
-        pos = _cell_int(out, pos, ints[i, R_RXMT], True, dia, dia_off, 26)
-        pos = _cell_int(out, pos, ints[i, R_DUPS], True, dia, dia_off, 27)
-        pos = _copy_entry(out, pos, dia, dia_off, 28)
-        pos = _write_float(out, pos, ints, 2, i, pool, pool_off)  # last_ts
-        if pos < 0:
-            unproved[0] = r
-            unproved[1] = 2
-            return line
-        end = POOL_ENDS + ints[i, R_END]
-        pos = _cell_text(out, pos, pool, pool_off, end, dia, dia_off, 29)
-        pos = _copy_entry(out, pos, dia, dia_off, D_END)
-    return pos
 
 
 @helper(nogil=True, inline="always")
@@ -607,25 +491,19 @@ def write_fixed6(out: Arr, pos: int, x: float) -> int:
     return pos + 7
 
 
-@helper(nogil=True, inline="always")
-def _tab_int(out: Arr, pos: int, value: int, shown: bool) -> int:
-    out[pos] = 9  # "\t"
-    pos += 1
-    if shown:
-        return write_int(out, pos, value)
-    out[pos] = 45  # "-" (unset)
-    return pos + 1
-
-
-@helper(nogil=True, inline="always")
-def _tab_unset(out: Arr, pos: int) -> int:
-    out[pos] = 9
-    out[pos + 1] = 45
-    return pos + 2
+# A line's cells, as data (rows of ``cells`` in write_table_rows): what each cell is (CELL_*),
+# two arguments (a matrix column, a pool base, a float's number) and when it is shown (SHOW_*).
+(CELL_INT, CELL_FLOAT, CELL_FIXED6, CELL_UID, CELL_ADDR, CELL_NAME, CELL_HISTORY,
+ CELL_UNSET) = range(8)  # fmt: skip
+SHOW, SHOW_SYN, SHOW_TCP_SET, SHOW_SYN_SET, SHOW_TIMED, SHOW_NONEMPTY = range(6)
+# A line dialect: entries of a second text pool.  Entry c (one per cell) comes before cell c
+# (CSV: nothing, then ","; JSON: '{"ts": ', ', "uid": ', ...), then (from the end) the line's
+# end, the text of an unset cell ("", "null", "-") and the quote around text cells ("" or '"').
+D_END, D_NULL, D_QUOTE = -3, -2, -1
 
 
 @kernel(nogil=True)
-def write_conn_rows(
+def write_table_rows(
     out: Arr,
     pos: int,
     ints: Arr,
@@ -636,53 +514,74 @@ def write_conn_rows(
     hist_off: Arr,
     pool: Arr,
     pool_off: Arr,
+    cells: Arr,
+    dia: Arr,
+    dia_off: Arr,
+    unproved: Arr,
 ) -> int:
-    """Zeek ``conn.log`` lines (``zeeklog.CONN_FIELDS``, tab-separated, ``-`` for unset) of
-    flows ``order[first:stop]`` into ``out[pos:]``, as :func:`write_flow_rows` does for CSV:
-    ``ts``/``duration`` with 6 decimals, ``duration`` and the byte counts unset for
-    zero-length connections, ``history`` unset when empty."""
+    """Lines of flows ``order[first:stop]`` into ``out[pos:]``: the cells ``cells`` (CSV or
+    JSON lines of ``records.FRAME_DTYPES``, a Zeek conn.log) spelt in the dialect ``dia``;
+    returns the position after them.  ``hist[hist_off[i]:hist_off[i + 1]]`` is flow ``i``'s
+    history; the pool's entries hold names, IPv6 addresses and ``repr`` of floats.
+
+    A float cell that :func:`write_float` does not prove and that has no pool entry stops the
+    kernel before its line: ``unproved`` is then (the row in ``order``, the float's number),
+    else (``stop``, -1).  One call site per kind of cell: each helper is compiled in once.
+    """
+    unproved[0] = stop
+    unproved[1] = -1
+    ends = dia_off.shape[0] - 1
+    quotes = dia_off[ends] > dia_off[ends - 1]  # (JSON's; none in CSV and conn.log)
     for r in range(first, stop):
+        line = pos
         i = order[r]
-        pos = write_fixed6(out, pos, flow_float(ints, 0, i))
-        out[pos] = 9
-        pos = _write_uid(out, pos + 1, ints[i, R_UID_HEAD], ints[i, R_UID_TAIL])
-        out[pos] = 9
-        pos = _write_address(out, pos + 1, ints, i, R_OLO, R_ORIG6, pool, pool_off)
-        pos = _tab_int(out, pos, ints[i, R_OPORT], True)
-        out[pos] = 9
-        pos = _write_address(out, pos + 1, ints, i, R_RLO, R_RESP6, pool, pool_off)
-        pos = _tab_int(out, pos, ints[i, R_RPORT], True)
-        out[pos] = 9
-        pos = _copy_entry(out, pos + 1, pool, pool_off, ints[i, R_PROTO] & 255)
-        pos = _tab_unset(out, pos)  # service
-        duration = flow_float(ints, 1, i)
-        timed = duration > 0.0
-        out[pos] = 9
-        pos += 1
-        if timed:
-            pos = write_fixed6(out, pos, duration)
-        else:
-            out[pos] = 45
-            pos += 1
-        pos = _tab_int(out, pos, ints[i, R_OBYTES], timed)
-        pos = _tab_int(out, pos, ints[i, R_RBYTES], timed)
-        out[pos] = 9
-        pos = _copy_entry(out, pos + 1, pool, pool_off, POOL_STATES + ints[i, R_STATE])
-        pos = _tab_unset(out, pos)  # local_orig
-        pos = _tab_unset(out, pos)  # local_resp
-        pos = _tab_int(out, pos, ints[i, R_MISSED], True)
-        out[pos] = 9
-        pos += 1
-        if hist_off[i + 1] == hist_off[i]:
-            out[pos] = 45
-            pos += 1
-        for h in range(hist_off[i], hist_off[i + 1]):
-            out[pos] = hist[h]
-            pos += 1
-        for c in (R_OPKTS, R_OIPB, R_RPKTS, R_RIPB):
-            pos = _tab_int(out, pos, ints[i, c], True)
-        pos = _tab_unset(out, pos)  # tunnel_parents
-        pos = _tab_int(out, pos, ints[i, R_PROTO], True)
-        out[pos] = 10  # "\n"
-        pos += 1
+        tcp = ints[i, R_PROTO] == 6
+        syn = tcp and ints[i, R_ISN] >= 0
+        timed = flow_float(ints, 1, i) > 0.0
+        for c in range(cells.shape[0]):
+            pos = _copy_entry(out, pos, dia, dia_off, c)
+            kind = cells[c, 0]
+            arg = cells[c, 1]
+            rule = cells[c, 3]
+            value = ints[i, arg]
+            if kind == CELL_INT and rule == SHOW:  # (most cells: no other test)
+                pos = write_int(out, pos, value)
+                continue
+            shown = (
+                rule == SHOW
+                or (rule == SHOW_SYN and syn)
+                or (rule == SHOW_TCP_SET and tcp and value >= 0)
+                or (rule == SHOW_SYN_SET and syn and value >= 0)
+                or (rule == SHOW_TIMED and timed)
+                or (rule == SHOW_NONEMPTY and hist_off[i + 1] > hist_off[i])
+            )
+            if not shown or kind == CELL_UNSET:
+                pos = _copy_entry(out, pos, dia, dia_off, ends + D_NULL)
+                continue
+            quoted = kind >= CELL_UID and quotes
+            if quoted:
+                pos = _copy_entry(out, pos, dia, dia_off, ends + D_QUOTE)
+            if kind == CELL_INT:
+                pos = write_int(out, pos, value)
+            elif kind == CELL_FLOAT:
+                pos = _write_float(out, pos, ints, arg, i, pool, pool_off)
+                if pos < 0:
+                    unproved[0] = r
+                    unproved[1] = arg
+                    return line
+            elif kind == CELL_FIXED6:
+                pos = write_fixed6(out, pos, flow_float(ints, arg, i))
+            elif kind == CELL_UID:
+                pos = _write_uid(out, pos, ints[i, R_UID_HEAD], ints[i, R_UID_TAIL])
+            elif kind == CELL_ADDR:
+                pos = _write_address(out, pos, ints, i, arg, cells[c, 2], pool, pool_off)
+            elif kind == CELL_NAME:
+                pos = _copy_entry(out, pos, pool, pool_off, cells[c, 2] + (value & 255))
+            else:  # CELL_HISTORY
+                for h in range(hist_off[i], hist_off[i + 1]):
+                    out[pos] = hist[h]
+                    pos += 1
+            if quoted:
+                pos = _copy_entry(out, pos, dia, dia_off, ends + D_QUOTE)
+        pos = _copy_entry(out, pos, dia, dia_off, ends + D_END)
     return pos

@@ -22,32 +22,69 @@ import numpy.typing as npt
 
 from pcapflow.flows.assembler import FlowBlock
 from pcapflow.flows.csvwrite import (
+    CELL_ADDR,
+    CELL_FIXED6,
+    CELL_FLOAT,
+    CELL_HISTORY,
+    CELL_INT,
+    CELL_NAME,
+    CELL_UID,
+    CELL_UNSET,
     FLOW_COLUMNS,
     FLOW_ROWS,
     N_FLOATS,
+    POOL_ENDS,
+    POOL_STATES,
+    R_DUPS,
+    R_END,
+    R_FILE,
+    R_FIRST,
     R_FLOAT,
+    R_IPID,
+    R_ISN,
     R_LAST,
+    R_LASTF,
     R_LASTPKT,
+    R_MISSED,
+    R_OBYTES,
+    R_OIPB,
+    R_OLO,
+    R_OPKTS,
+    R_OPORT,
+    R_ORIG6,
+    R_PROTO,
+    R_RBYTES,
+    R_RESP6,
+    R_RIPB,
+    R_RISN,
+    R_RLO,
+    R_RPKTS,
+    R_RPORT,
+    R_RXMT,
     R_START,
+    R_STATE,
+    R_TSVAL,
+    R_TTL,
     R_UID_HEAD,
     R_UID_TAIL,
+    SHOW,
+    SHOW_NONEMPTY,
+    SHOW_SYN,
+    SHOW_SYN_SET,
+    SHOW_TCP_SET,
+    SHOW_TIMED,
     fill_flow_rows,
-    write_conn_rows,
-    write_flow_rows,
+    write_table_rows,
 )
 from pcapflow.flows.layout import CONN_STATES, END_REASONS
 from pcapflow.flows.records import FRAME_DTYPES, _AddrCache, proto_name, uid_numbers
-from pcapflow.flows.zeeklog import footer, header
+from pcapflow.flows.zeeklog import CONN_FIELDS, UNSET, footer, header
 
 Arr = npt.NDArray[Any]
 
 HEADER = ",".join(FRAME_DTYPES) + "\n"
 CHUNK_ROWS = 8192  # rows formatted and written at a time
 RESERVE_ROWS = 1 << 20  # flows the matrix has room for at first (300 MB of address space)
-# The widest cells: an int64 (20), a float the kernel writes (18), an IPv4 address (15), a uid;
-# pool entries (names, IPv6 addresses, repr of a float: at most 24) and histories are measured.
-_FIXED_ROW_BYTES = 20 * 20 + 3 * 18 + 2 * 15 + 18 + len(FRAME_DTYPES)
-_REPR_MAX = 24
 
 
 class TextPool:
@@ -90,7 +127,7 @@ class FlowTable:
     hist: Arr  # uint8: every history, concatenated
     hist_off: Arr  # (n + 1) offsets into hist
     texts: TextPool
-    row_bytes: int  # at most this many bytes per line (CSV; a conn.log line is shorter)
+    longest_history: int
 
     def __len__(self) -> int:
         return int(self.ints.shape[0])
@@ -158,9 +195,7 @@ class _Collector:
         hist = np.frombuffer("".join(self.histories).encode("ascii"), dtype=np.uint8)
         self.histories, self.hist_lens = [], []
         longest_history = int(np.diff(hist_off).max()) if n else 0
-        longest_text = max(self.texts.longest(), _REPR_MAX)
-        row_bytes = _FIXED_ROW_BYTES + 8 * longest_text + longest_history
-        return FlowTable(ints, order, hist, hist_off, self.texts, row_bytes)
+        return FlowTable(ints, order, hist, hist_off, self.texts, longest_history)
 
 
 def _ts_uid_order(ints: Arr) -> Arr:
@@ -201,38 +236,75 @@ def flow_table(blocks: Iterable[FlowBlock]) -> FlowTable:
     return collector.table()
 
 
+Cell = tuple[int, int, int, int]  # write_table_rows' cell: kind, argument, argument, when shown
+
+
+def _int(column: int, show: int = SHOW) -> Cell:
+    return (CELL_INT, column, 0, show)
+
+
+# The columns of records.FRAME_DTYPES (CSV, JSON lines) and of zeeklog.CONN_FIELDS.
+_ORIG_H = (CELL_ADDR, R_OLO, R_ORIG6, SHOW)
+_RESP_H = (CELL_ADDR, R_RLO, R_RESP6, SHOW)
+_PROTO = (CELL_NAME, R_PROTO, 0, SHOW)
+_STATE = (CELL_NAME, R_STATE, POOL_STATES, SHOW)
+_UID = (CELL_UID, 0, 0, SHOW)
+_UNSET = (CELL_UNSET, 0, 0, SHOW)
+_COUNTERS = [_int(c) for c in (R_OPKTS, R_OIPB, R_RPKTS, R_RIPB)]
+FRAME_CELLS: tuple[Cell, ...] = (
+    (CELL_FLOAT, 0, 0, SHOW), _UID, _ORIG_H, _int(R_OPORT), _RESP_H, _int(R_RPORT), _PROTO,
+    (CELL_FLOAT, 1, 0, SHOW), _int(R_OBYTES), _int(R_RBYTES), _STATE, _int(R_MISSED),
+    (CELL_HISTORY, 0, 0, SHOW), *_COUNTERS, _int(R_PROTO), _int(R_FILE), _int(R_FIRST),
+    _int(R_LASTF), _int(R_ISN, SHOW_SYN), _int(R_RISN, SHOW_TCP_SET), _int(R_IPID, SHOW_SYN),
+    _int(R_TTL, SHOW_SYN), _int(R_TSVAL, SHOW_SYN_SET), _int(R_RXMT), _int(R_DUPS),
+    (CELL_FLOAT, 2, 0, SHOW), (CELL_NAME, R_END, POOL_ENDS, SHOW),
+)  # fmt: skip
+CONN_CELLS: tuple[Cell, ...] = (  # (duration and byte counts unset for zero-length ones)
+    (CELL_FIXED6, 0, 0, SHOW), _UID, _ORIG_H, _int(R_OPORT), _RESP_H, _int(R_RPORT), _PROTO,
+    _UNSET, (CELL_FIXED6, 1, 0, SHOW_TIMED), _int(R_OBYTES, SHOW_TIMED),
+    _int(R_RBYTES, SHOW_TIMED), _STATE, _UNSET, _UNSET, _int(R_MISSED),
+    (CELL_HISTORY, 0, 0, SHOW_NONEMPTY), *_COUNTERS, _UNSET, _int(R_PROTO),
+)  # fmt: skip
+# The widest a cell can be (text cells: the longest pool entry or history, measured).
+_CELL_BYTES = {CELL_INT: 20, CELL_FLOAT: 24, CELL_FIXED6: 28, CELL_UID: 18, CELL_UNSET: 0}
+
+
 @dataclass(frozen=True)
 class Dialect:
-    """How a line of the flow table is spelt (``write_flow_rows``'s ``dia``): the text before
-    each cell, the line's end, an unset cell, the quote around text cells."""
+    """How a line of the flow table is spelt (``write_table_rows``' ``cells`` and ``dia``):
+    its cells, the text before each, the line's end, an unset cell, the quote around text."""
 
+    cells: tuple[Cell, ...]
     before: tuple[str, ...]
     end: str
     null: str
     quote: str
 
-    def arrays(self) -> tuple[Arr, Arr]:
+    def arrays(self) -> tuple[Arr, Arr, Arr]:
+        """(cells, dia, dia_off) for the kernel."""
         texts = [*self.before, self.end, self.null, self.quote]
         lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        return np.frombuffer("".join(texts).encode("ascii"), dtype=np.uint8), _offsets(lens)
+        dia = np.frombuffer("".join(texts).encode("ascii"), dtype=np.uint8)
+        return np.array(self.cells, dtype=np.int64), dia, _offsets(lens)
 
-    def most_bytes(self) -> int:
-        """At most this many bytes of a line are the dialect's."""
-        cells = len(self.before)
-        return (
-            sum(map(len, self.before))
-            + len(self.end)
-            + cells * (len(self.null) + 2 * len(self.quote))
-        )
+    def line_bytes(self, table: FlowTable) -> int:
+        """At most this many bytes in a line of ``table``."""
+        text = max(table.texts.longest(), 15)  # (an IPv4 address)
+        widest = {**_CELL_BYTES, CELL_HISTORY: table.longest_history}
+        cells = sum(widest.get(cell[0], text) for cell in self.cells)
+        marks = len(self.null) + 2 * len(self.quote)
+        return cells + sum(map(len, self.before)) + len(self.end) + len(self.cells) * marks
 
 
-CSV = Dialect(("", *[","] * (len(FRAME_DTYPES) - 1)), "\n", "", "")
+CSV = Dialect(FRAME_CELLS, ("", *[","] * (len(FRAME_DTYPES) - 1)), "\n", "", "")
 JSON_LINES = Dialect(  # json.dumps of the frame's records: ", " and ": ", null for unset
+    FRAME_CELLS,
     tuple(("{" if j == 0 else ", ") + f'"{name}": ' for j, name in enumerate(FRAME_DTYPES)),
     "}\n",
     "null",
     '"',
 )
+CONN_LOG = Dialect(CONN_CELLS, ("", *["\t"] * (len(CONN_FIELDS) - 1)), "\n", UNSET, "")
 
 
 def write_csv(
@@ -251,6 +323,19 @@ def write_json_lines(
     write_lines(table, JSON_LINES, write, rows)
 
 
+def write_conn_log(
+    table: FlowTable, write: Callable[[bytes | memoryview], object], rows: int | None = None
+) -> None:
+    """The table as a Zeek conn.log (``output.zeek_conn_log`` of its frame), in pieces as
+    CSV, between its header and #close lines."""
+    n = len(table)
+    first = int(table.ints[:, R_START].min()) / 1e9 if n else 0.0
+    last = int(table.ints[:, R_LASTPKT].max()) / 1e9 if n else 0.0
+    write(("\n".join(header(first)) + "\n").encode("ascii"))
+    write_lines(table, CONN_LOG, write, rows)
+    write((footer(last) + "\n").encode("ascii"))
+
+
 def write_lines(
     table: FlowTable,
     dialect: Dialect,
@@ -262,44 +347,22 @@ def write_lines(
     n = len(table)
     if n == 0:
         return
-    buffer = np.empty(min(rows, n) * (table.row_bytes + dialect.most_bytes()), dtype=np.uint8)
-    dia, dia_off = dialect.arrays()
+    buffer = np.empty(min(rows, n) * dialect.line_bytes(table), dtype=np.uint8)
+    cells, dia, dia_off = dialect.arrays()
     unproved = np.zeros(2, dtype=np.int64)
     for first in range(0, n, rows):
         stop = min(first + rows, n)
         at, pos = first, 0
         while True:
-            pos = write_flow_rows(
+            pos = write_table_rows(
                 buffer, pos, table.ints, table.order, at, stop, table.hist, table.hist_off,
-                *table.texts.arrays(), dia, dia_off, unproved,
+                *table.texts.arrays(), cells, dia, dia_off, unproved,
             )  # fmt: skip
             at, k = (int(v) for v in unproved)
             if k < 0:
                 break
             table.add_float_text(int(table.order[at]), k)
         write(buffer.data[:pos])
-
-
-def write_conn_log(
-    table: FlowTable, write: Callable[[bytes | memoryview], object], rows: int | None = None
-) -> None:
-    """The table as a Zeek conn.log (``output.zeek_conn_log`` of its frame), in pieces as
-    :func:`write_csv` writes CSV."""
-    rows = rows or CHUNK_ROWS
-    n = len(table)
-    first = int(table.ints[:, R_START].min()) / 1e9 if n else 0.0
-    last = int(table.ints[:, R_LASTPKT].max()) / 1e9 if n else 0.0
-    write(("\n".join(header(first)) + "\n").encode("ascii"))
-    if n:
-        buffer = np.empty(min(rows, n) * table.row_bytes, dtype=np.uint8)
-        pool, pool_off = table.texts.arrays()
-        for at in range(0, n, rows):
-            pos = write_conn_rows(
-                buffer, 0, table.ints, table.order, at, min(at + rows, n), table.hist,
-                table.hist_off, pool, pool_off,
-            )  # fmt: skip
-            write(buffer.data[:pos])
-    write((footer(last) + "\n").encode("ascii"))
 
 
 def float_value(ints: Arr, i: int, k: int) -> float:
