@@ -5,8 +5,8 @@ The shape is "gather inputs, decide, apply":
 * :func:`expand_inputs` and :func:`plan_jobs` turn files, folders, globs and an optional manifest
   into :class:`Job` values (pure, sorted, deterministic names);
 * :func:`job_key` fingerprints a job (content hashes of its captures + the :class:`Settings`,
-  i.e. config, formats, guest OS and engine + the pcapflow version) so :func:`run_batch` skips
-  jobs whose reports are up to date;
+  i.e. config, formats, guest OS, engine and checksum policy + the pcapflow version) so
+  :func:`run_batch` skips jobs whose reports are up to date;
 * :func:`run_task` is the unit of work (``analyze()`` + renderers) that runs in a local process
   pool, where it writes its reports itself piece by piece, or on a Dask cluster, where it
   returns them; the caller writes the state file and the index.  A capture that cannot be
@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 
 from pcapflow.errors import InputError, PcapflowError
+from pcapflow.model.checksums import CHECKSUM_POLICIES, DEFAULT_POLICY
 from pcapflow.model.lb import LbConfig
 from pcapflow.model.result import AnalysisResult, FlowKind, Label
 from pcapflow.report.facts import tool_version, total_and_failed
@@ -69,6 +70,8 @@ class Settings:
     formats: tuple[str, ...] = ("html",)
     os: str | None = None  # guest OS for the fix commands; None = inferred
     engine: str = "fast"
+    # a name of pcapflow.model.checksums; out of the repr, see settings_fingerprint
+    checksums: str = field(default=DEFAULT_POLICY, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,8 +244,14 @@ def file_sha256(path: str) -> str:
 
 
 def settings_fingerprint(settings: Settings) -> str:
-    """Stable hash of the settings (frozen dataclasses have a deterministic repr)."""
-    return hashlib.sha256(repr(settings).encode()).hexdigest()
+    """Stable hash of the settings (frozen dataclasses have a deterministic repr).
+
+    A checksum policy other than the default is added to the repr; the default adds nothing,
+    so the keys of reports made before the policy was a setting (all under the default) hold."""
+    text = repr(settings)
+    if settings.checksums != DEFAULT_POLICY:
+        text += f" checksums={settings.checksums}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def job_key(job: Job, settings_hash: str, hashes: Sequence[str] | None = None) -> str:
@@ -389,7 +398,8 @@ def run_task(task: Task, out_dir: str | None = None) -> JobResult:
         return JobResult(_failed(job, problem, started), {})
     try:
         result = analyze(list(task.paths), settings.config, os=settings.os,
-                         engine=settings.engine)  # fmt: skip
+                         engine=settings.engine,
+                         ignore_checksums=CHECKSUM_POLICIES[settings.checksums])  # fmt: skip
         result = as_given(result, task)
         names = [f"{job.name}.{RENDERERS[fmt].extension}" for fmt in settings.formats]
         if out_dir is None:
@@ -515,19 +525,25 @@ def run_batch(
     formats: Sequence[str] = ("html",),
     guest_os: str | None = None,
     engine: str = "fast",
+    checksums: str = DEFAULT_POLICY,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
 ) -> BatchReport:
-    """Run ``jobs`` (skipping up-to-date ones), write reports, state and index into ``out_dir``."""
+    """Run ``jobs`` (skipping up-to-date ones), write reports, state and index into ``out_dir``.
+
+    ``checksums`` names the checksum policy (:mod:`pcapflow.model.checksums`)."""
     from pcapflow.report import RENDERERS
 
     unknown = [f for f in formats if f not in RENDERERS]
     if unknown:
         raise InputError(f"unknown report format {unknown[0]!r} (known: {', '.join(RENDERERS)})")
+    if checksums not in CHECKSUM_POLICIES:
+        known = ", ".join(CHECKSUM_POLICIES)
+        raise InputError(f"unknown checksum policy {checksums!r} (known: {known})")
     out_dir.mkdir(parents=True, exist_ok=True)
     state = load_state(out_dir)
-    settings = Settings(config, tuple(dict.fromkeys(formats)), guest_os, engine)
+    settings = Settings(config, tuple(dict.fromkeys(formats)), guest_os, engine, checksums)
     settings_hash = settings_fingerprint(settings)
     outcomes: dict[str, Outcome] = {}
     keys: dict[str, str] = {}

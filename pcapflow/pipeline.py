@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,7 @@ from pcapflow.diagnose import diagnose
 from pcapflow.diagnose.ok import NO_OPENING, OK_ANSWERED
 from pcapflow.errors import InputError
 from pcapflow.model.capture import CaptureInfo
+from pcapflow.model.checksums import policy_note
 from pcapflow.model.flow import Flow
 from pcapflow.model.lb import LbConfig
 from pcapflow.model.packet import PROTO_TCP
@@ -63,7 +64,10 @@ from pcapflow.remediation import remediations_for
 
 if TYPE_CHECKING:  # the readers (numba) are imported when a capture is read
     from pcapflow.flows.evidence import LeanCapture
+    from pcapflow.flows.spill import SpilledTable
     from pcapflow.flows.table import Background, FlowTable
+
+    Rest: TypeAlias = FlowTable | SpilledTable  # background flows: in memory or in a temporary file
 
 OS_CHOICES = ("linux", "windows", "auto")
 
@@ -82,7 +86,8 @@ def analyze(
 
     ``os`` is the guest OS of the members ("linux", "windows"; None or "auto" infers it);
     ``capture_points`` names each capture's point (e.g. "web01 eth0"), default: the file name;
-    ``ignore_checksums`` as in :class:`pcapflow.flows.Params`.
+    ``ignore_checksums`` as in :class:`pcapflow.flows.Params` (the checksum policy,
+    :mod:`pcapflow.model.checksums`; one other than the default is named in the first note).
     """
     paths = [str(p) for p in captures]
     points = _points(paths, capture_points)
@@ -96,9 +101,11 @@ def analyze(
         # and again meanwhile.
         gc.freeze()
         try:
-            return _analyze_lean(files, paths, lean, lb, os, engine, points, window)
+            result = _analyze_lean(files, paths, lean, lb, os, engine, points, window)
         finally:
             gc.unfreeze()
+    note = policy_note(ignore_checksums)  # a policy other than the default is said
+    return result if note is None else replace(result, notes=(note, *result.notes))
 
 
 def _analyze_lean(
@@ -113,6 +120,8 @@ def _analyze_lean(
 ) -> AnalysisResult:
     """The flow tables read: evidence packets for the flows that need them, then the analysis
     of those; the other flows are background (see :mod:`pcapflow.reconcile.relevance`)."""
+    from pcapflow.flows.spill import spill
+    from pcapflow.flows.table import FlowTable
     from pcapflow.reconcile.relevance import needs_packets
 
     declared = lb if lb is not None and not lb.empty else None
@@ -121,10 +130,10 @@ def _analyze_lean(
     flows = [_load(files[i], c, want[i], engine, declared) for i, c in enumerate(lean)]
     if declared is None:
         flows, want = _load_discovered(files, lean, flows, want, engine, paths, points, window)
-    background = []
-    for i in range(len(lean)):  # the background rows replace the whole table (one copy)
-        background.append(lean[i].table.shrink_to(np.flatnonzero(~want[i])))
-        lean[i] = replace(lean[i], table=background[-1])
+    background: list[Rest] = []
+    for i in range(len(lean)):  # the background rows replace the whole table (in a file if big)
+        background.append(spill(lean[i].table, np.flatnonzero(~want[i])))
+        lean[i] = replace(lean[i], table=FlowTable.empty())
     del tables
     return analyze_flows(
         [(c.info, flows[i]) for i, c in enumerate(lean)],
@@ -235,7 +244,7 @@ def analyze_flows(
     os: str | None = None,
     capture_points: Sequence[str | None] | None = None,
     window: PairingWindow = DEFAULT_WINDOW,
-    background: Sequence[FlowTable] | None = None,
+    background: Sequence[Rest] | None = None,
     senders: Sequence[Senders] | None = None,
 ) -> AnalysisResult:
     """The pure core of :func:`analyze`: flows already read, one list per capture file.
@@ -332,7 +341,7 @@ def _config(
     offsets: tuple[ClockOffset, ...],
     window: PairingWindow,
     senders: list[Senders],
-    rest: list[FlowTable] | None = None,
+    rest: list[Rest] | None = None,
 ) -> tuple[LbConfig, str | None, tuple[str, ...]]:
     """The declared config, or one discovered from the captures (with its YAML suggestion)."""
     if lb is not None and not lb.empty:
@@ -367,7 +376,7 @@ def _views(
     offsets: tuple[ClockOffset, ...],
     cfg: LbConfig,
     senders: list[Senders],
-    rest: list[FlowTable] | None = None,
+    rest: list[Rest] | None = None,
 ) -> list[CaptureView]:
     return [
         CaptureView(
@@ -382,15 +391,26 @@ def _views(
     ]
 
 
-def _addresses(rest: list[FlowTable] | None, i: int) -> Iterator[str]:
-    """Both addresses of every background flow of capture ``i``."""
-    if rest:
-        yield from rest[i].orig_h.tolist()
-        yield from rest[i].resp_h.tolist()
+def _addresses(rest: list[Rest] | None, i: int) -> Iterator[str]:
+    """Both addresses of every background flow of capture ``i`` (origins first)."""
+    if not rest:
+        return
+    for side in ("orig_h", "resp_h"):
+        for part in _parts(rest[i]):
+            yield from getattr(part, side).tolist()
+
+
+def _parts(table: Rest) -> Iterator[FlowTable]:
+    from pcapflow.flows.table import CHUNK, FlowTable
+
+    if isinstance(table, FlowTable):
+        yield table
+    else:
+        yield from table.chunks(CHUNK)
 
 
 def _capture_ends(
-    read: Sequence[tuple[CaptureInfo, list[Flow]]], rest: list[FlowTable]
+    read: Sequence[tuple[CaptureInfo, list[Flow]]], rest: list[Rest]
 ) -> dict[int, float]:
     ends: dict[int, float] = {}
     for i, (info, flows) in enumerate(read):
@@ -403,7 +423,7 @@ def _capture_ends(
 
 
 def _with_background(
-    results: tuple[FlowResult, ...], rest: list[FlowTable], paths: list[str], cfg: LbConfig
+    results: tuple[FlowResult, ...], rest: list[Rest], paths: list[str], cfg: LbConfig
 ) -> Sequence[FlowResult]:
     """The diagnosed flows and the healthy background ones, in (file, ts, uid) order."""
     if not any(len(t) for t in rest):
@@ -413,7 +433,7 @@ def _with_background(
     return TableResults(results, [_background(t, paths[i], cfg) for i, t in enumerate(rest)])
 
 
-def _background(table: FlowTable, path: str, cfg: LbConfig) -> Background:
+def _background(table: Rest, path: str, cfg: LbConfig) -> Background:
     """Healthy flows judged by their columns as the diagnosis would judge them: answered, so
     ``ok`` (a TCP connection whose SYN was not captured: no label); a direct call when the
     responder is a pool member, else other (they touch no frontend, backend port or probe)."""

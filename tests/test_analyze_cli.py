@@ -38,12 +38,18 @@ def test_checksum_options_leave_a_veth_capture_as_it_is() -> None:
     them, -C ignores them, --validate-checksums keeps their packets out."""
     capture, cfg = str(SAMPLE / "web01-eth0.pcap"), str(SAMPLE / "lb.yaml")
     default = run(capture, "--lb", cfg, "--format", "json")
-    assert run(capture, "--lb", cfg, "--format", "json", "-C") == default
+    code, ignored = run(capture, "--lb", cfg, "--format", "json", "-C")
+    as_ignored = json.loads(ignored)
+    note = as_ignored["notes"].pop(0)  # the one difference: the report names the policy
+    assert note.startswith("checksum policy 'ignore' (-C)")
+    assert (code, as_ignored) == (default[0], json.loads(default[1]))
+    assert not any("checksum policy" in n for n in json.loads(default[1])["notes"])
     strict = CliRunner().invoke(
         main, ["analyze", capture, "--lb", cfg, "--format", "json", "--validate-checksums"]
     )
     assert "hairpin_self" in default[1] and strict.stdout != default[1]
     assert "transport checksums are wrong" in strict.stdout  # among the capture's warnings
+    assert json.loads(strict.stdout)["notes"][0].startswith("checksum policy 'verify'")
     assert strict.stderr.startswith("pcapflow: warning: ") and "-C" in strict.stderr
     assert strict.stderr.count("\n") == 1  # one line
 

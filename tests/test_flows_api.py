@@ -14,6 +14,7 @@ import pytest
 
 from pcapflow.errors import CaptureError, InputError
 from pcapflow.flows import FlowAssembler, Params, assemble, iter_flows, read_capture, read_flows
+from pcapflow.flows.keys import packet_keys
 from pcapflow.flows.records import FRAME_DTYPES
 from pcapflow.flows.synthetic import PacketBuilder, syn_flood, tcp_workload
 from pcapflow.model.flow import Flow
@@ -67,6 +68,28 @@ def test_assemble_sorts_by_ts_then_uid_and_streams_batches() -> None:
     assert [(f.ts, f.uid) for f in whole] == sorted((f.ts, f.uid) for f in whole)
     assert {f.conn_state for f in whole} == {"SF"} and len(whole) == 300
     assert {f.file_idx for f in whole} == {3}
+
+
+def test_feed_takes_the_batch_keys_computed_elsewhere() -> None:
+    """capture_blocks computes the connection keys on the read-ahead thread: the same blocks."""
+    rows = tcp_workload(200, 4)
+    batches = np.array_split(rows, 9)
+
+    def blocks(with_keys: bool) -> list[tuple[object, ...]]:
+        asm = FlowAssembler(params=Params(packets_per_flow=2))
+        out = []
+        for batch in batches:
+            out += asm.feed(batch, packet_keys(batch)) if with_keys else asm.feed(batch)
+        out += asm.close()
+        return [
+            (b.history, b.cols["start_ns"].tolist(), [len(p) for p in b.packets if p is not None])
+            for b in out
+        ]
+
+    assert blocks(True) == blocks(False)
+    asm = FlowAssembler()
+    with pytest.raises(InputError, match="keys do not match"):
+        asm.feed(batches[0], packet_keys(batches[1][:3]))
 
 
 def test_syn_flood_keeps_the_flow_table_bounded_and_emits_every_flow() -> None:

@@ -742,3 +742,43 @@ def test_gcloud_network_endpoint_group_backends(tmp_path: Path) -> None:
     errors = _errors(without)
     assert len(errors) == 1 and "/backends/0/group" in errors[0]
     assert "network endpoint group 'k8s2-neg-shop-cart': its members are unknown" in errors[0]
+
+
+def test_gcloud_many_network_endpoints_named_by_instance_resolve_each(tmp_path: Path) -> None:
+    neg = FIX / "gcloud-neg"
+    count = 1200
+    zone = "https://www.googleapis.com/compute/v1/projects/shop-prod-4411/zones/us-central1-a"
+    instances = [
+        {
+            "kind": "compute#instance",
+            "name": f"gke-shop-pool-{i:04d}",
+            "networkInterfaces": [
+                {"name": "nic0", "networkIP": f"10.130.{i // 250}.{i % 250 + 1}"}
+            ],
+            "selfLink": f"{zone}/instances/gke-shop-pool-{i:04d}",
+        }
+        for i in range(count)
+    ]
+    # GCE_VM_IP endpoints naming their instance only (by name, one by URL, one unknown)
+    endpoints: list[dict[str, Any]] = [
+        {"networkEndpoint": {"instance": f"gke-shop-pool-{i:04d}"}} for i in range(count)
+    ]
+    endpoints[7]["networkEndpoint"]["instance"] = f"{zone}/instances/gke-shop-pool-0007"
+    endpoints.append({"networkEndpoint": {"instance": "gke-shop-pool-gone"}})
+    files = [
+        str(neg / "backend-service.json"),
+        str(neg / "forwarding-rule.json"),
+        str(neg / "health-check.json"),
+        _write(tmp_path, "instances.json", instances),
+        _write(tmp_path, "endpoints.json", endpoints),
+    ]
+    errors = _errors(files)
+    assert len(errors) == 1 and "/1200/networkEndpoint/instance" in errors[0], errors
+    assert "instance 'gke-shop-pool-gone' is unresolved" in errors[0]
+    files[-1] = _write(tmp_path, "endpoints.json", endpoints[:-1])
+    (lb,) = load(files).load_balancers
+    members = lb.pools[0].members
+    assert len(members) == count
+    assert members[0].address == "10.130.0.1" and members[-1].address == "10.130.4.200"
+    assert [m.vm for m in members[:2]] == ["gke-shop-pool-0000", "gke-shop-pool-0001"]
+    assert members[7].vm == "gke-shop-pool-0007" and members[7].address == "10.130.0.8"

@@ -161,3 +161,24 @@ def test_served_locally_refused_gets_the_fix_worded_for_its_platform(
     assert applying[0] == first
     other = {"start-the-callers-own-service", "gcp-start-the-callers-own-service"} - {first}
     assert not other & set(applying)
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "kubernetes", "generic"])
+def test_other_platforms_get_no_azure_commands(cloud: str) -> None:
+    """Every failure on a balancer of another platform: no `az` command, no Azure probe source
+    (168.63.129.16); refused still gets its fix there."""
+    import dataclasses
+
+    cfg = seed_config()
+    cfg = dataclasses.replace(
+        cfg,
+        load_balancers=tuple(dataclasses.replace(lb, cloud=cloud) for lb in cfg.load_balancers),
+    )
+    for label in (lab for lab in Label if lab.is_failure):
+        for os in ("linux", "windows", None):
+            for rem in remediations_for(finding(label), cfg, os):  # type: ignore[arg-type]
+                text = "\n".join(rem.commands)
+                assert not any(c.startswith("az ") for c in rem.commands), (cloud, rem.id)
+                assert "168.63.129.16" not in text, (cloud, rem.id)
+    refused = [r.id for r in remediations_for(finding(Label.REFUSED), cfg, "linux")]
+    assert refused == ["start-listener-on-member"]

@@ -148,3 +148,34 @@ def test_cli_slice_into_a_missing_folder_fails_before_analysing(tmp_path: Path) 
     run = CliRunner().invoke(main, ["slice", str(tmp_path / "absent.pcap"), "--flow", "F1",
                                     "-o", str(out)])  # fmt: skip
     assert run.exit_code == 2 and "does not exist" in run.output and "absent" not in run.output
+
+
+LOCALHOST = (  # 6 of its 10 checksums left for offload: --validate-checksums splits its flow
+    Path(__file__).resolve().parents[2]
+    / "shared/corpus/zeek/Traces/chksums/localhost-bad-chksum.pcap"
+)
+
+
+@pytest.mark.skipif(not LOCALHOST.exists(), reason="Zeek corpus not available")
+def test_cli_slice_finds_the_flows_of_the_checksum_policy_given(tmp_path: Path) -> None:
+    """A flow that exists only under --validate-checksums is sliced with that option (the ids
+    come from an analysis with the same policy) and unknown without it."""
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+    from pcapflow.pipeline import analyze
+
+    capture = str(LOCALHOST)
+    default = {f.id for f in analyze([capture]).flows}
+    strict = analyze([capture], ignore_checksums=False).flows
+    (only,) = [f for f in strict if f.id not in default]  # frames 2..10 once frame 1 is out
+    out = tmp_path / "strict.pcap"
+    args = ["slice", capture, "--flow", only.id, "-o", str(out)]
+    run = CliRunner().invoke(main, [*args, "--validate-checksums"])
+    assert run.exit_code == 0, run.output
+    frames = range(only.flow.first_frame, only.flow.last_frame + 1)
+    with open(capture, "rb") as handle:
+        original = [bytes(buf) for _, buf in dpkt.pcap.Reader(handle)]
+    assert [data for _, data in read_back(out)] == [original[n - 1] for n in frames]
+    unknown = CliRunner().invoke(main, args)
+    assert unknown.exit_code == 2 and f"no finding or flow {only.id!r}" in unknown.output

@@ -117,3 +117,23 @@ def test_captures_can_be_dropped_on_the_page(server: Server, browser: Any) -> No
     page.wait_for_selector("#findings", timeout=60_000)
     assert "dropped-web01.pcap" in page.content()
     page.close()
+
+
+def test_the_page_offers_the_servers_policy_and_sends_the_one_chosen(
+    server: Server, browser: Any
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{server.url}/")
+    if "/login" in page.url:
+        log_in(page, server)
+    assert page.eval_on_selector("#checksums", "el => el.value") == "offload-aware"
+    page.set_input_files("#captures", str(CAPTURE))
+    page.select_option("#checksums", "ignore")
+    page.click("#submit")  # the script's upload (XMLHttpRequest with the form's data)
+    page.wait_for_url(f"{server.url}/analyses/*")
+    page.wait_for_selector("#findings", timeout=60_000)
+    assert page.inner_text("#checksums") == "ignore"
+    job_id = page.url.rsplit("/", 1)[1]
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as api:
+        assert api.get(f"/api/v1/analyses/{job_id}").json()["checksums"] == "ignore"
+    page.close()

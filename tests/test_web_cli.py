@@ -124,3 +124,29 @@ def test_exposing_the_server_without_a_token_warns(
     )
     assert result.exit_code == 0
     assert "without --token" in result.output
+
+
+@pytest.mark.parametrize(
+    ("flags", "policy"),
+    [
+        ((), "offload-aware"),
+        (("-C",), "ignore"),
+        (("--ignore-checksums",), "ignore"),
+        (("--validate-checksums",), "verify"),
+        (("--checksums", "verify"), "verify"),
+    ],
+)
+def test_the_checksum_options_set_the_servers_default_policy(
+    fake_uvicorn: FakeUvicorn, tmp_path: Path, flags: tuple[str, ...], policy: str
+) -> None:
+    result = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path), *flags])
+    assert result.exit_code == 0, result.output
+    assert fake_uvicorn.settings == ServeSettings(data_dir=tmp_path.resolve(), checksums=policy)
+    assert ("checksum policy" in result.output) == (policy != "offload-aware")
+
+
+def test_an_unknown_checksum_policy_is_exit_2(fake_uvicorn: FakeUvicorn, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["serve", "--data-dir", str(tmp_path), "--checksums", "sometimes"]
+    )
+    assert result.exit_code == 2 and fake_uvicorn.settings is None

@@ -38,14 +38,20 @@ def files(settings: ServeSettings) -> JobFiles:
     return JobFiles(settings)
 
 
-def queued(store: JobStore, files: JobFiles, created: float, lb: str | None = None) -> Job:
+def queued(
+    store: JobStore,
+    files: JobFiles,
+    created: float,
+    lb: str | None = None,
+    checksums: str = "offload-aware",
+) -> Job:
     job_id = jobs.new_job_id()
     files.dir(job_id).mkdir()
     (files.dir(job_id) / "capture-1.pcap").write_bytes(b"\xd4\xc3\xb2\xa1")
     if lb is not None:
         files.config(job_id).write_text(lb)
     capture = UploadedCapture("capture-1.pcap", "web01-eth0.pcap", 4, "pcap")
-    job = Job(job_id, created, created, Status.QUEUED, (capture,), "queued", lb_name=None)
+    job = Job(job_id, created, created, Status.QUEUED, (capture,), "queued", checksums=checksums)
     store.add(job)
     return job
 
@@ -145,6 +151,7 @@ class FakeEngine:
     def __init__(self, outcome: AnalysisResult | Exception) -> None:
         self.outcome = outcome
         self.calls: list[tuple[list[str], LbConfig | None, str | None, Path, list[Any]]] = []
+        self.checksums: list[bool | None] = []  # ignore_checksums of each call
 
     def __call__(
         self,
@@ -153,8 +160,10 @@ class FakeEngine:
         *,
         os: str | None,
         capture_points: Sequence[str | None],
+        ignore_checksums: bool | None,
     ) -> AnalysisResult:
         self.calls.append((list(captures), lb, os, Path.cwd(), list(capture_points)))
+        self.checksums.append(ignore_checksums)
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
@@ -213,3 +222,44 @@ def test_a_job_deleted_while_running_leaves_nothing_behind(
     JobRunner(store, files, FakeEngine(hairpin_example())).run(claimed, "w")
     assert store.get(job.id) is None
     assert not files.dir(job.id).exists()
+
+
+# ---- the checksum policy ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("policy", "ignore"), [("offload-aware", None), ("ignore", True),
+                                                ("verify", False)])  # fmt: skip
+def test_the_runner_reads_with_the_jobs_checksum_policy(
+    store: JobStore, files: JobFiles, policy: str, ignore: bool | None
+) -> None:
+    job = queued(store, files, 1.0, checksums=policy)
+    assert (stored := store.get(job.id)) is not None and stored.checksums == policy
+    claimed = store.claim("w")
+    assert claimed is not None and claimed.id == job.id
+    engine = FakeEngine(hairpin_example())
+    JobRunner(store, files, engine).run(claimed, "w")
+    assert engine.checksums == [ignore]
+
+
+def test_a_database_from_before_the_policy_column_gets_it(tmp_path: Path) -> None:
+    """Jobs recorded before the column existed were read with the default policy."""
+    import sqlite3
+
+    from pcapflow.web.store import SCHEMA
+
+    path = tmp_path / "old.sqlite3"
+    old_schema = SCHEMA.replace("    checksums   TEXT,\n", "")
+    assert old_schema != SCHEMA
+    with sqlite3.connect(path) as db:
+        db.executescript(old_schema)
+        db.execute(
+            "INSERT INTO jobs (id, created, updated, status, captures) VALUES (?, 1, 1, ?, ?)",
+            ("0123456789abcdef", "done", "[]"),
+        )
+    store = JobStore(path)
+    old = store.get("0123456789abcdef")
+    assert old is not None and old.checksums == "offload-aware"
+    new = Job("fedcba9876543210", 2.0, 2.0, Status.QUEUED, (), checksums="ignore")
+    store.add(new)
+    assert store.get(new.id) == new
+    assert JobStore(path).get(new.id) == new  # opening it again changes nothing

@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_web_support import gzipped, hairpin_pcap
 
+from pcapflow.model.checksums import CHECKSUM_POLICIES
 from pcapflow.web.app import create_app
 from pcapflow.web.errors import WebError
 from pcapflow.web.settings import ServeSettings, parse_size
@@ -172,6 +173,19 @@ def test_pasted_config_and_os_auto(tmp_path: Path) -> None:
         ([("captures", ("notes.pcap", b"hello, world", "x/y"))], {}, 415, "not_a_capture"),
         ([("captures", ("a.pcap", hairpin_pcap(), "x/y"))], {"what": "x"}, 400, "bad_request"),
         ([("captures", ("a.pcap", hairpin_pcap(), "x/y"))], {"os": "beos"}, 400, "bad_request"),
+        ([("captures", ("a.pcap", hairpin_pcap(), "x/y"))], {"os": "x" * 99}, 400, "bad_request"),
+        (
+            [("captures", ("a.pcap", hairpin_pcap(), "x/y"))],
+            {"checksums": "sometimes"},
+            400,
+            "bad_request",
+        ),
+        (
+            [("captures", ("a.pcap", hairpin_pcap(), "x/y"))],
+            {"checksums": "ignore" * 100},
+            400,
+            "bad_request",
+        ),
         ([("lb", ("lb.yaml", b"version: 1", "x/y"))], {}, 400, "bad_request"),
         (
             [("captures", ("a.pcap", hairpin_pcap(), "x/y")), ("lb", ("l", b"v: 1", "x/y"))],
@@ -383,3 +397,98 @@ def test_the_openapi_document_describes_the_upload(tmp_path: Path) -> None:
     assert {"/api/v1/analyses/{job_id}", "/api/v1/analyses/{job_id}/result/{fmt}"} <= set(
         doc["paths"]
     )
+
+
+# ---- the checksum policy -------------------------------------------------------------------
+
+
+def one_capture() -> list[tuple[str, Any]]:
+    return [("captures", ("a.pcap", hairpin_pcap(), "x/y"))]
+
+
+@pytest.mark.parametrize(
+    ("sent", "policy"),
+    [
+        (None, None),
+        ("", None),
+        ("default", None),
+        (" IGNORE ", "ignore"),
+        ("verify", "verify"),
+        ("offload-aware", "offload-aware"),
+    ],
+)
+def test_the_upload_may_choose_a_checksum_policy(
+    tmp_path: Path, sent: str | None, policy: str | None
+) -> None:
+    data = {} if sent is None else {"checksums": sent}
+    assert receive_request(multipart(one_capture(), data), tmp_path).checksums == policy
+
+
+@given(st.text(max_size=40))
+def test_any_other_checksums_value_is_a_one_line_400(value: str) -> None:
+    if value.strip().lower() in ("", "default", *CHECKSUM_POLICIES):
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as staging:
+        with pytest.raises(WebError) as refused:
+            receive_request(multipart(one_capture(), {"checksums": value}), Path(staging))
+        assert list(Path(staging).iterdir()) == []
+    assert (refused.value.status, refused.value.code) == (400, "bad_request")
+    message = refused.value.message
+    assert message.startswith(("checksums must be", "form field 'checksums' is longer"))
+    assert message.isprintable()  # one line: no newline, no terminal escape
+
+
+def test_the_servers_policy_is_the_default_and_an_upload_may_choose_another(
+    tmp_path: Path,
+) -> None:
+    client = app_client(tmp_path, checksums="verify")
+    form = client.get("/").text
+    assert '<select id="checksums" name="checksums">' in form
+    assert '<option value="verify" selected>' in form and "(server default)" in form
+    chosen = {}
+    for sent in (None, "ignore", "offload-aware"):
+        data = {} if sent is None else {"checksums": sent}
+        answer = client.post("/api/v1/analyses", files=one_capture(), data=data)
+        assert answer.status_code == 202, answer.text
+        chosen[sent] = answer.json()["checksums"]
+        stored = JobStore(tmp_path / "data" / "pcapflow.sqlite3").get(answer.json()["id"])
+        assert stored is not None and stored.checksums == chosen[sent]
+    assert chosen == {None: "verify", "ignore": "ignore", "offload-aware": "offload-aware"}
+    hostile = client.post(
+        "/api/v1/analyses", files=one_capture(), data={"checksums": "ignore\r\nX-Evil: 1"}
+    )
+    assert hostile.status_code == 400
+    message = hostile.json()["error"]["message"]
+    assert message == "checksums must be offload-aware, ignore, verify or default, not " + repr(
+        "ignore\r\nx-evil: 1"
+    )
+    assert JobStore(tmp_path / "data" / "pcapflow.sqlite3").count() == 3
+
+
+def test_the_form_posts_a_policy_without_javascript_and_the_job_page_shows_it(
+    tmp_path: Path,
+) -> None:
+    client = app_client(tmp_path)
+    assert '<option value="offload-aware" selected>' in client.get("/").text
+    answer = client.post(
+        "/analyses", files=one_capture(), data={"checksums": "ignore"}, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    assert '<td id="checksums">ignore</td>' in client.get(answer.headers["location"]).text
+    refused = client.post("/analyses", files=one_capture(), data={"checksums": "on"})
+    assert refused.status_code == 400 and "checksums must be" in refused.text
+
+
+def test_the_form_offers_every_policy() -> None:
+    from pcapflow.web.pages import CHECKSUM_CHOICES
+
+    assert [value for value, _ in CHECKSUM_CHOICES] == list(CHECKSUM_POLICIES)
+
+
+def test_the_openapi_document_lists_the_policies(tmp_path: Path) -> None:
+    doc = app_client(tmp_path).get("/api/v1/openapi.json").json()
+    body = doc["paths"]["/api/v1/analyses"]["post"]["requestBody"]
+    field = body["content"]["multipart/form-data"]["schema"]["properties"]["checksums"]
+    assert field["enum"] == [*CHECKSUM_POLICIES, "default"]

@@ -19,6 +19,7 @@ from pcapflow.cli.options import (
     engine_option,
     guest_os_option,
     lb_options,
+    warn_config,
 )
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import check_one_stdin, config_from_options
@@ -122,7 +123,7 @@ def analyze(
     check_one_stdin(captures, lb, nic)
     if output:
         check_output_folder(output)
-    cfg = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
+    cfg = config_from_options(lb, lb_format, nic, vip, backend, floating_ip, warn_config)
     window = PairingWindow(window_ms / 1000.0, window_ms / 100.0)
     result = run_analysis(
         captures,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import click
 
 from pcapflow.cli import main
-from pcapflow.cli.options import lb_options
+from pcapflow.cli.options import lb_options, warn_config
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import config_from_options
 from pcapflow.model.lb import LbConfig
@@ -59,7 +59,7 @@ def _lb_config(
     if default_vip and (backend or floating_ip) and not vip:
         vip = (default_vip,)
     fmt = None if lb_format in (None, "auto") else lb_format
-    return config_from_options(lb, fmt, nic, vip, backend, floating_ip)
+    return config_from_options(lb, fmt, nic, vip, backend, floating_ip, warn_config)
 
 
 # ---- probe ------------------------------------------------------------------------------------

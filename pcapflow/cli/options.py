@@ -16,6 +16,8 @@ import click
 
 from pcapflow.capture.base import ENGINES
 from pcapflow.lbconfig.loader import FORMATS
+from pcapflow.model.checksums import CHECKSUM_POLICIES as CHECKSUM_POLICIES  # for the commands
+from pcapflow.model.checksums import DEFAULT_POLICY
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,9 +116,6 @@ def lb_options(func: F) -> F:
     return _apply(func, (LB_FILE_OPTION, LB_FORMAT_OPTION, NIC_OPTION, *DECLARATION_OPTIONS))
 
 
-CHECKSUM_POLICIES: dict[str, bool | None] = {"offload-aware": None, "ignore": True, "verify": False}
-
-
 def checksum_options(command: F) -> F:
     """``-C/--ignore-checksums`` and ``--validate-checksums``, one ``checksums`` parameter.
 
@@ -140,8 +139,13 @@ def checksum_options(command: F) -> F:
         click.option(
             "--checksums",
             "checksums",
-            default="offload-aware",
+            default=DEFAULT_POLICY,
             hidden=True,
             type=click.Choice(sorted(CHECKSUM_POLICIES)),
         )(command)
     )
+
+
+def warn_config(message: str) -> None:
+    """A loading warning of the --lb config, on stderr (``pcapflow lb validate`` lists them too)."""
+    click.echo(f"pcapflow: {message}", err=True)

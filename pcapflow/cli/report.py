@@ -23,7 +23,14 @@ from pcapflow.batch import (
     run_batch,
 )
 from pcapflow.cli import main
-from pcapflow.cli.options import engine_option, guest_os_option, lb_options
+from pcapflow.cli.options import (
+    CHECKSUM_POLICIES,
+    checksum_options,
+    engine_option,
+    guest_os_option,
+    lb_options,
+    warn_config,
+)
 from pcapflow.errors import InputError
 from pcapflow.lbconfig.options import config_from_options
 from pcapflow.report import RENDERERS
@@ -51,8 +58,9 @@ def _run(jobs: list[Job], out: Path, settings: Settings, workers: int | None,
          scheduler: str | None) -> BatchReport:  # fmt: skip
     def batch(progress: Callable[[Outcome, bool], None]) -> BatchReport:
         return run_batch(jobs, out, config=settings.config, formats=settings.formats,
-                         guest_os=settings.os, engine=settings.engine, workers=workers,
-                         scheduler=scheduler, progress=progress)  # fmt: skip
+                         guest_os=settings.os, engine=settings.engine,
+                         checksums=settings.checksums, workers=workers, scheduler=scheduler,
+                         progress=progress)  # fmt: skip
 
     if not sys.stderr.isatty():
         return batch(_log_lines(len(jobs)))
@@ -106,6 +114,7 @@ def _run(jobs: list[Job], out: Path, settings: Settings, workers: int | None,
 )
 @guest_os_option
 @engine_option
+@checksum_options
 def report(
     inputs: tuple[str, ...],
     lb: tuple[str, ...],
@@ -121,23 +130,26 @@ def report(
     formats: tuple[str, ...],
     guest_os: str,
     engine: str,
+    checksums: str,
 ) -> None:
     """Analyse many captures (files, folders, globs): one report each, plus an index over all.
 
-    Re-running skips captures whose reports are up to date (same capture bytes, config and
-    pcapflow version), so an interrupted batch resumes where it stopped.
+    Re-running skips captures whose reports are up to date (same capture bytes, config,
+    options and pcapflow version), so an interrupted batch resumes where it stopped; a run
+    with another checksum policy (-C, --validate-checksums) analyses them again.
 
     Exit status: 0 all healthy, 3 failures found, 1 some capture could not be analysed (listed
     in the index), 2 bad input.
     """
     if not inputs and not manifest:
         raise InputError("give capture files, folders or globs (or --manifest FILE)")
-    config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
+    config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip, warn_config)
     jobs = plan_jobs(expand_inputs(inputs), read_manifest(manifest) if manifest else None)
     if not jobs:
         raise InputError(f"no capture file found in {' '.join(inputs)}")
     os_name = None if guest_os == "auto" else guest_os
-    done = _run(jobs, out, Settings(config, formats, os_name, engine), workers, scheduler)
+    settings = Settings(config, formats, os_name, engine, checksums)
+    done = _run(jobs, out, settings, workers, scheduler)
     click.echo(
         f"{len(done.outcomes)} report(s) in {out}: {done.failing} with failures, "
         f"{done.errors} could not be analysed, {len(done.skipped)} up to date; "
@@ -165,6 +177,7 @@ def report(
 )
 @lb_options
 @engine_option
+@checksum_options
 def slice_command(
     captures: tuple[str, ...],
     ref: str,
@@ -176,19 +189,23 @@ def slice_command(
     backend: tuple[str, ...],
     floating_ip: bool,
     engine: str,
+    checksums: str,
 ) -> None:
     """Write the packets of a finding's (or flow's) connections, every leg, to a pcap.
 
-    The flows are found by analysing CAPTURE... (with the same config options as analyze); the
-    frames are copied unchanged, with their original timestamps, in time order.
+    The flows are found by analysing CAPTURE... (with the same config and checksum options as
+    analyze: give the ones the ids came from); the frames are copied unchanged, with their
+    original timestamps, in time order.
     """
     from pcapflow.pipeline import analyze
     from pcapflow.report.slice import slice_flows
 
     if not output.parent.is_dir():  # fail before a long analysis, not after it
         raise InputError(f"{output}: folder {output.parent} does not exist")
-    config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip)
-    result = analyze(list(captures), config, engine=engine)
+    config = config_from_options(lb, lb_format, nic, vip, backend, floating_ip, warn_config)
+    result = analyze(
+        list(captures), config, engine=engine, ignore_checksums=CHECKSUM_POLICIES[checksums]
+    )
     flows, written = slice_flows(result, list(captures), ref, output, engine)
     legs = ", ".join(f.id for f in flows[:6]) + (" ..." if len(flows) > 6 else "")
     click.echo(f"wrote {written} packet(s) of {len(flows)} flow(s) ({legs}) to {output}", err=True)

@@ -14,7 +14,9 @@ import click
 
 from pcapflow._jitcache import SERVE_DATA_DIR_ENV
 from pcapflow.cli import main
+from pcapflow.cli.options import checksum_options
 from pcapflow.errors import InputError
+from pcapflow.model.checksums import DEFAULT_POLICY
 from pcapflow.web.settings import DEFAULT_MAX_UPLOAD, ServeSettings, format_size, parse_size
 
 DEFAULT_DATA_DIR = "~/.local/share/pcapflow/web"
@@ -131,6 +133,7 @@ def is_loopback(host: str) -> bool:
     show_envvar=True,
     help="Fail an analysis that runs longer than this many seconds.",
 )
+@checksum_options
 def serve(
     host: str,
     port: int,
@@ -140,8 +143,12 @@ def serve(
     retention_days: float,
     token: str | None,
     job_timeout_s: float,
+    checksums: str,
 ) -> None:
-    """Serve the web application and JSON API (/api/v1) for uploaded captures."""
+    """Serve the web application and JSON API (/api/v1) for uploaded captures.
+
+    The checksum options (-C, --validate-checksums) set the policy of an upload that does not
+    choose one (its form field ``checksums``)."""
     import uvicorn
 
     settings = ServeSettings(
@@ -153,6 +160,7 @@ def serve(
         retention_days=retention_days,
         token=token or None,
         job_timeout_s=job_timeout_s,
+        checksums=checksums,
     )
     # a user without a cache dir of its own caches compiled kernels in the data dir (before the
     # app's imports, which load the kernel modules)
@@ -168,9 +176,10 @@ def serve(
             err=True,
         )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    policy = "" if checksums == DEFAULT_POLICY else f", checksum policy {checksums}"
     click.echo(
         f"pcapflow: serving http://{host}:{port}/ (data in {settings.data_dir}, "
-        f"{workers} worker(s){', token required' if settings.token else ''})",
+        f"{workers} worker(s){', token required' if settings.token else ''}{policy})",
         err=True,
     )
     try:

@@ -19,7 +19,14 @@ from pcapflow import _jitahead
 from pcapflow.capture import get_backend
 from pcapflow.capture.base import CaptureBackend
 from pcapflow.capture.prefetch import prefetched
-from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS, FlowAssembler, FlowBlock, Params
+from pcapflow.flows.assembler import (
+    DEFAULT_MAX_FLOWS,
+    FlowAssembler,
+    FlowBlock,
+    PacketKeys,
+    Params,
+)
+from pcapflow.flows.keys import packet_keys
 from pcapflow.flows.records import _AddrCache, block_flows, blocks_frame
 from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
@@ -120,11 +127,22 @@ def capture_blocks(
     asm = FlowAssembler(file_idx=file_idx, params=params)
     info: list[CaptureInfo] = []
 
+    def keyed() -> Iterator[tuple[PacketArray, PacketKeys]]:
+        """The batches with their connection keys, computed on the read-ahead thread too."""
+        batches = reader.batches()
+        try:
+            for batch in batches:
+                yield batch, packet_keys(batch)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()  # the consumer stopped early: the reader cleans up now
+
     def blocks() -> Iterator[FlowBlock]:
-        for batch in prefetched(reader.batches()):
+        for batch, keys in prefetched(keyed()):
             if observe is not None:
                 observe(batch)
-            yield from asm.feed(batch)
+            yield from asm.feed(batch, keys)
         yield from asm.close()
         info.append(_with_checksum_hint(reader.info(), asm))
 

@@ -71,6 +71,8 @@ from pcapflow.model.packet import PACKET_DTYPE, PacketArray
 
 NS = 1_000_000_000
 _RAW = np.dtype((np.void, PACKET_DTYPE.itemsize))
+# What pcapflow.flows.keys.packet_keys gives for a batch: (key hash, valid, ICMP resp port).
+PacketKeys = tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]
 DEFAULT_MAX_FLOWS = 500_000  # ~1 KB of state per live flow: ~0.5 GB at the cap
 
 
@@ -221,8 +223,11 @@ class FlowAssembler:
         """Slots used so far (high-water mark; at most ``max_flows``)."""
         return int(self._C[K.C_HIGH])
 
-    def feed(self, batch: PacketArray) -> list[FlowBlock]:
-        """Process one batch (capture order); returns the flows that ended meanwhile."""
+    def feed(self, batch: PacketArray, keys: PacketKeys | None = None) -> list[FlowBlock]:
+        """Process one batch (capture order); returns the flows that ended meanwhile.
+
+        ``keys``: the batch's ``packet_keys``, when the caller computed them already (the
+        read-ahead thread does, see :func:`pcapflow.flows.api.capture_blocks`)."""
         if self._closed:
             raise InputError("the flow assembler was closed; start a new one")
         if batch.dtype != PACKET_DTYPE:
@@ -232,7 +237,9 @@ class FlowAssembler:
             return []
         _jitahead.wait()  # the flow kernels, if a child is compiling them (a cold start)
         self.stats.packets += n
-        hashes, valid, icmp_port = packet_keys(batch)
+        hashes, valid, icmp_port = packet_keys(batch) if keys is None else keys
+        if hashes.shape[0] != n:
+            raise InputError("packet keys do not match the batch")
         self.stats.unassigned += int(n - np.count_nonzero(valid))
         slot = np.empty(n, dtype=np.int64)
         keep = np.empty(n, dtype=np.bool_)
@@ -475,6 +482,7 @@ __all__ = [
     "AssemblyStats",
     "FlowAssembler",
     "FlowBlock",
+    "PacketKeys",
     "Params",
     "assemble_blocks",
 ]

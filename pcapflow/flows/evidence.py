@@ -22,6 +22,7 @@ from pcapflow.capture.prefetch import prefetched
 from pcapflow.flows.api import _backend, _gc_paused, capture_blocks
 from pcapflow.flows.keys import packet_keys
 from pcapflow.flows.records import _AddrCache, packet_refs
+from pcapflow.flows.spill import SpilledTable, table_of_blocks
 from pcapflow.flows.table import FlowTable
 from pcapflow.model.capture import CaptureInfo
 from pcapflow.model.flow import Flow
@@ -51,7 +52,8 @@ class LeanCapture:
     """One capture's flow table without packets, and what the host facts need of its packets."""
 
     info: CaptureInfo
-    table: FlowTable  # sorted by (ts, uid); column ``key_hash``: the connection key's hash
+    table: FlowTable | SpilledTable  # sorted by (ts, uid); ``key_hash``: the key's hash; a
+    # large table is kept in a temporary file (:mod:`pcapflow.flows.spill`)
     senders: frozenset[tuple[str, int]]  # (source, TTL) of packets sent with an initial TTL
     side: PacketArray | None = None  # packets kept in pass 1 (see ``read_lean``'s ``keep``)
 
@@ -192,7 +194,7 @@ def read_lean(
         observe=observe,
         checksums=side is not None,  # (evidence packets carry the checksum flags)
     )
-    table = FlowTable.of_blocks(blocks)
+    table = table_of_blocks(blocks)
     return LeanCapture(
         info=info[0],
         table=table,

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,9 @@ from pcapflow.flows.layout import CONN_STATES
 from pcapflow.flows.records import _AddrCache, _iface_ids, block_flows, flow_uids, proto_name
 from pcapflow.model.flow import Flow
 from pcapflow.model.result import FlowKind, FlowResult, Label
+
+if TYPE_CHECKING:
+    from pcapflow.flows.spill import SpilledTable
 
 Arr = npt.NDArray[Any]
 _STATES = np.array(CONN_STATES, dtype=object)
@@ -45,6 +48,15 @@ def _narrow(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         if info.min <= low and high <= info.max:
             return values.astype(kind)
     return values
+
+
+class Columnar(Protocol):
+    """A flow table's columns by name (:class:`FlowTable`, or one kept in a file)."""
+
+    @property
+    def cols(self) -> Mapping[str, npt.NDArray[Any]]: ...
+
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -152,6 +164,10 @@ class FlowTable:
         span: npt.NDArray[np.float64] = (self.cols["last_ns"] - self.cols["start_ns"]) / 1e9
         return span
 
+    def established_at(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """:meth:`established` of rows ``rows``."""
+        return self.take(rows).established()
+
     def established(self) -> npt.NDArray[np.bool_]:
         """:attr:`Flow.established`, per row."""
         states = _STATES[self.cols["state"]] if len(self) else np.zeros(0, dtype=object)
@@ -176,9 +192,10 @@ class Background:
     outcome (reason ``reasons[0]``), except a TCP connection whose opening SYN was not captured:
     not a connection attempt seen, no label (reason ``reasons[1]``).  ``kinds``: per row, the
     index in :data:`KINDS` of its kind (a direct call to a member's address, or other);
-    ``opened``: per row, whether its opening packet was captured; role ``role``."""
+    ``opened``: per row, whether its opening packet was captured; role ``role``.  The table
+    may be kept in a file (:mod:`pcapflow.flows.spill`)."""
 
-    table: FlowTable
+    table: FlowTable | SpilledTable
     capture: str
     role: str
     reasons: tuple[str, str]
@@ -215,7 +232,26 @@ class Background:
         return {(KINDS[k], Label.OK): int(n) for k, n in enumerate(found.tolist()) if n}
 
 
-CHUNK = 5_000  # background rows made into objects (or JSON) at a time
+CHUNK = 2_000  # background rows made into objects (or JSON) at a time (~15 MiB of JSON work)
+
+
+def _file_of(table: FlowTable | SpilledTable) -> int:
+    """The capture (``file_idx``) of a background table's rows (one capture per table)."""
+    return int(table.take(np.zeros(1, dtype=np.int64)).cols["file_idx"][0])
+
+
+def _insertion_points(
+    table: FlowTable | SpilledTable, ts: npt.NDArray[np.float64], uid: npt.NDArray[np.bytes_]
+) -> npt.NDArray[np.int64]:
+    """Per (ts, uid), sorted: how many rows of ``table`` (sorted by (ts, uid)) come before."""
+    rows = table.ts
+    low = np.searchsorted(rows, ts, side="left").astype(np.int64)
+    high = np.searchsorted(rows, ts, side="right").astype(np.int64)
+    del rows
+    for k in np.flatnonzero(high > low).tolist():  # the same ts: ordered by uid
+        same = table.take(np.arange(low[k], high[k], dtype=np.int64)).uids
+        low[k] += int(np.searchsorted(same, uid[k], side="left"))
+    return low
 
 
 class TableResults(Sequence[FlowResult]):
@@ -229,25 +265,34 @@ class TableResults(Sequence[FlowResult]):
 
     def _merge(self) -> npt.NDArray[np.int64]:
         """Per position: ``>= 0`` index into ``diagnosed``, ``< 0``: ``-1 - k`` the k-th
-        background row (over all tables, in order)."""
+        background row (over all tables, in order).  Each background table holds one capture
+        sorted by (ts, uid): the diagnosed flows are placed among its rows by binary search
+        (no sort of every row, no copy of the uids)."""
         files = np.array([r.flow.file_idx for r in self.diagnosed], dtype=np.int64)
         d_ts = np.array([r.flow.ts for r in self.diagnosed], dtype=np.float64)
         d_uid = np.array([r.flow.uid.encode() for r in self.diagnosed], dtype="S18")
-        parts_file = [files]
-        parts_ts = [d_ts]
-        parts_uid = [d_uid]
-        parts_code = [np.arange(len(self.diagnosed), dtype=np.int64)]
-        offset = 0
-        for b in self.background:
-            n = len(b.table)
-            parts_file.append(b.table.cols["file_idx"].astype(np.int64))
-            parts_ts.append(b.table.ts)
-            parts_uid.append(b.table.uids)
-            parts_code.append(-1 - np.arange(offset, offset + n, dtype=np.int64))
-            offset += n
-        uid = np.concatenate(parts_uid)
-        order = np.lexsort((uid, np.concatenate(parts_ts), np.concatenate(parts_file)))
-        merged: npt.NDArray[np.int64] = np.concatenate(parts_code)[order]
+        d_order = np.lexsort((d_uid, d_ts, files))
+        tables = {_file_of(b.table): b.table for b in self.background}
+        starts = np.cumsum([0, *(len(b.table) for b in self.background)]).tolist()
+        offsets = {_file_of(b.table): starts[k] for k, b in enumerate(self.background)}
+        parts: list[npt.NDArray[np.int64]] = []
+        for f in sorted({*tables, *files.tolist()}):
+            mine = d_order[files[d_order] == f]
+            table = tables.get(f)
+            if table is None:
+                parts.append(mine)
+                continue
+            at = _insertion_points(table, d_ts[mine], d_uid[mine])
+            segment = np.empty(len(table) + mine.size, dtype=np.int64)
+            placed = at + np.arange(mine.size, dtype=np.int64)
+            rest = np.ones(segment.shape[0], dtype=np.bool_)
+            rest[placed] = False
+            segment[placed] = mine
+            segment[rest] = -1 - np.arange(offsets[f], offsets[f] + len(table), dtype=np.int64)
+            parts.append(segment)
+        merged: npt.NDArray[np.int64] = (
+            np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        )
         return merged
 
     def __len__(self) -> int:

@@ -76,6 +76,51 @@ NLB_UNHEALTHY_THRESHOLD = 2  # UnhealthyThresholdCount default for TCP/HTTP(S) c
 NLB_HEALTH_CHECK_PATH = "/"
 
 
+@dataclass(frozen=True)
+class TargetState:
+    """What a ``describe-target-health`` state means for the pool (None: a plain member)."""
+
+    in_pool: bool
+    meaning: str
+
+
+# API reference, TargetHealth (State, Reason) and the NLB user guide, "Health checks for Network
+# Load Balancer target groups": new flows go to healthy targets only, to every target when none
+# is healthy (fail open); deregistering and unused targets get no new flows at all.
+TARGET_STATES: dict[str, TargetState | None] = {
+    "": None,  # no TargetHealth given
+    "healthy": None,
+    "initial": TargetState(
+        True,
+        "the NLB sends it new flows once it passes its first health checks; kept in the pool",
+    ),
+    "unhealthy": TargetState(
+        True,
+        "the NLB sends new flows to healthy targets only (to every target when none is "
+        "healthy: fail open); kept in the pool",
+    ),
+    "unhealthy.draining": TargetState(
+        True,
+        "its established flows drain and the NLB sends new flows to healthy targets only (to "
+        "every target when none is healthy: fail open); kept in the pool",
+    ),
+    "unavailable": TargetState(
+        True, "its health is unknown (the NLB reports an internal error); kept in the pool"
+    ),
+    "draining": TargetState(
+        False,
+        "it is being deregistered and gets no new flows (established ones drain); left out of "
+        "the pool",
+    ),
+    "unused": TargetState(
+        False,
+        "it is not in service (not registered, its zone not enabled, or the instance stopped), "
+        "so the NLB sends it no flows; left out of the pool",
+    ),
+}
+UNKNOWN_TARGET_STATE = TargetState(True, "a state pcapflow does not know; kept in the pool")
+
+
 def is_aws_document(data: Any) -> bool:
     """One of the AWS CLI outputs above (a mapping with one of their list keys)."""
     return isinstance(data, Mapping) and any(
@@ -376,6 +421,8 @@ def _listener(found: _Set, lb: LbDraft, node: Node) -> None:
         return
     preserve, distribution = _attributes(group)
     pool_name, backend_port, probe = _target_group(found, lb, group, preserve)
+    if backend_port is None:
+        return
     idle_s = found.idle_s.get(str(node.get("ListenerArn")), NLB_TCP_IDLE_TIMEOUT_S)
     idle_min = math.ceil(idle_s / 60)  # the model counts whole minutes
     origin = doc.origin(node.pointer)
@@ -419,29 +466,36 @@ def _attributes(group: _TargetGroup) -> tuple[bool, Distribution]:
 
 def _target_group(
     found: _Set, lb: LbDraft, group: _TargetGroup, preserve: bool
-) -> tuple[str, int, str | None]:
-    """Add the group's pool and probe to ``lb`` once; its pool name, backend port and probe."""
+) -> tuple[str, int | None, str | None]:
+    """Add the group's pool and probe to ``lb`` once; its pool name, backend port (None: its
+    targets listen on different ports) and probe."""
     node, doc = group.node, group.node.doc
     port = node.integer("Port", 0)
     known = any(p.name == group.name for p in lb.pools)
     pool = lb.pool(group.name, doc.origin(node.pointer))
     target_type = str(node.get("TargetType", default="instance")).casefold()
-    ports: set[int] = set()
+    ports: dict[int, list[str]] = {}  # port -> the targets registered on it
     for entry in group.health:
         target = entry.child("Target")
-        ports.add(target.integer("Port", port))
+        state = _state(entry)
+        if state is None or state.in_pool:  # a target that gets no flows has no say
+            ports.setdefault(target.integer("Port", port), []).append(str(target.get("Id")))
         if not known:
             _member(found, pool.members, group, target_type, entry)
+    traffic_port: int | None = port
     if len(ports) > 1:
-        listed = ", ".join(str(p) for p in sorted(ports))
+        # RegisterTargets: a target's Port is the port it receives traffic on (the target
+        # group's Port is only the default); the model's rule has one backend port
+        listed = "; ".join(f"{p}: {_some(ids)}" for p, ids in sorted(ports.items()))
         doc.report(
             node.pointer,
-            f"targets of target group {group.name!r} listen on different ports ({listed}); "
-            f"rules are modelled with the target group's port {port}",
-            Severity.WARNING,
+            f"targets of target group {group.name!r} are registered on different ports "
+            f"({listed}); the NLB sends each target's flows to its own port but a rule has one "
+            "backend port, so the listeners forwarding to it are not modelled",
         )
+        traffic_port = None
     elif ports:
-        port = ports.pop()
+        port = traffic_port = next(iter(ports))
     if not group.health_given and not known:
         doc.report(
             node.pointer,
@@ -453,7 +507,13 @@ def _target_group(
     # targets' data traffic comes from them too: the address no longer tells a probe apart.
     sources = found.private.get(lb.name, []) if preserve else []
     probe = _probe(lb, group, port, sources) if not known else _probe_name(group)
-    return group.name, port, probe
+    return group.name, traffic_port, probe
+
+
+def _some(ids: list[str], shown: int = 3) -> str:
+    """``a, b, c and 4 more``: a problem message stays one readable line."""
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
 
 
 def _member(
@@ -464,22 +524,8 @@ def _member(
     target_id = target.text("Id", required=True)
     if target_id is None:
         return
-    state = str(entry.child("TargetHealth").get("State", default="")).casefold()
-    if state == "draining":
-        doc.report(
-            entry.child("TargetHealth").at("State"),
-            f"target {target_id} of {group.name!r} is draining: it gets no new flows and is "
-            "left out of the pool",
-            Severity.WARNING,
-        )
+    if not _in_service(entry, target_id, group):
         return
-    if state not in ("", "healthy", "initial"):
-        doc.report(
-            entry.child("TargetHealth").at("State"),
-            f"target {target_id} of {group.name!r} is {state}: the NLB sends new flows to "
-            "healthy targets only (to all when none is healthy)",
-            Severity.WARNING,
-        )
     if kind == "ip":
         address = canonical_ip(target_id)
         if address is None:
@@ -511,6 +557,30 @@ def _member(
         return
     if all(m.value.address != member.address for m in members):
         members.append(Placed(member, doc.origin(entry.pointer)))
+
+
+def _state(entry: Node) -> TargetState | None:
+    """What a target's health state means for the pool (None: a healthy member)."""
+    state = str(entry.child("TargetHealth").get("State", default="")).casefold()
+    return TARGET_STATES.get(state, UNKNOWN_TARGET_STATE)
+
+
+def _in_service(entry: Node, target_id: str, group: _TargetGroup) -> bool:
+    """Report a target that is not healthy; False when it is left out of the pool."""
+    meaning = _state(entry)
+    if meaning is None:
+        return True
+    health = entry.child("TargetHealth")
+    state = str(health.get("State", default="")).casefold()
+    reason = health.text("Reason")
+    entry.doc.report(
+        health.at("State"),
+        f"target {target_id} of {group.name!r} is {state}"
+        + (f" ({reason})" if reason else "")
+        + f": {meaning.meaning}",
+        Severity.WARNING,
+    )
+    return meaning.in_pool
 
 
 def _probe_name(group: _TargetGroup) -> str | None:

@@ -23,6 +23,7 @@ environment installs that address on every backend (``local_on_members``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,7 @@ HEALTH_CHECK_TYPES = {
 CHECK_INTERVAL_DEFAULT_S = 5
 UNHEALTHY_THRESHOLD_DEFAULT = 2
 IDLE_TIMEOUT_DEFAULT_S = 600
+PORT_RANGE = re.compile(r"(\d+)(?:-(\d+))?")
 
 
 def url_key(url: str) -> str:
@@ -135,6 +137,7 @@ class _Set:
     services: dict[str, Node] = field(default_factory=dict)  # url key -> backend service
     checks: dict[str, Node] = field(default_factory=dict)
     instances: dict[str, Node] = field(default_factory=dict)
+    instance_names: dict[str, str] = field(default_factory=dict)  # name -> url key (the last)
     # (kind, wrapper or None, the backend it names or None, its items, document)
     group_lists: list[tuple[MemberList, Node | None, str | None, list[Node], Document]] = field(
         default_factory=list
@@ -147,6 +150,7 @@ def load_gcloud(items: Sequence[tuple[Any, Document]]) -> Loaded:
     found = _Set()
     for data, doc in items:
         _index(found, data, doc)
+    found.instance_names = {url_name(key): key for key in found.instances}
     _assign_groups(found)
     drafts: dict[str, LbDraft] = {}
     for rule in found.rules:
@@ -321,18 +325,27 @@ def _ports(node: Node, name: str) -> list[int]:
                     pointer_join(node.at("ports"), i), f"port {value!r} is not a single port"
                 )
         return out
-    text = str(node.get("portRange", default=""))
-    start, _, end = text.partition("-")
-    if start.isdigit() and (end or start) == start:
-        return [int(start)]
-    if start.isdigit() and end.isdigit():
+    text = str(node.get("portRange", default="")).strip()
+    if not text:
+        return [0]  # no ports, no range: every port
+    # compute v1 ForwardingRule.portRange: "\d+(?:-\d+)?"; gcloud prints one port as "80-80"
+    found = PORT_RANGE.fullmatch(text)
+    start, end = (int(found[1]), int(found[2] or found[1])) if found else (0, -1)
+    if start == end and 0 < start < 65536:
+        return [start]
+    if 0 < start < end < 65536:
         node.doc.report(
             node.at("portRange"),
             f"forwarding rule {name!r}: port range {text} is not modelled; rules for each port "
             "would be needed",
         )
-        return []
-    return [0]  # no ports, no range: every port
+    else:
+        node.doc.report(
+            node.at("portRange"),
+            f"forwarding rule {name!r}: portRange {text!r} is not a port or a range "
+            "START-END of ports 1-65535",
+        )
+    return []
 
 
 def _idle_minutes(service: Node) -> int:
@@ -434,8 +447,8 @@ def _endpoint(found: _Set, members: list[Placed[Member]], node: Node, group: str
         if instance is None:
             node.doc.report(endpoint.pointer, f"endpoint of {group!r} has no ipAddress or instance")
             return
-        named = {url_name(k): k for k in found.instances}
-        key = url_key(instance) if url_key(instance) in found.instances else named.get(instance)
+        by_url = url_key(instance)
+        key = by_url if by_url in found.instances else found.instance_names.get(instance)
         nics = found.instances[key].children("networkInterfaces") if key else []
         text = nics[0].text("networkIP") if nics else None
         if text is None:

@@ -197,8 +197,10 @@ def _service(found: _Set, svc: Node) -> LbDraft | None:
     if str(spec.get("internalTrafficPolicy", default="Cluster")).casefold() == "local":
         doc.report(
             spec.at("internalTrafficPolicy"),
-            f"Service {namespace}/{name} has internalTrafficPolicy Local: each node balances to "
-            "its own endpoints only, modelled here as the whole pool",
+            f"Service {namespace}/{name} has internalTrafficPolicy Local: kube-proxy sends a "
+            "pod's calls only to endpoints on the pod's own node, and drops them when the node "
+            "has none; modelled as the whole pool (every endpoint counts, not only the caller "
+            "node's)",
             Severity.WARNING,
         )
     affinity = str(spec.get("sessionAffinity", default="None")).casefold()
@@ -399,7 +401,8 @@ def _target_port(
         node.doc.report(
             node.at("targetPort"),
             f"targetPort {target!r} resolves to different ports on different pods ({listed}); "
-            "a rule has one backend port",
+            f"a rule has one backend port, so Service port {port}/{protocol.value.upper()} is "
+            "not modelled",
         )
         return None
     node.doc.report(

@@ -22,14 +22,14 @@ CLI).
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from pcapflow.errors import ConfigError, InputError
 from pcapflow.lbconfig.declaration import load_declaration
 from pcapflow.lbconfig.draft import Loaded, merge
 from pcapflow.lbconfig.loader import load_documents
-from pcapflow.lbconfig.problems import raise_first
+from pcapflow.lbconfig.problems import Severity, raise_first
 from pcapflow.model.lb import LbConfig
 
 STDIN = "-"
@@ -52,16 +52,23 @@ def config_from_options(
     vip: Sequence[str] = (),
     backend: Sequence[str] = (),
     floating_ip: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> LbConfig | None:
     """The configuration the options describe, or None when none was given.
 
     Files (``lb``, with ``nic`` documents) and a command-line declaration (``vip``/``backend``)
-    combine: the declared balancer (named ``cli``) is added after the files' ones.
+    combine: the declared balancer (named ``cli``) is added after the files' ones.  ``warn``
+    gets each loading warning (a draining target left out, a port range not modelled ...), one
+    located line each, so that a command using the config says what it assumed.
     """
     loaded = loaded_from_options(lb, lb_format, nic, vip, backend, floating_ip)
     if loaded is None:
         return None
     raise_first(loaded.problems)
+    if warn is not None:
+        for problem in loaded.problems:
+            if problem.severity is Severity.WARNING:
+                warn(str(problem))
     return loaded.config
 
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 from pcapflow.diagnose.facts import DEFAULT_IDLE_TIMEOUT_MIN
 from pcapflow.diagnose.idle_timeout import TOLERANCE
-from pcapflow.flows.table import FlowTable
+from pcapflow.flows.table import Columnar
 from pcapflow.model.lb import AZURE_PROBE_SOURCE, LbConfig
 from pcapflow.model.packet import (
     PROTO_ICMP,
@@ -38,6 +39,12 @@ from pcapflow.model.packet import (
     PROTO_UDP,
     addr_to_halves,
 )
+
+if TYPE_CHECKING:
+    from pcapflow.flows.spill import SpilledTable
+    from pcapflow.flows.table import FlowTable
+
+    Table: TypeAlias = FlowTable | SpilledTable  # in memory, or in a temporary file
 
 __all__ = [
     "balancer_endpoints",
@@ -77,7 +84,7 @@ def balancer_endpoints(lb: LbConfig | None) -> tuple[frozenset[str], frozenset[t
     return frozenset(addresses), frozenset(endpoints)
 
 
-def touches_balancer(table: FlowTable, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
+def touches_balancer(table: Table, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
     """Rows with an endpoint at a balancer address, or at a member's backend/probe port
     (compared on the address columns: no text per row): exactly the flows whose packets pass 1
     keeps (:func:`pass_one_endpoints`)."""
@@ -107,7 +114,7 @@ def probe_source_ranges(
     return tuple(sorted(nets, key=lambda n: (n.version, int(n.network_address), n.prefixlen)))
 
 
-def in_probe_ranges(table: FlowTable, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
+def in_probe_ranges(table: Table, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
     """Rows with an endpoint in a network health probes may come from (their packets are read
     in a second pass: pass 1 keeps only those of :func:`touches_balancer`)."""
     hit = np.zeros(len(table), dtype=np.bool_)
@@ -119,7 +126,7 @@ def in_probe_ranges(table: FlowTable, lb: LbConfig | None) -> npt.NDArray[np.boo
 
 
 def in_network(
-    table: FlowTable, side: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    table: Table, side: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network
 ) -> npt.NDArray[np.bool_]:
     """Rows whose ``side`` ("orig"/"resp") address lies in ``network``."""
     c = table.cols
@@ -134,7 +141,7 @@ def in_network(
     return found
 
 
-def member_addresses_at(table: FlowTable, side: str, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
+def member_addresses_at(table: Columnar, side: str, lb: LbConfig | None) -> npt.NDArray[np.bool_]:
     """Rows whose ``side`` address is a pool member's (on any port)."""
     hit = np.zeros(len(table), dtype=np.bool_)
     members = {
@@ -148,7 +155,7 @@ def member_addresses_at(table: FlowTable, side: str, lb: LbConfig | None) -> npt
     return hit
 
 
-def _at(table: FlowTable, side: str, address: str) -> npt.NDArray[np.bool_]:
+def _at(table: Columnar, side: str, address: str) -> npt.NDArray[np.bool_]:
     """Rows whose ``side`` ("orig"/"resp") address is ``address`` (none: not an address)."""
     try:
         v, h, low = addr_to_halves(address)
@@ -164,7 +171,7 @@ def _at(table: FlowTable, side: str, address: str) -> npt.NDArray[np.bool_]:
 IDLE_SUSPECT_S = DEFAULT_IDLE_TIMEOUT_MIN * 60.0 * TOLERANCE
 
 
-def decided_by_columns(table: FlowTable) -> npt.NDArray[np.bool_]:
+def decided_by_columns(table: Table) -> npt.NDArray[np.bool_]:
     """Rows of single healthy flows whose verdict (no label, 'answered') needs no packet: a
     TCP connection with a handshake, too short to hold an idle timeout; a UDP flow answered."""
     if not len(table):
@@ -172,13 +179,13 @@ def decided_by_columns(table: FlowTable) -> npt.NDArray[np.bool_]:
     proto = table.cols["proto"]
     span = np.maximum(table.duration, table.last_ts - table.ts)
     tcp = (proto == PROTO_TCP) & (span < IDLE_SUSPECT_S)
-    tcp[tcp] &= table.take(np.flatnonzero(tcp)).established()
+    tcp[tcp] &= table.established_at(np.flatnonzero(tcp))
     udp = (proto == PROTO_UDP) & (table.cols["resp_pkts"] > 0)
     decided: npt.NDArray[np.bool_] = tcp | udp
     return decided
 
 
-def _repeated_callers(tables: Sequence[FlowTable]) -> list[npt.NDArray[np.bool_]]:
+def _repeated_callers(tables: Sequence[Table]) -> list[npt.NDArray[np.bool_]]:
     """Rows that may share a connection key (:func:`pcapflow.reconcile.packets.conn_key`)
     with another flow, in any capture: the same caller address, port and protocol, and for TCP
     the same ISN, or an ISN the columns do not know (no SYN seen: it comes from the SYN-ACK)."""
@@ -208,24 +215,46 @@ def _repeated_callers(tables: Sequence[FlowTable]) -> list[npt.NDArray[np.bool_]
     return np.split(repeated, np.cumsum(sizes)[:-1])
 
 
-def _icmp_neighbours(table: FlowTable) -> npt.NDArray[np.bool_]:
-    """UDP rows between two hosts that an ICMP flow of the same capture also joins."""
+def _icmp_neighbours(table: Table) -> npt.NDArray[np.bool_]:
+    """UDP rows between two hosts that an ICMP flow of the same capture also joins (the
+    address pairs compared as 64-bit mixes first, then as text for the few that match)."""
     hit = np.zeros(len(table), dtype=np.bool_)
     if not len(table):
         return hit
     proto = table.cols["proto"]
-    icmp = table.take(np.flatnonzero((proto == PROTO_ICMP) | (proto == PROTO_ICMP6)))
-    if not len(icmp):
+    icmp_rows = np.flatnonzero((proto == PROTO_ICMP) | (proto == PROTO_ICMP6))
+    if not icmp_rows.size:
         return hit
+    udp_rows = np.flatnonzero(proto == PROTO_UDP)
+    del proto
+    mixed = _pair_mixes(table, np.concatenate([icmp_rows, udp_rows]))
+    maybe = udp_rows[np.isin(mixed[icmp_rows.size :], mixed[: icmp_rows.size])]
+    if not maybe.size:
+        return hit
+    icmp = table.take(icmp_rows)
     pairs = {frozenset(p) for p in zip(icmp.orig_h.tolist(), icmp.resp_h.tolist(), strict=True)}
-    rows = np.flatnonzero(proto == PROTO_UDP)
-    udp = table.take(rows)
-    for i, a, b in zip(rows.tolist(), udp.orig_h.tolist(), udp.resp_h.tolist(), strict=True):
+    udp = table.take(maybe)
+    for i, a, b in zip(maybe.tolist(), udp.orig_h.tolist(), udp.resp_h.tolist(), strict=True):
         hit[i] = frozenset((a, b)) in pairs
     return hit
 
 
-def needs_packets(tables: Sequence[FlowTable], lb: LbConfig | None) -> list[npt.NDArray[np.bool_]]:
+def _pair_mixes(table: Table, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """Per row, a 64-bit mix of its two addresses that does not depend on their order."""
+    ver = table.cols["ver"][rows].astype(np.uint64)
+    with np.errstate(over="ignore"):
+        ends = [
+            (table.cols[f"{side}_lo"][rows].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+            ^ (table.cols[f"{side}_hi"][rows].astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F))
+            ^ ver
+            for side in ("orig", "resp")
+        ]
+        low, high = np.minimum(*ends), np.maximum(*ends)
+        mixed: npt.NDArray[np.uint64] = low ^ (high * np.uint64(0xD6E8FEB86659FD93))
+    return mixed
+
+
+def needs_packets(tables: Sequence[Table], lb: LbConfig | None) -> list[npt.NDArray[np.bool_]]:
     """For every row of every capture's flow table: whether the diagnosis reads its packets."""
     repeated = _repeated_callers(tables)
     return [

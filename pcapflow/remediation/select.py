@@ -33,6 +33,7 @@ class Target:
     member: str | None = None  # probe findings: the member probed
     probe_port: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    platform: str = "azure"  # the config's platform when no rule matches (see config_cloud)
 
 
 def target_for(
@@ -57,7 +58,15 @@ def target_for(
         member,
         fp or None,
         dict(extra or {}),
+        config_cloud(lb),
     )
+
+
+def config_cloud(lb: LbConfig) -> str:
+    """The platform of the config's balancers when they share one, else Azure (the default of
+    a finding no rule explains)."""
+    clouds = {bal.cloud for bal in lb.load_balancers}
+    return clouds.pop() if len(clouds) == 1 else "azure"
 
 
 def _rule_match(finding: Finding, lb: LbIndex, vip: str, fp: int, proto: str) -> RuleMatch | None:
@@ -91,7 +100,7 @@ def situation(t: Target, os: str | None) -> Situation:
         protocol=t.proto,
         floating_ip=rule.floating_ip if rule else None,
         http=http,
-        cloud=t.match.lb.cloud if t.match else "azure",
+        cloud=t.match.lb.cloud if t.match else t.platform,
         second_nic="nic2" in t.extra,
     )
 

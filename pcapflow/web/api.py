@@ -8,6 +8,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
+from pcapflow.model.checksums import CHECKSUM_POLICIES
 from pcapflow.web import jobs
 from pcapflow.web.context import WebContext, context
 from pcapflow.web.errors import WebError, not_found
@@ -64,6 +65,13 @@ UPLOAD_BODY: dict[str, Any] = {
                     "lb_text": {"type": "string", "description": "LB config pasted as text"},
                     "lb_format": {"type": "string", "description": "config format; auto-detected"},
                     "os": {"type": "string", "enum": ["linux", "windows", "auto"]},
+                    "checksums": {
+                        "type": "string",
+                        "enum": [*CHECKSUM_POLICIES, "default"],
+                        "description": "checksum policy: offload-aware (wrong checksums keep "
+                        "their packets out unless left for offload), ignore (count every packet, "
+                        "-C), verify (keep out every wrong one); default: the server's",
+                    },
                 },
             }
         }

@@ -32,7 +32,9 @@ class WebContext:
             self.files.staging,
             self.settings.max_upload,
         )
-        return await anyio.to_thread.run_sync(jobs.accept, submission, self.store, self.files)
+        return await anyio.to_thread.run_sync(
+            jobs.accept, submission, self.store, self.files, self.settings.checksums
+        )
 
 
 def context(request: Request) -> WebContext:

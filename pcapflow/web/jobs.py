@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from pcapflow.errors import PcapflowError
+from pcapflow.model.checksums import DEFAULT_POLICY
 from pcapflow.web.errors import WebError
 from pcapflow.web.settings import ServeSettings
 from pcapflow.web.store import Job, JobStore, Status
@@ -77,8 +78,12 @@ def check_config(submission: Submission) -> None:
         raise WebError(400, "bad_config", str(exc)) from None
 
 
-def accept(submission: Submission, store: JobStore, files: JobFiles) -> Job:
-    """Turn a received upload into a queued job; the job is committed when this returns."""
+def accept(
+    submission: Submission, store: JobStore, files: JobFiles, checksums: str = DEFAULT_POLICY
+) -> Job:
+    """Turn a received upload into a queued job; the job is committed when this returns.
+
+    ``checksums`` is the server's checksum policy, the job's unless the upload chose one."""
     job_id = new_job_id()
     try:
         check_config(submission)
@@ -102,6 +107,7 @@ def accept(submission: Submission, store: JobStore, files: JobFiles) -> Job:
         os=submission.os,
         lb_name=submission.lb_name,
         lb_format=submission.lb_format,
+        checksums=submission.checksums or checksums,
     )
     try:
         store.add(job)

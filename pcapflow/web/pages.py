@@ -33,6 +33,11 @@ TEMPLATES = jinja2.Environment(
 )
 TEMPLATES.filters["size"] = format_size
 VERDICT_STYLE = {"healthy": "ok", "hairpin failure": "bad", "failures found": "bad"}
+CHECKSUM_CHOICES = (  # the upload form's words for each policy (pcapflow.model.checksums)
+    ("offload-aware", "left out, unless left unfinished by checksum offload (offload-aware)"),
+    ("ignore", "counted all the same, e.g. in rewritten or anonymised traces (ignore, -C)"),
+    ("verify", "left out, offloaded ones too (verify, --validate-checksums)"),
+)
 
 
 def page(ctx: WebContext, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
@@ -70,6 +75,8 @@ def upload_form(ctx: WebContext, error: str | None = None, status: int = 200) ->
         max_upload=ctx.settings.max_upload,
         max_captures=MAX_CAPTURES,
         config_formats=CONFIG_FORMATS,
+        checksum_choices=CHECKSUM_CHOICES,
+        checksums_default=ctx.settings.checksums,
         recent=[job_view(j, ctx.store) for j in ctx.store.recent(limit=5)],
     )
 

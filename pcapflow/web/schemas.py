@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from pcapflow.model.checksums import DEFAULT_POLICY
+
 
 class CaptureOut(BaseModel):
     name: str = Field(description="the uploaded file name (display only)")
@@ -49,6 +51,11 @@ class JobOut(BaseModel):
     queue_position: int | None = Field(description="1 = next to run; null unless queued")
     attempts: int
     os: str | None
+    checksums: str = Field(
+        default=DEFAULT_POLICY,
+        description="checksum policy the captures are read with: offload-aware (default), "
+        "ignore (-C) or verify (--validate-checksums)",
+    )
     lb: ConfigOut | None
     captures: list[CaptureOut]
     verdict: str | None = Field(description="healthy, hairpin failure, failures found")

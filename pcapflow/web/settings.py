@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pcapflow.errors import InputError
+from pcapflow.model.checksums import DEFAULT_POLICY
 
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -27,6 +28,7 @@ class ServeSettings:
     token: str | None = None  # bearer token protecting every endpoint
     job_timeout_s: float = 900.0  # a job running longer is killed and failed
     max_attempts: int = 3  # a job interrupted this many times by restarts is failed
+    checksums: str = DEFAULT_POLICY  # checksum policy of an upload that does not choose one
 
     @property
     def db_path(self) -> Path:

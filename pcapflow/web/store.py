@@ -18,6 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from pcapflow.model.checksums import DEFAULT_POLICY
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id          TEXT PRIMARY KEY,
@@ -32,6 +34,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     os          TEXT,
     lb_name     TEXT,
     lb_format   TEXT,
+    checksums   TEXT,
     captures    TEXT NOT NULL,
     verdict     TEXT,
     summary     TEXT,
@@ -44,6 +47,9 @@ CREATE TABLE IF NOT EXISTS results (
 );
 """
 
+
+# Columns added after the first release, for a database made before them: (name, SQL type).
+ADDED_COLUMNS = (("checksums", "TEXT"),)
 
 COPY_CHUNK = 1 << 20
 
@@ -101,6 +107,7 @@ class Job:
     os: str | None = None
     lb_name: str | None = None  # config file name or "<pasted>"; None = no config
     lb_format: str | None = None
+    checksums: str = DEFAULT_POLICY  # the checksum policy (pcapflow.model.checksums)
     verdict: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)  # verdict, findings, remediations
     error: str | None = None
@@ -114,6 +121,15 @@ class JobStore:
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self._connection().executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """A database made before a column existed gets it (NULL in the old rows)."""
+        with self._transaction() as db:
+            have = {str(row["name"]) for row in db.execute("PRAGMA table_info(jobs)")}
+            for column, kind in ADDED_COLUMNS:
+                if column not in have:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")  # fixed names
 
     # ---- connections ---------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -150,7 +166,7 @@ class JobStore:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO jobs (id, created, updated, status, stage, os, lb_name, lb_format,"
-                " captures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " checksums, captures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id,
                     job.created,
@@ -160,6 +176,7 @@ class JobStore:
                     job.os,
                     job.lb_name,
                     job.lb_format,
+                    job.checksums,
                     json.dumps([c.to_dict() for c in job.captures]),
                 ),
             )
@@ -337,6 +354,7 @@ def _job(row: sqlite3.Row) -> Job:
         os=row["os"],
         lb_name=row["lb_name"],
         lb_format=row["lb_format"],
+        checksums=row["checksums"] or DEFAULT_POLICY,  # NULL: a job from before the column
         verdict=row["verdict"],
         summary=json.loads(row["summary"]) if row["summary"] else {},
         error=row["error"],

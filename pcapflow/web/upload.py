@@ -13,6 +13,9 @@ Form fields (the same for the page form and the API):
 - ``lb_text``    optional config pasted as text (instead of ``lb``)
 - ``lb_format``  optional config format name; empty or ``auto`` = detect
 - ``os``         ``linux``, ``windows`` or ``auto`` (default)
+- ``checksums``  the checksum policy, ``offload-aware``, ``ignore`` or ``verify``
+                 (:mod:`pcapflow.model.checksums`); empty or ``default`` = the server's
+                 (``pcapflow serve -C`` / ``--validate-checksums``)
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from python_multipart.multipart import (
 )
 from starlette.requests import ClientDisconnect
 
+from pcapflow.model.checksums import CHECKSUM_POLICIES
 from pcapflow.web.errors import WebError
 from pcapflow.web.settings import format_size
 from pcapflow.web.sniff import CaptureSniffer, NotACapture
@@ -44,7 +48,8 @@ if TYPE_CHECKING:
 
 MAX_CAPTURES = 32
 MAX_CONFIG = 1 << 20  # a load-balancer config is text that is parsed in memory anyway
-TEXT_FIELD_LIMITS = {"lb_text": MAX_CONFIG, "lb_format": 64, "os": 16}
+CHOICE_FIELDS = {"lb_format": 64, "os": 16, "checksums": 32}  # a name: longer is a bad request
+TEXT_FIELD_LIMITS = {"lb_text": MAX_CONFIG, **CHOICE_FIELDS}
 FILE_FIELDS = ("captures", "lb")
 OS_CHOICES = {"linux": "linux", "windows": "windows", "auto": None, "": None}
 WRITE_BATCH = 256 * 1024  # bytes handed to the parser thread at a time
@@ -63,6 +68,7 @@ class Submission:
     # several config files read together (one platform's CLI outputs): (name, text) each;
     # empty when the config is one file or pasted text (``lb_text``)
     lb_files: tuple[tuple[str, str], ...] = ()
+    checksums: str | None = None  # a checksum policy's name; None = the server's default
 
 
 def display_name(raw: bytes) -> str:
@@ -157,6 +163,9 @@ class FormReceiver:
 
     def _buffer(self, part: _Part, chunk: bytes) -> None:
         limit = TEXT_FIELD_LIMITS.get(part.form_field, MAX_CONFIG)
+        if part.size > limit and part.form_field in CHOICE_FIELDS:
+            message = f"form field {part.form_field!r} is longer than any of its values"
+            raise WebError(400, "bad_request", f"{message} ({limit} bytes at most)")
         if part.size > limit:
             raise WebError(
                 413,
@@ -213,7 +222,8 @@ def boundary_of(content_type: str) -> bytes:
         raise WebError(
             415,
             "unsupported_media_type",
-            "send the analysis as multipart/form-data (fields: captures, lb, lb_text, os)",
+            "send the analysis as multipart/form-data (fields: captures, lb, lb_text, os, "
+            "checksums)",
         )
     return boundary
 
@@ -290,7 +300,19 @@ def _submission(receiver: FormReceiver) -> Submission:
         lb_name=lb_name,
         lb_format=None if lb_format in ("", "auto") else lb_format,
         lb_files=files,
+        checksums=_checksums(fields.get("checksums", "")),
     )
+
+
+def _checksums(value: str) -> str | None:
+    """The checksum policy a form chose; None (the server's) when it chose none."""
+    choice = value.strip().lower()
+    if choice in ("", "default"):
+        return None
+    if choice not in CHECKSUM_POLICIES:
+        known = ", ".join(CHECKSUM_POLICIES)
+        raise WebError(400, "bad_request", f"checksums must be {known} or default, not {choice!r}")
+    return choice
 
 
 def _config_text(name: str, raw: bytes) -> str:

@@ -50,6 +50,7 @@ def job_view(job: Job, store: JobStore) -> dict[str, Any]:
         "queue_position": store.queue_position(job) if job.status is Status.QUEUED else None,
         "attempts": job.attempts,
         "os": job.os,
+        "checksums": job.checksums,
         "lb": None if job.lb_name is None else {"name": job.lb_name, "format": job.lb_format},
         "captures": [
             {"name": c.name, "file": c.file, "size": c.size, "format": c.format}

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pcapflow.errors import PcapflowError
+from pcapflow.model.checksums import CHECKSUM_POLICIES
 from pcapflow.model.lb import LbConfig
 from pcapflow.model.result import AnalysisResult, FlowKind
 from pcapflow.web.jobs import JobFiles
@@ -122,7 +123,11 @@ class JobRunner:
         self.store.set_stage(job.id, claimant, f"analysing {_captures(len(job.captures))}")
         with working_directory(self.files.dir(job.id)):
             result = self.analyze(
-                [c.file for c in job.captures], lb, os=job.os, points=capture_points(job)
+                [c.file for c in job.captures],
+                lb,
+                os=job.os,
+                points=capture_points(job),
+                checksums=job.checksums,
             )
         result = with_upload_names(result, job)
         self.store.set_stage(job.id, claimant, "rendering reports")
@@ -141,13 +146,21 @@ class JobRunner:
             self.files.remove(job.id)
 
     def analyze(
-        self, captures: Sequence[str], lb: LbConfig | None, *, os: str | None, points: list[str]
+        self,
+        captures: Sequence[str],
+        lb: LbConfig | None,
+        *,
+        os: str | None,
+        points: list[str],
+        checksums: str,
     ) -> AnalysisResult:
+        """The engine's analysis; ``checksums`` names the job's checksum policy."""
         if self._analyze is None:
             from pcapflow.pipeline import analyze
 
             self._analyze = analyze
-        return self._analyze(captures, lb, os=os, capture_points=points)
+        ignore = CHECKSUM_POLICIES[checksums]
+        return self._analyze(captures, lb, os=os, capture_points=points, ignore_checksums=ignore)
 
     def _config(self, job: Job) -> LbConfig | None:
         if job.lb_name is None:
