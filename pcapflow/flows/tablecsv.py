@@ -1,14 +1,17 @@
-"""The flow table as CSV, written in chunks as it is formatted (``pcapflow flows --format csv``).
+"""The flow table as CSV, JSON lines or a Zeek conn.log, written in pieces as it is formatted
+(``pcapflow flows --format csv|json|zeek`` of one capture).
 
-Byte for byte what ``blocks_frame(blocks).to_csv(index=False, lineterminator="\\n")`` writes,
-without pandas or one Python object per cell: each finished-flow block is copied, as it comes,
-into one int64 matrix (:data:`~pcapflow.flows.csvwrite.FLOW_COLUMNS`, the uid's two numbers and
-entries of a text pool) and dropped; the flows are ordered by (ts, uid) with one ``lexsort`` of
-integer rows (the uid's base62 digits are in ASCII order); then the numba kernel
-:func:`~pcapflow.flows.csvwrite.write_flow_rows` formats a few thousand rows at a time into a
-reused byte buffer that goes to the output.  IPv6 addresses (each distinct one once), the
-protocol, state and end-reason names, and the rare float cells that the kernel cannot prove
-to be ``repr``'s text (``write_micro``) are entries of the text pool, made by Python.
+Byte for byte what the pandas frame's formatters (``output.flows_csv``, ``flows_json``,
+``zeek_conn_log`` of ``blocks_frame(blocks)``) write, without pandas or one Python object per
+cell: each finished-flow block is copied, as it comes, into one int64 matrix reserved ahead
+(:data:`~pcapflow.flows.csvwrite.FLOW_COLUMNS`, the uid's two numbers, entries of a text pool)
+and dropped; the flows are ordered by (ts, uid) with a stable sort of the start times (the
+uid's base62 digits are in ASCII order, so its two numbers order ties); then the numba kernel
+:func:`~pcapflow.flows.csvwrite.write_table_rows` formats a few thousand lines at a time, as a
+:class:`Dialect` says (the cells of a line and how they are spelt), into a reused byte buffer
+that goes to the output.  IPv6 addresses (each distinct one once), the protocol, state and
+end-reason names, and the rare float cells that the kernel cannot prove to be ``repr``'s text
+are entries of the text pool, made by Python.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ class TextPool:
 
 @dataclass(frozen=True)
 class FlowTable:
-    """The flows of a capture, ready to format: see :func:`write_flow_rows`."""
+    """The flows of a capture, ready to format: see :func:`write_table_rows`."""
 
     ints: Arr  # (n, FLOW_ROWS) int64: a flow's cells side by side
     order: Arr  # row order: by ts, then uid
