@@ -85,12 +85,16 @@ def warm() -> WarmReport:
 
 
 def flows_csv(capture: Path) -> str:
-    """``pcapflow flows --format csv`` of ``capture`` (its CSV writer's kernels)."""
+    """``pcapflow flows --format csv`` of ``capture`` (its CSV and conn.log writers' kernels)."""
     from pcapflow.flows.api import capture_blocks
-    from pcapflow.flows.output import blocks_csv
+    from pcapflow.flows.tablecsv import flow_table, write_conn_log, write_csv
 
     blocks, _, _ = capture_blocks(str(capture), packets_per_flow=0, digest=False)
-    return blocks_csv(list(blocks))
+    table = flow_table(blocks)
+    pieces: list[bytes] = []
+    write_conn_log(table, lambda piece: None)
+    write_csv(table, lambda piece: pieces.append(bytes(piece)))
+    return b"".join(pieces).decode("ascii")
 
 
 def main() -> None:

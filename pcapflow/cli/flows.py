@@ -8,17 +8,21 @@ Formats: ``table`` (default, for the terminal), ``csv``, ``json`` (one object pe
 from __future__ import annotations
 
 import gc
+import os
+from collections.abc import Callable
 
 import click
 
 from pcapflow.capture import jitstart
 from pcapflow.cli import main
 from pcapflow.cli.options import CHECKSUM_POLICIES, checksum_options, engine_option
+from pcapflow.errors import PcapflowError
 from pcapflow.flows.api import capture_blocks
 from pcapflow.flows.assembler import DEFAULT_MAX_FLOWS
 from pcapflow.flows.filter import parse
-from pcapflow.flows.output import FORMATTERS, blocks_csv, table_chunks
+from pcapflow.flows.output import FORMATTERS, table_chunks
 from pcapflow.flows.records import blocks_frame
+from pcapflow.flows.tablecsv import flow_table, write_conn_log, write_csv, write_json_lines
 
 
 @main.command("flows")
@@ -59,8 +63,8 @@ def flows(
     # (nor the flow table's at exit, see the end)
     gc.freeze()
     selector = parse(filter_text) if filter_text is not None else None
-    if fmt == "csv" and selector is None and len(captures) == 1:
-        _csv_of_one(captures[0], engine, CHECKSUM_POLICIES[checksums], max_flows, output)
+    if fmt in _STREAMED and selector is None and len(captures) == 1:
+        _stream_one(fmt, captures[0], engine, CHECKSUM_POLICIES[checksums], max_flows, output)
         gc.freeze()
         return
     import pandas as pd
@@ -95,14 +99,20 @@ def flows(
     gc.freeze()  # the interpreter's exit then skips its collection of the flow table
 
 
-def _csv_of_one(
+# formats written without pandas
+_STREAMED = {"csv": write_csv, "json": write_json_lines, "zeek": write_conn_log}
+
+
+def _stream_one(
+    fmt: str,
     path: str,
     engine: str,
     ignore_checksums: bool | None,
     max_flows: int,
     output: click.utils.LazyFile,
 ) -> None:
-    """CSV of one unfiltered capture: the flow table goes to the CSV writer without pandas."""
+    """CSV, JSON lines or conn.log of one unfiltered capture: the flow table goes to the kernel that
+    formats it without pandas, and the text to the output in pieces as it is formatted."""
     blocks, asm, info = capture_blocks(
         path,
         engine=engine,
@@ -111,11 +121,43 @@ def _csv_of_one(
         max_flows=max_flows,
         digest=False,
     )
-    text = blocks_csv(list(blocks))
+    table = flow_table(blocks)  # (the blocks are freed as they are copied)
     for warning in info[0].warnings if info else ():
         click.echo(f"pcapflow: warning: {path}: {warning}", err=True)
-    output.write(text)
+    _written(lambda: _STREAMED[fmt](table, _ascii_writer(output)))
     _warn_evicted(asm.stats.evicted, max_flows)
+
+
+def _ascii_writer(output: click.utils.LazyFile) -> Callable[[bytes | memoryview], object]:
+    """Where ASCII text goes as bytes: straight to the output's file descriptor (after what
+    its text layer holds; nothing is left buffered when a write fails), else its text layer."""
+    try:
+        fd = output.fileno()
+        plain = "ts,".encode(output.encoding or "ascii") == b"ts,"
+    except (AttributeError, OSError, ValueError, LookupError):  # (no descriptor: a test runner)
+        fd, plain = -1, False
+    if fd < 0 or not plain:
+        return lambda piece: output.write(bytes(piece).decode("ascii"))
+    output.flush()
+
+    def write(piece: bytes | memoryview) -> None:
+        view = memoryview(piece)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    return write
+
+
+def _written(write_all: Callable[[], None]) -> None:
+    """Run the writes of the output; a failed one (a full disk) is a one-line error."""
+    try:
+        write_all()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise PcapflowError(f"cannot write the output: {exc.strerror or exc}") from None
 
 
 def _warn_evicted(evicted: int, max_flows: int) -> None:

@@ -11,15 +11,15 @@ deterministic; ``zeek-cut`` ignores both lines.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pcapflow.flows.assembler import FlowBlock
-from pcapflow.flows.csvwrite import columns_csv, frame_csv
-from pcapflow.flows.records import Nullable, blocks_frame, table_columns
+from pcapflow.flows.csvwrite import frame_csv
+from pcapflow.flows.tablecsv import flow_table, write_csv
 from pcapflow.flows.zeeklog import CONN_FIELDS, UNSET, footer, header
 
 if TYPE_CHECKING:  # pandas is imported where it is used (the csv path never needs it)
@@ -66,18 +66,12 @@ def flows_csv(frame: pd.DataFrame) -> str:
     return frame_csv(frame)
 
 
-def blocks_csv(blocks: list[FlowBlock]) -> str:
-    """``flows_csv(blocks_frame(blocks))`` without pandas (the same text, sooner): the table's
-    columns go straight to the CSV writer; pandas only when the writer cannot (quoting)."""
-    if any(len(b) for b in blocks):
-        columns = {
-            name: (col.values, col.missing) if isinstance(col, Nullable) else col
-            for name, col in table_columns(blocks).items()
-        }
-        text = columns_csv(columns)
-        if text is not None:
-            return text
-    return flows_csv(blocks_frame(blocks))
+def blocks_csv(blocks: Iterable[FlowBlock]) -> str:
+    """``flows_csv(blocks_frame(blocks))`` without pandas (the same text, sooner); see
+    :mod:`pcapflow.flows.tablecsv`, which also writes it in pieces."""
+    pieces: list[bytes] = []
+    write_csv(flow_table(blocks), lambda piece: pieces.append(bytes(piece)))
+    return b"".join(pieces).decode("ascii")
 
 
 def flows_json(frame: pd.DataFrame) -> str:

@@ -56,6 +56,23 @@ def flow_uids(cols: dict[str, npt.NDArray[Any]]) -> list[str]:
     n = cols["start_ns"].shape[0]
     if n == 0:
         return []
+    head, tail = uid_numbers(cols)
+    first = np.full((n, 1), ord("C"), dtype=np.uint8)
+    chars = np.concatenate(
+        [first, _digits(head, UID_HEAD_DIGITS), _digits(tail, UID_TAIL_DIGITS)], axis=1
+    )
+    return chars.view("S18").ravel().astype(str).tolist()
+
+
+UID_HEAD_DIGITS, UID_TAIL_DIGITS = 10, 7  # base62 digits of the uid after its "C"
+
+
+def uid_numbers(
+    cols: dict[str, npt.NDArray[Any]],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """The two numbers whose base62 digits (10 and 7, :data:`_BASE62` order, which is ASCII
+    order) follow the "C" of each flow's uid: so uids sort as the pairs of numbers do."""
+    n = cols["start_ns"].shape[0]
     ports: npt.NDArray[np.uint64] = np.bitwise_or(
         np.left_shift(cols["orig_p"].astype(np.uint64), _U(32)),
         np.left_shift(cols["resp_p"].astype(np.uint64), _U(8)),
@@ -75,15 +92,7 @@ def flow_uids(cols: dict[str, npt.NDArray[Any]]) -> list[str]:
     for f in fields:
         h1 = _mix(h1, f)
         h2 = _mix(h2, f ^ _U(0xA4093822299F31D0))
-    chars = np.concatenate(
-        [
-            np.full((n, 1), ord("C"), dtype=np.uint8),
-            _digits(h1 % _U(62**10), 10),
-            _digits(h2 % _U(62**7), 7),
-        ],
-        axis=1,
-    )
-    return chars.view("S18").ravel().astype(str).tolist()
+    return h1 % _U(62**UID_HEAD_DIGITS), h2 % _U(62**UID_TAIL_DIGITS)
 
 
 class _AddrCache:
