@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pcapflow.diagnose.stats import binomial_p, check_rate, expected_rate, unknown_pool_rate
 
@@ -48,3 +53,43 @@ def test_unknown_pool_gives_the_observed_rate_and_no_expectation() -> None:
     r = unknown_pool_rate(3, 4)
     assert r.expected_rate is None and r.p_value is None and r.consistent is None
     assert r.observed_rate == 0.75 and "unknown" in r.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    attempts=st.integers(min_value=1, max_value=400),
+    members=st.integers(min_value=1, max_value=24),
+    data=st.data(),
+)
+def test_binomial_p_is_scipys_exact_binomial_test(
+    attempts: int, members: int, data: st.DataObject
+) -> None:
+    """The integer computation gives scipy.stats.binomtest's two-sided p-value (the reference)."""
+    from scipy.stats import binomtest
+
+    failures = data.draw(st.integers(min_value=0, max_value=attempts))
+    reference = binomtest(failures, attempts, 1.0 / members).pvalue
+    assert binomial_p(failures, attempts, 1.0 / members) == pytest.approx(reference, rel=1e-12)
+
+
+@pytest.mark.parametrize(("failures", "attempts", "members"), [(1028, 19327, 19), (2500, 9000, 4),
+                         (4400, 9000, 2), (0, 5000, 3), (5000, 5000, 7)])  # fmt: skip
+def test_binomial_p_of_many_attempts_in_log_space(
+    failures: int, attempts: int, members: int
+) -> None:
+    from scipy.stats import binomtest
+
+    reference = binomtest(failures, attempts, 1.0 / members).pvalue
+    assert binomial_p(failures, attempts, 1.0 / members) == pytest.approx(
+        reference, rel=1e-9, abs=1e-300
+    )
+
+
+def test_the_rate_check_does_not_import_scipy_stats() -> None:
+    code = (
+        "import sys; from pcapflow.diagnose.stats import check_rate; "
+        "r = check_rate(3, 9, 3, 'default'); assert r.p_value is not None; "
+        "print('scipy.stats' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
