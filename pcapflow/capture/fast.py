@@ -65,7 +65,6 @@ class _Buffer:
 
     def fill(self) -> None:
         """Move unread bytes to the front and read more (growing when one record needs it)."""
-        self.source.settle()  # the background hash must be done with the bytes we move
         keep = self.end - self.pos
         if self.pos > 0:
             self.data[:keep] = self.data[self.pos : self.end]

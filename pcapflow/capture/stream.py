@@ -2,10 +2,11 @@
 
 Compression is recognised by magic bytes, never by file name: gzip (``1f 8b``), bzip2 (``BZh``)
 and xz (``fd 37 7a 58 5a 00``).  Decompression is streamed; the file is never loaded whole.
-Every byte handed to the parser also feeds a SHA-256 (on a worker thread, overlapping the
-parsing), so :attr:`Source.sha256` is the hash of the decompressed content once the source has
-been read to its end (:meth:`Source.drain`).  ``Source(path, digest=False)`` skips the hash (it
-costs about 0.7 s of CPU per GB) for callers that do not report it; ``sha256`` is then ``""``.
+Every byte handed to the parser also feeds a SHA-256: a copy of each chunk is hashed on a worker
+thread, so the parser never waits for the hash unless it is several chunks ahead.
+:attr:`Source.sha256` is the hash of the decompressed content once the source has been read to
+its end (:meth:`Source.drain`).  ``Source(path, digest=False)`` skips the hash (about 0.5 s of
+CPU per GB) for callers that do not report it; ``sha256`` is then ``""``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ COMPRESSIONS: tuple[tuple[bytes, str, Callable[[], _Decompressor]], ...] = (
 )
 
 DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+HASH_BACKLOG = 4  # chunks copied for the background hash and not yet hashed, at most
 RAW_CHUNK = 1 << 16  # compressed bytes fed per step (bounds the memory a step can produce)
 
 
@@ -182,8 +184,10 @@ class Source:
         return data
 
     def readinto(self, view: memoryview) -> int:
-        """Fill ``view`` as far as the content goes (0 at the end); hashing of those bytes is
-        started in the background: call :meth:`settle` before the bytes in ``view`` change."""
+        """Fill ``view`` as far as the content goes (0 at the end); a copy of those bytes is
+        hashed in the background, so the caller may change ``view`` at once (at most
+        :data:`HASH_BACKLOG` chunks wait for the hash: memory stays bounded when hashing is the
+        slower of the two)."""
         got = 0
         try:
             while got < len(view):
@@ -199,7 +203,9 @@ class Source:
                 return got
             if self._hasher is None:
                 self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
-            self._pending.append(self._hasher.submit(self._hash.update, view[:got]))
+            while len(self._pending) >= HASH_BACKLOG:
+                self._pending.pop(0).result()
+            self._pending.append(self._hasher.submit(self._hash.update, bytes(view[:got])))
         return got
 
     def settle(self) -> None:

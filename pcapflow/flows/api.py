@@ -116,7 +116,8 @@ def capture_blocks(
 
     ``params`` (when given) replaces the three assembly options before it.  ``digest=False``
     leaves ``CaptureInfo.sha256`` empty (the fast engine then does not hash the file);
-    ``observe`` is called with every packet batch before it is assembled; ``checksums``
+    ``observe`` is called with every packet batch before it is assembled (on the read-ahead
+    thread); ``checksums``
     verifies transport checksums even when nothing in the assembly needs them.
     """
     params = params or _params(packets_per_flow, ignore_checksums, max_flows)
@@ -128,10 +129,14 @@ def capture_blocks(
     info: list[CaptureInfo] = []
 
     def keyed() -> Iterator[tuple[PacketArray, PacketKeys]]:
-        """The batches with their connection keys, computed on the read-ahead thread too."""
+        """The batches with their connection keys, computed on the read-ahead thread too, where
+        ``observe`` sees them (in order; its state is read once the blocks are exhausted, after
+        the thread has ended)."""
         batches = reader.batches()
         try:
             for batch in batches:
+                if observe is not None:
+                    observe(batch)
                 yield batch, packet_keys(batch)
         finally:
             close = getattr(batches, "close", None)
@@ -140,8 +145,6 @@ def capture_blocks(
 
     def blocks() -> Iterator[FlowBlock]:
         for batch, keys in prefetched(keyed()):
-            if observe is not None:
-                observe(batch)
             yield from asm.feed(batch, keys)
         yield from asm.close()
         info.append(_with_checksum_hint(reader.info(), asm))
