@@ -181,6 +181,7 @@ KERNEL_SOURCES = (
     "flows/layout.py",
     "flows/csvwrite.py",
     "flows/table.py",
+    "flows/observe.py",
 )
 STAMP_NAME = "pcapflow-kernels.stamp"
 

@@ -1,7 +1,8 @@
 """Compile every packet kernel now, so that no analysis waits for it later.
 
 ``pcapflow warmup`` (or ``python -m pcapflow.warm``) analyses two tiny captures it writes itself
-(one pcap, one pcapng: each reader has its own kernels), renders every report format and writes
+(one pcap, one pcapng: each reader has its own kernels), with and without a declared balancer,
+renders every report format and writes
 their flow table as CSV (``pcapflow flows --format csv``, whose writer has kernels too), which
 compiles each kernel and stores it in the cache (:mod:`pcapflow._jitcache`).  A container image
 runs it at build time as the user the app runs as (or with ``NUMBA_CACHE_DIR`` set to a directory
@@ -16,10 +17,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dpkt
 
 from pcapflow import _jitcache
+
+if TYPE_CHECKING:
+    from pcapflow.model.lb import LbConfig
 
 _CLIENT, _SERVER = "10.0.0.1", "10.0.0.2"
 
@@ -80,13 +85,26 @@ def warm() -> WarmReport:
             result = analyze([str(capture)], None)
             for name in sorted(RENDERERS):
                 render(result, name)
+            analyze([str(capture)], declared())  # pass one's observer keeps endpoints' packets
             flows_csv(capture)
     return WarmReport(time.monotonic() - started, _jitcache.cache_dir())
 
 
+def declared() -> LbConfig:
+    """A balancer whose frontend is the warm-up server (``--vip``/``--backend``)."""
+    from pcapflow.lbconfig.options import config_from_options
+
+    config = config_from_options(vip=(f"{_SERVER}:80/tcp",), backend=(f"{_SERVER}:80",))
+    assert config is not None
+    return config
+
+
 def flows_csv(capture: Path) -> str:
-    """``pcapflow flows --format csv`` of ``capture`` (its CSV and conn.log writers' kernels)."""
+    """``pcapflow flows --format csv`` of ``capture`` (its CSV and conn.log writers' kernels, and
+    the frame's CSV writer of several captures)."""
     from pcapflow.flows.api import capture_blocks
+    from pcapflow.flows.output import flows_csv as flows_csv_of_frame
+    from pcapflow.flows.records import blocks_frame
     from pcapflow.flows.tablecsv import flow_table, write_conn_log, write_csv
 
     blocks, _, _ = capture_blocks(str(capture), packets_per_flow=0, digest=False)
@@ -94,7 +112,11 @@ def flows_csv(capture: Path) -> str:
     pieces: list[bytes] = []
     write_conn_log(table, lambda piece: None)
     write_csv(table, lambda piece: pieces.append(bytes(piece)))
-    return b"".join(pieces).decode("ascii")
+    text = b"".join(pieces).decode("ascii")
+    # several captures or --filter: the pandas frame's CSV writer (kernels of its own)
+    framed, _, _ = capture_blocks(str(capture), packets_per_flow=0, digest=False)
+    flows_csv_of_frame(blocks_frame(list(framed)))
+    return text
 
 
 def main() -> None:

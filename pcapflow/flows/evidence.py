@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pcapflow.capture.prefetch import prefetched
+from pcapflow.flows import observe
 from pcapflow.flows.api import _backend, _gc_paused, capture_blocks
 from pcapflow.flows.keys import packet_keys
 from pcapflow.flows.records import _AddrCache, packet_refs
@@ -65,26 +66,40 @@ _FLOWING[list(_FLOW_PROTOS)] = True
 
 
 class _Senders:
-    """Distinct (IP version, source, TTL) of the packets with an initial TTL, batch by batch."""
+    """Distinct (IP version, source, TTL) of the packets with an initial TTL, batch by batch
+    (IPv4 ones in a numba hash set, :mod:`pcapflow.flows.observe`)."""
 
     def __init__(self) -> None:
-        self.v4: set[int] = set()
+        self.table = np.zeros(1 << 12, dtype=np.uint64)
+        self.used = 0
+        self.packed = np.zeros(0, dtype=np.uint64)
         self.v6: set[tuple[int, int, int]] = set()
 
     def add(self, batch: PacketArray) -> None:
-        ttl = batch["ttl"]
-        mask = _INITIAL[ttl] & _FLOWING[batch["proto"]]
-        if not mask.any():
-            return
-        ver = batch["ip_ver"][mask]
-        lo = batch["src_lo"][mask]
-        t = ttl[mask].astype(np.uint64)
-        v4 = ver == 4
-        packed = (lo[v4] & np.uint64(0xFFFFFFFF)) | (t[v4] << np.uint64(32))
-        self.v4.update(np.unique(packed).tolist())
-        if not v4.all():
-            hi = batch["src_hi"][mask][~v4].tolist()
-            self.v6.update(zip(hi, lo[~v4].tolist(), t[~v4].tolist(), strict=True))
+        if self.packed.shape[0] < len(batch):
+            self.packed = np.zeros(len(batch), dtype=np.uint64)
+        ttl, proto = batch["ttl"], batch["proto"]
+        n, v6 = observe.pack_senders(
+            ttl, proto, batch["ip_ver"], batch["src_lo"], _INITIAL, _FLOWING, self.packed
+        )
+        self._insert(self.packed, int(n))
+        if v6:
+            mask = _INITIAL[ttl] & _FLOWING[proto] & (batch["ip_ver"] != 4)
+            hi, lo = batch["src_hi"][mask].tolist(), batch["src_lo"][mask].tolist()
+            self.v6.update(zip(hi, lo, ttl[mask].tolist(), strict=True))
+
+    def _insert(self, values: npt.NDArray[np.uint64], n: int) -> None:
+        used = int(observe.insert(values, n, self.table, self.used))
+        while used < 0:  # half full: twice the slots, the values so far again, then these
+            old = self.table[self.table != observe.EMPTY]
+            self.table = np.zeros(self.table.shape[0] * 2, dtype=np.uint64)
+            self.used = int(observe.insert(old, old.shape[0], self.table, 0))
+            used = int(observe.insert(values, n, self.table, self.used))
+        self.used = used
+
+    @property
+    def v4(self) -> set[int]:
+        return set(self.table[self.table != observe.EMPTY].tolist())
 
     def texts(self, addrs: _AddrCache) -> frozenset[tuple[str, int]]:
         found = {(addrs.text(4, 0, v & 0xFFFFFFFF), v >> 32) for v in self.v4}
