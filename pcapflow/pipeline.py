@@ -169,9 +169,11 @@ def _load(
 
     table = lean.table
     covered = np.zeros(len(table), dtype=np.bool_)
-    if lean.side is not None and len(table):
-        tcp_udp = np.isin(table.cols["proto"], (6, 17))
-        covered = want & tcp_udp & touches_balancer(table, lb)
+    if lean.side is not None and want.any():
+        rows = np.flatnonzero(want)  # only the wanted rows are tested (not a spilled table)
+        chosen = table.take(rows)
+        tcp_udp = np.isin(chosen.cols["proto"], (6, 17))
+        covered[rows] = tcp_udp & touches_balancer(chosen, lb)
     side = _evidence(path, lean, covered, engine, lean.side)
     read = _evidence(path, lean, want & ~covered, engine, None)
     by_row = dict(zip(np.flatnonzero(covered).tolist(), side, strict=True))
