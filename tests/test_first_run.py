@@ -139,6 +139,22 @@ def test_first_run_notice_goes_to_stderr_only_and_not_when_warm(tmp_path: Path) 
     assert json.loads(warm.stdout) == json.loads(cold.stdout)
 
 
+@pytest.mark.slow
+def test_cold_warmup_ends_the_notice_line_before_its_result(tmp_path: Path) -> None:
+    """On a terminal both streams share a screen: the notice's line is ended ("done") before
+    "kernels ready" is printed, not after it."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
+    env["PYTHONUNBUFFERED"] = "1"  # each write shows at once, as on a terminal
+    command = [sys.executable, "-c", "from pcapflow.cli import main; main()", "warmup"]
+    # one pipe for both streams, as a terminal shows them
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env, timeout=900, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    notice, ready = done.stdout.splitlines()
+    assert notice.startswith(TITLE) and " done (" in notice
+    assert ready.startswith("kernels ready (")
+
+
 def test_warmup_takes_quiet_and_then_prints_nothing() -> None:
     from click.testing import CliRunner
 

@@ -20,9 +20,11 @@ from pcapflow.cli import main
 )
 def warmup(quiet: bool) -> None:
     """Compile the packet kernels ahead of time (the first run does it otherwise)."""
+    from pcapflow import _jitnotice
     from pcapflow.warm import warm
 
     report = warm()
+    _jitnotice.end_line()  # the compile notice's line ends before the result is printed
     if report.cache_dir is None:
         click.echo(
             f"pcapflow: kernels compiled in {report.seconds:.1f} s but not cached: no writable "
