@@ -11,6 +11,7 @@ analysis result's flow list where the healthy background flows stay in such a ta
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,7 +24,7 @@ import numpy.typing as npt
 
 from pcapflow._jitcache import kernel
 from pcapflow.flows.assembler import FlowBlock
-from pcapflow.flows.csvwrite import float_cells
+from pcapflow.flows.csvwrite import _write_address, float_cells
 from pcapflow.flows.csvwrite import write_int as _write_int
 from pcapflow.flows.layout import CONN_STATES
 from pcapflow.flows.records import _AddrCache, _iface_ids, block_flows, flow_uids, proto_name
@@ -423,18 +424,25 @@ class Texts:
     off: npt.NDArray[np.int64]
 
 
-def _coded(codes: npt.NDArray[Any], texts: Sequence[str]) -> Texts:
-    """Cell ``r`` is ``texts[codes[r]]``: a gather of padded rows, no Python per cell."""
+@functools.lru_cache(maxsize=64)
+def _padded(texts: tuple[str, ...]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """The UTF-8 of ``texts``, a padded row each, and their sizes (name tables: made once)."""
     encoded = [t.encode() for t in texts]
     sizes = np.array([len(e) for e in encoded], dtype=np.int64)
     width = max(1, int(sizes.max(initial=0)))
     table = np.frombuffer(b"".join(e.ljust(width) for e in encoded), np.uint8)
+    return table.reshape(-1, width), sizes
+
+
+def _coded(codes: npt.NDArray[Any], texts: Sequence[str]) -> Texts:
+    """Cell ``r`` is ``texts[codes[r]]``: a gather of padded rows, no Python per cell."""
+    table, sizes = _padded(tuple(texts))
     picked = np.asarray(codes, dtype=np.int64)
     lens = sizes[picked]
-    shown = np.arange(width)[None, :] < lens[:, None]
+    shown = np.arange(table.shape[1])[None, :] < lens[:, None]
     off = np.zeros(picked.shape[0] + 1, dtype=np.int64)
     np.cumsum(lens, out=off[1:])
-    return Texts(table.reshape(-1, width)[picked][shown].tobytes(), off)
+    return Texts(table[picked][shown].tobytes(), off)
 
 
 def _floats(values: npt.NDArray[np.float64]) -> Texts:
@@ -449,13 +457,47 @@ def _json_strings(values: npt.NDArray[np.object_]) -> Texts:
     return _coded(inverse.ravel(), [_ENC(v) for v in distinct.tolist()])
 
 
+@kernel(nogil=True)
+def _write_addresses(out: Arr, off: Arr, words: Arr, pool: Arr, pool_off: Arr) -> None:
+    """``"address"`` of each row into ``out``, row ``i`` at ``out[off[i]:off[i + 1]]``:
+    ``words[i]`` is (IPv4 address, -1) or (0, entry of its text in the pool) for IPv6."""
+    pos = 0
+    for i in range(words.shape[0]):
+        off[i] = pos
+        out[pos] = 34  # '"'
+        pos = _write_address(out, pos + 1, words, i, 0, 1, pool, pool_off)
+        out[pos] = 34
+        pos += 1
+    off[words.shape[0]] = pos
+
+
+_ADDRESS = 48  # bytes at most of a quoted address ("::ffff:255.255.255.255" and longer forms)
+
+
 def _addresses(c: Mapping[str, npt.NDArray[Any]], side: str) -> Texts:
-    """The quoted text of each address, each distinct (version, hi, lo) formatted once."""
-    key = np.stack([c["ver"].astype(np.uint64), c[f"{side}_hi"].astype(np.uint64),
-                    c[f"{side}_lo"].astype(np.uint64)], axis=1)  # fmt: skip
-    distinct, inverse = np.unique(key, axis=0, return_inverse=True)
-    text = _AddrCache().column(distinct[:, 0], distinct[:, 1], distinct[:, 2])
-    return _coded(inverse.ravel(), [f'"{a}"' for a in text])
+    """The quoted text of each address: IPv4 written by the CSV writer's address kernel, IPv6
+    from a pool of the distinct IPv6 addresses' text."""
+    n = c["ver"].shape[0]
+    words = np.empty((n, 2), dtype=np.int64)
+    words[:, 0] = c[f"{side}_lo"].astype(np.uint64).view(np.int64) & 0xFFFFFFFF
+    words[:, 1] = -1
+    v6 = np.flatnonzero(c["ver"] != 4)
+    pool = np.zeros(0, dtype=np.uint8)
+    pool_off = np.zeros(1, dtype=np.int64)
+    if v6.size:
+        key = np.stack([c[f"{side}_hi"][v6].astype(np.uint64),
+                        c[f"{side}_lo"][v6].astype(np.uint64)], axis=1)  # fmt: skip
+        distinct, inverse = np.unique(key, axis=0, return_inverse=True)
+        text = _AddrCache().column(np.full(len(distinct), 6), distinct[:, 0], distinct[:, 1])
+        encoded = [t.encode() for t in text]
+        pool = np.frombuffer(b"".join(encoded), np.uint8)
+        pool_off = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=pool_off[1:])
+        words[v6, 1] = inverse.ravel()
+    out = np.empty(n * _ADDRESS, dtype=np.uint8)
+    off = np.empty(n + 1, dtype=np.int64)
+    _write_addresses(out, off, words, pool, pool_off)
+    return Texts(out[: off[n]].tobytes(), off)
 
 
 def _quoted_uids(uids: npt.NDArray[np.bytes_], prefix: str) -> Texts:
