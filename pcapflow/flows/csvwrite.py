@@ -217,17 +217,18 @@ def _micro_reprs(values: Arr, out: Arr, lens: Arr) -> None:
         lens[i] = write_float(out[i], 0, values[i])
 
 
-def _float_encoded(values: Arr) -> tuple[bytes, Arr]:
-    """Float cells as pandas writes them (the shortest round-trip form, ``repr``; empty for
-    NaN), as :func:`_encoded` returns them: whole microseconds by :func:`_micro_reprs`, the
-    other cells by ``repr``."""
+def float_cells(values: Arr, null: str = "") -> tuple[bytes, Arr]:
+    """Float cells as pandas writes them (the shortest round-trip form, ``repr``; ``null``
+    for NaN), as :func:`_encoded` returns them: the cells :func:`write_float` proves by
+    :func:`_micro_reprs`, the other cells by ``repr``.  (Also the JSON of background flows,
+    with ``null="null"``: see :func:`pcapflow.flows.table.background_json_rows`.)"""
     n = values.shape[0]
     out = np.zeros((n, _CELL), dtype=np.uint8)
     lens = np.empty(n, dtype=np.int64)
     _micro_reprs(np.ascontiguousarray(values, dtype=np.float64), out, lens)
     other = np.flatnonzero(lens < 0)
     if other.size:
-        texts = ["" if x != x else repr(x) for x in values[other].tolist()]
+        texts = [null if x != x else repr(x) for x in values[other].tolist()]
         lens[other] = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         padded = "".join(t.ljust(_CELL) for t in texts).encode()  # (repr is ASCII)
         out[other] = np.frombuffer(padded, dtype=np.uint8).reshape(-1, _CELL)
@@ -235,6 +236,9 @@ def _float_encoded(values: Arr) -> tuple[bytes, Arr]:
     np.cumsum(lens, out=off[1:])
     used = np.arange(_CELL)[None, :] < lens[:, None]
     return out[used].tobytes(), off
+
+
+_float_encoded = float_cells  # (the CSV's: empty for NaN)
 
 
 def _text_cells(cells: list[Any]) -> tuple[list[str], str] | None:

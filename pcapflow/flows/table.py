@@ -11,6 +11,7 @@ analysis result's flow list where the healthy background flows stay in such a ta
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,6 +24,7 @@ import numpy.typing as npt
 
 from pcapflow._jitcache import kernel
 from pcapflow.flows.assembler import FlowBlock
+from pcapflow.flows.csvwrite import _write_address, float_cells
 from pcapflow.flows.csvwrite import write_int as _write_int
 from pcapflow.flows.layout import CONN_STATES
 from pcapflow.flows.records import _AddrCache, _iface_ids, block_flows, flow_uids, proto_name
@@ -414,39 +416,129 @@ def _write_rows(
     return pos
 
 
-def _floats(values: npt.NDArray[np.float64]) -> list[str]:
-    if not np.isfinite(values).all():
-        return [repr(v) if np.isfinite(v) else "null" for v in values.tolist()]
-    return list(map(float.__repr__, values.tolist()))
+@dataclass(frozen=True)
+class Texts:
+    """Cells already in bytes: cell ``r`` is ``data[off[r]:off[r + 1]]`` (UTF-8)."""
+
+    data: bytes
+    off: npt.NDArray[np.int64]
 
 
-def _json_strings(values: npt.NDArray[np.object_]) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def _padded(texts: tuple[str, ...]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """The UTF-8 of ``texts``, a padded row each, and their sizes (name tables: made once)."""
+    encoded = [t.encode() for t in texts]
+    sizes = np.array([len(e) for e in encoded], dtype=np.int64)
+    width = max(1, int(sizes.max(initial=0)))
+    table = np.frombuffer(b"".join(e.ljust(width) for e in encoded), np.uint8)
+    return table.reshape(-1, width), sizes
+
+
+def _coded(codes: npt.NDArray[Any], texts: Sequence[str]) -> Texts:
+    """Cell ``r`` is ``texts[codes[r]]``: a gather of padded rows, no Python per cell."""
+    table, sizes = _padded(tuple(texts))
+    picked = np.asarray(codes, dtype=np.int64)
+    lens = sizes[picked]
+    shown = np.arange(table.shape[1])[None, :] < lens[:, None]
+    off = np.zeros(picked.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lens, out=off[1:])
+    return Texts(table[picked][shown].tobytes(), off)
+
+
+def _floats(values: npt.NDArray[np.float64]) -> Texts:
+    """``repr`` of each float (``null`` if not finite), by the CSV writer's float kernel."""
+    finite = np.where(np.isfinite(values), values, np.nan)
+    return Texts(*float_cells(finite, null="null"))
+
+
+def _json_strings(values: npt.NDArray[np.object_]) -> Texts:
     """JSON string literals, each distinct value encoded once."""
-    enc = json.encoder.encode_basestring
-    if values.shape[0] > 64:
-        distinct, inverse = np.unique(values.astype(str), return_inverse=True)
-        coded = np.array([enc(v) for v in distinct.tolist()], dtype=object)
-        out: list[str] = coded[inverse.ravel()].tolist()
-        return out
-    return [enc(v) for v in values.tolist()]
+    distinct, inverse = np.unique(values.astype(str), return_inverse=True)
+    return _coded(inverse.ravel(), [_ENC(v) for v in distinct.tolist()])
 
 
-def _iface_lists(masks: npt.NDArray[np.int64], pad: str) -> list[str]:
-    cache: dict[int, str] = {}
-    out = []
-    for m in masks.tolist():
-        text = cache.get(m)
-        if text is None:
-            ids = _iface_ids(m)
-            inner = f",\n{pad}  ".join(map(str, ids))
-            text = f"[\n{pad}  {inner}\n{pad}]" if ids else "[]"
-            cache[m] = text
-        out.append(text)
-    return out
+@kernel(nogil=True)
+def _write_addresses(out: Arr, off: Arr, words: Arr, pool: Arr, pool_off: Arr) -> None:
+    """``"address"`` of each row into ``out``, row ``i`` at ``out[off[i]:off[i + 1]]``:
+    ``words[i]`` is (IPv4 address, -1) or (0, entry of its text in the pool) for IPv6."""
+    pos = 0
+    for i in range(words.shape[0]):
+        off[i] = pos
+        out[pos] = 34  # '"'
+        pos = _write_address(out, pos + 1, words, i, 0, 1, pool, pool_off)
+        out[pos] = 34
+        pos += 1
+    off[words.shape[0]] = pos
 
 
-Cell = tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | list[str] | str
-_KIND_JSON = [json.encoder.encode_basestring(k.value) for k in KINDS]
+_ADDRESS = 48  # bytes at most of a quoted address ("::ffff:255.255.255.255" and longer forms)
+
+
+def _addresses(c: Mapping[str, npt.NDArray[Any]], side: str) -> Texts:
+    """The quoted text of each address: IPv4 written by the CSV writer's address kernel, IPv6
+    from a pool of the distinct IPv6 addresses' text."""
+    n = c["ver"].shape[0]
+    words = np.empty((n, 2), dtype=np.int64)
+    words[:, 0] = c[f"{side}_lo"].astype(np.uint64).view(np.int64) & 0xFFFFFFFF
+    words[:, 1] = -1
+    v6 = np.flatnonzero(c["ver"] != 4)
+    pool = np.zeros(0, dtype=np.uint8)
+    pool_off = np.zeros(1, dtype=np.int64)
+    if v6.size:
+        key = np.stack([c[f"{side}_hi"][v6].astype(np.uint64),
+                        c[f"{side}_lo"][v6].astype(np.uint64)], axis=1)  # fmt: skip
+        distinct, inverse = np.unique(key, axis=0, return_inverse=True)
+        text = _AddrCache().column(np.full(len(distinct), 6), distinct[:, 0], distinct[:, 1])
+        encoded = [t.encode() for t in text]
+        pool = np.frombuffer(b"".join(encoded), np.uint8)
+        pool_off = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=pool_off[1:])
+        words[v6, 1] = inverse.ravel()
+    out = np.empty(n * _ADDRESS, dtype=np.uint8)
+    off = np.empty(n + 1, dtype=np.int64)
+    _write_addresses(out, off, words, pool, pool_off)
+    return Texts(out[: off[n]].tobytes(), off)
+
+
+def _quoted_uids(uids: npt.NDArray[np.bytes_], prefix: str) -> Texts:
+    """``"<prefix><uid>"`` per row (uids are 18 ASCII bytes)."""
+    n = uids.shape[0]
+    head = prefix.encode()
+    width = len(head) + 20
+    cells = np.empty((n, width), dtype=np.uint8)
+    cells[:, 0] = 34  # '"'
+    cells[:, 1 : len(head) + 1] = np.frombuffer(head, np.uint8)
+    cells[:, len(head) + 1 : -1] = np.ascontiguousarray(uids, "S18").view(np.uint8).reshape(n, 18)
+    cells[:, -1] = 34
+    return Texts(cells.tobytes(), np.arange(n + 1, dtype=np.int64) * width)
+
+
+def _iface_lists(masks: npt.NDArray[np.int64], pad: str) -> Texts:
+    distinct, inverse = np.unique(masks, return_inverse=True)
+    texts = []
+    for m in distinct.tolist():
+        ids = _iface_ids(m)
+        inner = f",\n{pad}  ".join(map(str, ids))
+        texts.append(f"[\n{pad}  {inner}\n{pad}]" if ids else "[]")
+    return _coded(inverse.ravel(), texts)
+
+
+Cell = tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | Texts | str
+_ENC = json.encoder.encode_basestring
+_KIND_JSON = [_ENC(k.value) for k in KINDS]
+_STATE_JSON = [_ENC(s) for s in CONN_STATES]
+_PROTO_JSON = [_ENC(p) for p in _PROTOS.tolist()]
+
+
+def _ids(c: Mapping[str, npt.NDArray[Any]], uids: npt.NDArray[np.bytes_]) -> Texts:
+    """``"file:uid"`` per row (a background table holds one capture: one file, one prefix)."""
+    files = c["file_idx"]
+    if files.shape[0] and (files == files[0]).all():
+        return _quoted_uids(uids, f"{int(files[0])}:")
+    texts = [
+        _ENC(f"{f}:{u}") for f, u in zip(files.tolist(), uids.astype(str).tolist(), strict=True)
+    ]
+    return _coded(np.arange(len(texts)), texts)
 
 
 def _cells(
@@ -454,32 +546,30 @@ def _cells(
 ) -> list[tuple[str, Cell]]:
     """The fields of :data:`pcapflow.report.serialize.FLOW_FIELDS` and of
     :func:`~pcapflow.report.serialize.flow_dict`, in order: integer columns (values, nulls),
-    JSON text per row, or one JSON text for every row."""
+    JSON text per row (bytes), or one JSON text for every row."""
     c = t.cols
     n = len(t)
     none = np.zeros(n, dtype=np.bool_)
     is_tcp = c["proto"] == 6
     syn = is_tcp & (c["isn"] >= 0)
-    enc = json.encoder.encode_basestring
+    opened = b.opened[rows].astype(np.int64)
 
     def ints(name: str, present: npt.NDArray[np.bool_] | None = None) -> Cell:
         return (c[name].astype(np.int64), none if present is None else ~present)
 
-    uids = t.uids.astype(str).tolist()
-    ids = [f"{f}:{u}" for f, u in zip(c["file_idx"].tolist(), uids, strict=True)]
     return [
-        ("id", list(map(enc, ids))),
-        ("uid", list(map(enc, uids))),
+        ("id", _ids(c, t.uids)),
+        ("uid", _quoted_uids(t.uids, "")),
         ("ts", _floats(t.ts)),
-        ("orig_h", _json_strings(t.orig_h)),
+        ("orig_h", _addresses(c, "orig")),
         ("orig_p", ints("orig_p")),
-        ("resp_h", _json_strings(t.resp_h)),
+        ("resp_h", _addresses(c, "resp")),
         ("resp_p", ints("resp_p")),
-        ("proto", _json_strings(t.proto)),
+        ("proto", _coded(c["proto"] & 0xFF, _PROTO_JSON)),
         ("duration", _floats(t.duration)),
         ("orig_bytes", ints("orig_bytes")),
         ("resp_bytes", ints("resp_bytes")),
-        ("conn_state", _json_strings(_STATES[c["state"]])),
+        ("conn_state", _coded(c["state"], _STATE_JSON)),
         ("missed_bytes", ints("missed_bytes")),
         ("history", _json_strings(t.history)),
         ("orig_pkts", ints("orig_pkts")),
@@ -499,15 +589,15 @@ def _cells(
         ("duplicates", ints("duplicates")),
         ("last_ts", _floats(t.last_ts)),
         ("packets_truncated", "false"),
-        ("label", np.where(b.opened[rows], enc(Label.OK.value), "null").tolist()),
+        ("label", _coded(opened, ["null", _ENC(Label.OK.value)])),
         ("paired_with", "[]"),
-        ("capture", enc(b.capture)),
-        ("role", enc(b.role)),
-        ("kind", [_KIND_JSON[k] for k in b.kinds[rows].tolist()]),
+        ("capture", _ENC(b.capture)),
+        ("role", _ENC(b.role)),
+        ("kind", _coded(b.kinds[rows], _KIND_JSON)),
         ("frontend", "null"),
         ("rule", "null"),
-        ("reason", np.where(b.opened[rows], enc(b.reasons[0]), enc(b.reasons[1])).tolist()),
-        ("note", enc("")),
+        ("reason", _coded(opened, [_ENC(b.reasons[1]), _ENC(b.reasons[0])])),
+        ("note", _ENC("")),
     ]
 
 
@@ -544,15 +634,10 @@ def background_json_rows(b: Background, start: int, stop: int, depth: int) -> st
             ints.append(cell[0])
             nulls.append(cell[1])
         else:
-            joined = "".join(cell)
-            data = joined.encode()
-            sizes = map(len, cell) if len(data) == len(joined) else (len(x.encode()) for x in cell)
-            off = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(np.fromiter(sizes, np.int64, n), out=off[1:])
             kinds.append(1)
             index.append(len(texts))
-            texts.append(data)
-            offsets.append(off)
+            texts.append(cell.data)
+            offsets.append(cell.off)
     seps.append(pending + f"\n{inner}}}")
     base = 0
     for j, off in enumerate(offsets):
