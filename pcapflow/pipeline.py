@@ -130,6 +130,7 @@ def _analyze_lean(
     flows = [_load(files[i], c, want[i], engine, declared) for i, c in enumerate(lean)]
     if declared is None:
         flows, want = _load_discovered(files, lean, flows, want, engine, paths, points, window)
+    lean = [c.settled() for c in lean]  # the hashes computed apart are needed from here on
     background: list[Rest] = []
     for i in range(len(lean)):  # the background rows replace the whole table (in a file if big)
         background.append(spill(lean[i].table, np.flatnonzero(~want[i])))
@@ -324,15 +325,24 @@ def _read(
 ) -> LeanCapture:
     """Pass 1; with a config, the packets of the flows that touch the balancer are kept on
     the way (they then need no second pass)."""
+    from pcapflow.capture.digest import hashable_apart, sha256_later
     from pcapflow.flows.evidence import Endpoints, read_lean
     from pcapflow.reconcile.relevance import pass_one_endpoints
 
     if path != "-" and not _os.path.exists(path):
         raise InputError(f"{path}: no such capture file")
     keep = Endpoints(*pass_one_endpoints(lb)) if lb is not None else None
-    return read_lean(
-        path, engine=engine, file_idx=file_idx, keep=keep, ignore_checksums=ignore_checksums
+    apart = engine == "fast" and hashable_apart(path)  # hashed on a thread of its own
+    later = sha256_later(path) if apart else None
+    lean = read_lean(
+        path,
+        engine=engine,
+        file_idx=file_idx,
+        keep=keep,
+        ignore_checksums=ignore_checksums,
+        digest=not apart,
     )
+    return replace(lean, sha256=later) if later is not None else lean
 
 
 def _config(

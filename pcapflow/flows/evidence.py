@@ -12,6 +12,7 @@ Memory is bounded by the flow table and the packets of the chosen flows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -57,6 +58,13 @@ class LeanCapture:
     # large table is kept in a temporary file (:mod:`pcapflow.flows.spill`)
     senders: frozenset[tuple[str, int]]  # (source, TTL) of packets sent with an initial TTL
     side: PacketArray | None = None  # packets kept in pass 1 (see ``read_lean``'s ``keep``)
+    sha256: Future[str] | None = None  # the file's hash, when it is computed apart from pass 1
+
+    def settled(self) -> LeanCapture:
+        """With ``info.sha256`` filled in (waits for the hash computed apart, if any)."""
+        if self.sha256 is None:
+            return self
+        return replace(self, info=replace(self.info, sha256=self.sha256.result()), sha256=None)
 
 
 _INITIAL = np.zeros(256, dtype=np.bool_)
@@ -188,10 +196,12 @@ def read_lean(
     file_idx: int = 0,
     keep: Endpoints | None = None,
     ignore_checksums: bool | None = None,
+    digest: bool = True,
 ) -> LeanCapture:
     """First pass: the flows of a capture (no evidence packets) and its senders; with
     ``keep``, the packets to and from those endpoints too (``LeanCapture.side``);
-    ``ignore_checksums`` as in :class:`pcapflow.flows.Params`."""
+    ``ignore_checksums`` as in :class:`pcapflow.flows.Params`; ``digest=False``: no SHA-256
+    (``info.sha256`` empty)."""
     senders = _Senders()
     side = _SideTable(keep) if keep is not None else None
 
@@ -208,6 +218,7 @@ def read_lean(
         ignore_checksums=ignore_checksums,
         observe=observe,
         checksums=side is not None,  # (evidence packets carry the checksum flags)
+        digest=digest,
     )
     table = table_of_blocks(blocks)
     return LeanCapture(
