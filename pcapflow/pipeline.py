@@ -325,7 +325,7 @@ def _read(
 ) -> LeanCapture:
     """Pass 1; with a config, the packets of the flows that touch the balancer are kept on
     the way (they then need no second pass)."""
-    from pcapflow.capture.digest import hashable_apart, sha256_later
+    from pcapflow.capture.digest import hashable_apart, sha256_of
     from pcapflow.flows.evidence import Endpoints, read_lean
     from pcapflow.reconcile.relevance import pass_one_endpoints
 
@@ -333,7 +333,7 @@ def _read(
         raise InputError(f"{path}: no such capture file")
     keep = Endpoints(*pass_one_endpoints(lb)) if lb is not None else None
     apart = engine == "fast" and hashable_apart(path)  # hashed on a thread of its own
-    later = sha256_later(path) if apart else None
+    later = sha256_of(path) if apart else None
     lean = read_lean(
         path,
         engine=engine,

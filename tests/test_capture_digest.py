@@ -36,3 +36,38 @@ def test_the_report_hash_is_the_content_hash_either_way(tmp_path: Path) -> None:
     plain = analyze([str(PCAP)], None).captures[0].info
     compressed = analyze([str(packed)], None).captures[0].info
     assert plain.sha256 == compressed.sha256 == content
+
+
+def test_capture_magics_are_the_readers() -> None:
+    from pcapflow.capture.digest import CAPTURE_MAGICS
+    from pcapflow.capture.formats import PCAP_MAGICS, PCAPNG_MAGIC
+
+    assert set(PCAP_MAGICS) | {PCAPNG_MAGIC} == CAPTURE_MAGICS
+
+
+@needs_sample
+def test_the_cli_hash_started_early_is_handed_over_once(tmp_path: Path) -> None:
+    from pcapflow.capture import digest
+
+    config = SAMPLE / "lb.yaml"
+    digest.hash_early(["--lb", str(config), str(PCAP), "-o", str(tmp_path / "r.html")])
+    ((identity, early),) = [(k, v) for k, v in digest._early.items() if k[0] == str(PCAP.resolve())]
+    assert digest.sha256_of(str(PCAP)) is early  # handed over ...
+    assert identity not in digest._early  # ... once
+    assert digest.sha256_of(str(PCAP)) is not early  # a second use hashes again
+    assert early.result() == hashlib.sha256(PCAP.read_bytes()).hexdigest()
+    assert not any(k[0] == str(config.resolve()) for k in digest._early)  # not a capture
+
+
+@needs_sample
+def test_analyze_cli_reports_the_content_hash(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from pcapflow.cli import main
+
+    result = CliRunner().invoke(main, ["analyze", str(PCAP), "--format", "json", "-q"])
+    assert result.exit_code in (0, 3), result.output
+    (capture,) = json.loads(result.stdout)["captures"]
+    assert capture["sha256"] == hashlib.sha256(PCAP.read_bytes()).hexdigest()

@@ -3,10 +3,11 @@
 ``pcapflow analyze`` reports each capture's SHA-256.  Hashed by the first pass's reader
 (:class:`pcapflow.capture.stream.Source`), it costs the pass about as much wall time as the hash
 itself on two cores (4 GB: 2 s of SHA-256 beside the reader and the flow kernel).  The pipeline
-therefore reads a plain file without hashing it and hashes it with :func:`sha256_later` on a
+therefore reads a plain file without hashing it and hashes it with :func:`sha256_of` on a
 thread of its own, started with the pass: it takes the share of the cores the pass leaves idle
 and goes on beside the single-threaded work that follows (evidence, relevance); the result waits
-for it only when it is built (4 GB: 6.0-6.2 s instead of 6.5 s for the whole analysis).
+for it only when it is built (4 GB: 6.0-6.2 s instead of 6.5 s for the whole analysis).  The
+CLI's ``analyze`` starts the hash of its captures still earlier (:func:`hash_early`).
 A compressed file is hashed by the reader as before (its SHA-256 is of the decompressed content).
 """
 
@@ -14,23 +15,59 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
 
-from pcapflow.capture.stream import COMPRESSIONS
+# The first bytes of an uncompressed capture: pcap (both byte orders; micro-, nanosecond and
+# Kuznetzov's modified) and
+# pcapng (:mod:`pcapflow.capture.formats`, which imports the kernels: not here, see hash_early).
+CAPTURE_MAGICS = frozenset(
+    {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
+     b"\x34\xcd\xb2\xa1", b"\xa1\xb2\xcd\x34", b"\x0a\x0d\x0d\x0a"}
+)  # fmt: skip
 
-_HEAD = max(len(magic) for magic, _name, _make in COMPRESSIONS)
+_Identity = tuple[str, int, int, int]  # real path, inode, size, modification time (ns)
+_early: dict[_Identity, Future[str]] = {}
+
+
+def _identity(path: str) -> _Identity | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def hashable_apart(path: str) -> bool:
-    """A regular, uncompressed file (its bytes are the content the reader hashes)."""
+    """A regular file that is an uncompressed capture (its bytes are the content the reader
+    would hash)."""
     if path == "-" or not os.path.isfile(path):
         return False
     try:
         with open(path, "rb") as f:
-            head = f.read(_HEAD)
+            head = f.read(4)
     except OSError:
         return False
-    return not any(head.startswith(magic) for magic, _name, _make in COMPRESSIONS)
+    return head in CAPTURE_MAGICS
+
+
+def hash_early(args: Sequence[str]) -> None:
+    """Start hashing each argument that names an uncompressed capture file, before the command
+    that will analyse it has even imported its modules (the CLI's ``analyze``): the hash then
+    also takes the start-up's idle core.  :func:`sha256_of` hands the hash over."""
+    for arg in args:
+        identity = _identity(arg) if hashable_apart(arg) else None
+        if identity is not None and identity not in _early:
+            _early[identity] = sha256_later(arg)
+
+
+def sha256_of(path: str) -> Future[str]:
+    """The file's hash: the one :func:`hash_early` started for this very file (same inode,
+    size and modification time), else one started now."""
+    identity = _identity(path)
+    early = _early.pop(identity, None) if identity is not None else None
+    return early if early is not None else sha256_later(path)
 
 
 def _sha256(path: str) -> str:
@@ -39,9 +76,15 @@ def _sha256(path: str) -> str:
 
 
 def sha256_later(path: str) -> Future[str]:
-    """The file's SHA-256 (hex), computed on a worker thread (hashlib releases the GIL)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
-    try:
-        return pool.submit(_sha256, path)
-    finally:
-        pool.shutdown(wait=False)
+    """The file's SHA-256 (hex), computed on a daemon thread (hashlib releases the GIL; a
+    command that stops early, e.g. on a bad config, does not wait for the hash to exit)."""
+    future: Future[str] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(_sha256(path))
+        except BaseException as exc:  # handed to whoever waits for the hash
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="sha256", daemon=True).start()
+    return future

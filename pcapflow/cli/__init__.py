@@ -142,6 +142,10 @@ class PcapflowGroup(click.Group):
             args = command_line(ctx)
             if args and args[0] in KERNEL_COMMANDS:
                 skip_last_collection()
+            if args and ALIASES.get(args[0], args[0]) == "analyze":
+                from pcapflow.capture.digest import hash_early
+
+                hash_early(args[1:])  # the captures' SHA-256 while the modules load
             with compile_notice(sys.stderr, early=runs_kernels(args)) as notice:
                 notice.enabled = not quiet(args)
                 return super().invoke(ctx)
