@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 
 # The first bytes of an uncompressed capture: pcap (both byte orders; micro-, nanosecond and
-# Kuznetzov's modified) and
-# pcapng (:mod:`pcapflow.capture.formats`, which imports the kernels: not here, see hash_early).
+# Kuznetzov's modified) and pcapng, as in :mod:`pcapflow.capture.formats` (which imports the
+# kernels, too slow for hash_early; tests/test_capture_digest.py checks the two agree).
 CAPTURE_MAGICS = frozenset(
     {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
      b"\x34\xcd\xb2\xa1", b"\xa1\xb2\xcd\x34", b"\x0a\x0d\x0d\x0a"}
