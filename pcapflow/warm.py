@@ -108,14 +108,13 @@ def flows_csv(capture: Path) -> str:
     from pcapflow.flows.tablecsv import flow_table, write_conn_log, write_csv
 
     blocks, _, _ = capture_blocks(str(capture), packets_per_flow=0, digest=False)
-    table = flow_table(blocks)
+    kept = list(blocks)  # (a few flows) for the streamed writers and the frame's
+    table = flow_table(kept)
     pieces: list[bytes] = []
     write_conn_log(table, lambda piece: None)
     write_csv(table, lambda piece: pieces.append(bytes(piece)))
     text = b"".join(pieces).decode("ascii")
-    # several captures or --filter: the pandas frame's CSV writer (kernels of its own)
-    framed, _, _ = capture_blocks(str(capture), packets_per_flow=0, digest=False)
-    flows_csv_of_frame(blocks_frame(list(framed)))
+    flows_csv_of_frame(blocks_frame(kept))  # several captures or --filter: kernels of its own
     return text
 
 

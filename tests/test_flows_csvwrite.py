@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcapflow.flows.csvwrite import _float_encoded, frame_csv
+from pcapflow.flows.csvwrite import float_cells, frame_csv
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_captures"
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=6)
@@ -135,7 +135,7 @@ MICROS = st.integers(min_value=0, max_value=2**34 * 10**6)  # whole microseconds
     )
 )
 def test_float_cells_are_repr_whatever_the_value(values: list[float]) -> None:
-    data, off = _float_encoded(np.array(values, dtype=np.float64))
+    data, off = float_cells(np.array(values, dtype=np.float64))
     cells = [data[a:b].decode() for a, b in itertools.pairwise(off.tolist())]
     assert cells == ["" if math.isnan(v) else repr(v) for v in values]
 
@@ -147,13 +147,13 @@ def test_float_cells_of_a_capture_clock() -> None:
         [(start + u) / 1e6 for u in range(0, 86_400 * 10**6, 7_777_777)]
         + [u / 1e6 for u in range(0, 10**6, 997)]
     )
-    data, off = _float_encoded(values)
+    data, off = float_cells(values)
     cells = [data[a:b].decode() for a, b in itertools.pairwise(off.tolist())]
     assert cells == [repr(v) for v in values.tolist()]
 
 
 def test_float_cells_of_zero_and_specials() -> None:
     values = np.array([0.0, -0.0, math.inf, -math.inf, math.nan, 1e-4, 9.9e-5, 2.0**33, 5.0])
-    data, off = _float_encoded(values)
+    data, off = float_cells(values)
     cells = [data[a:b].decode() for a, b in itertools.pairwise(off.tolist())]
     assert cells == ["0.0", "-0.0", "inf", "-inf", "", "0.0001", "9.9e-05", "8589934592.0", "5.0"]

@@ -238,9 +238,6 @@ def float_cells(values: Arr, null: str = "") -> tuple[bytes, Arr]:
     return out[used].tobytes(), off
 
 
-_float_encoded = float_cells  # (the CSV's: empty for NaN)
-
-
 def _text_cells(cells: list[Any]) -> tuple[list[str], str] | None:
     """Text cells and their concatenation, or None when pandas must decide (cells that are not
     text, text that CSV quotes)."""
@@ -314,7 +311,7 @@ def columns_csv(columns: dict[str, Any]) -> str | None:
             continue
         found: tuple[list[str], str] | None = None
         if isinstance(column, np.ndarray) and column.dtype == np.float64:
-            data, off = _float_encoded(column)
+            data, off = float_cells(column)
         elif isinstance(column, np.ndarray) and column.dtype == object:
             found = _text_cells(column.tolist())
         elif isinstance(column, list):
