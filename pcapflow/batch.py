@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from pcapflow.capture.digest import file_sha256
 from pcapflow.errors import InputError, PcapflowError
 from pcapflow.model.checksums import CHECKSUM_POLICIES, DEFAULT_POLICY
 from pcapflow.model.lb import LbConfig
@@ -238,11 +239,6 @@ def _unique_names(jobs: list[tuple[str, tuple[str, ...]]]) -> list[Job]:
 
 
 # ---- fingerprints and state ---------------------------------------------------------------------
-def file_sha256(path: str) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def settings_fingerprint(settings: Settings) -> str:
     """Stable hash of the settings (frozen dataclasses have a deterministic repr).
 

@@ -328,3 +328,14 @@ def test_analyze_says_what_the_config_warned_about_on_stderr() -> None:
     assert len(warned) == 1 and warned[0].startswith("pcapflow: ")
     assert f"aws-target-states/{IP_HEALTH}:" in warned[0]
     assert "10.20.3.24" not in result.stdout and json.loads(result.stdout)["schema_version"]
+
+
+def test_report_says_what_the_config_warned_about_on_stderr(tmp_path: Path) -> None:
+    """The batch report takes the same config options and says the same warnings."""
+    sample = Path(__file__).resolve().parent.parent / "sample_captures"
+    pcap = sorted((sample / "aws-nlb-preserve-client-ip").glob("*.pcap"))[0]
+    config = [x for f in AWS_STATES for x in ("--lb", f)]
+    result = CliRunner().invoke(main, ["report", str(pcap), *config, "-o", str(tmp_path / "out")])
+    assert result.exit_code in (0, 3), result.output
+    warned = [line for line in result.stderr.splitlines() if "warning: target 10.20.3.24" in line]
+    assert len(warned) == 1 and warned[0].startswith("pcapflow: ")

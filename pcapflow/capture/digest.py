@@ -70,7 +70,8 @@ def sha256_of(path: str) -> Future[str]:
     return early if early is not None else sha256_later(path)
 
 
-def _sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in pieces."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
@@ -82,7 +83,7 @@ def sha256_later(path: str) -> Future[str]:
 
     def run() -> None:
         try:
-            future.set_result(_sha256(path))
+            future.set_result(file_sha256(path))
         except BaseException as exc:  # handed to whoever waits for the hash
             future.set_exception(exc)
 

@@ -24,11 +24,6 @@ _NOTES: dict[bool, str] = {
 }
 
 
-def policy_name(ignore_checksums: bool | None) -> str:
-    """The name of the policy an ``ignore_checksums`` value stands for."""
-    return next(name for name, value in CHECKSUM_POLICIES.items() if value is ignore_checksums)
-
-
 def policy_note(ignore_checksums: bool | None) -> str | None:
     """The report's note naming a policy other than the default; None for the default."""
     return None if ignore_checksums is None else _NOTES[ignore_checksums]
