@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pcapflow.errors import PcapflowError
 from pcapflow.flows import spill as spill_mod
 from pcapflow.flows.evidence import read_lean
 from pcapflow.flows.spill import SpilledTable, spill
@@ -156,3 +157,49 @@ def test_serve_workers_fall_back_on_the_data_dir(tmp_path: Path) -> None:
     env = replace(env, temp_dir=str(tmp_path))
     private = str(tmp_path / f"pcapflow-{os.getuid()}" / "spill")
     assert spill_mod.spill_dirs(env) == (private, str(tmp_path / "data" / "tmp"), None)
+
+
+class _FullDisk:
+    """A temporary file on a full disk: every write fails (ENOSPC); closing is recorded."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def write(self, data: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_a_full_disk_keeps_the_background_rows_in_memory(
+    mix: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """spill() falls back on memory when the file cannot be written, from an in-memory table
+    or from a spilled one; pass 1, whose blocks are gone once written, says so in one line."""
+    rows = np.flatnonzero(np.arange(len(read_lean(str(mix)).table)) % 3 != 1)
+    kept = read_lean(str(mix)).table
+    in_memory = read_lean(str(mix)).table
+    assert isinstance(kept, FlowTable) and isinstance(in_memory, FlowTable)
+    kept = kept.shrink_to(rows)
+    monkeypatch.setattr(spill_mod, "SPILL_ROWS", 1)
+    from_file = read_lean(str(mix)).table  # written while the disk had room
+    assert isinstance(from_file, SpilledTable)
+    full = _FullDisk()
+    monkeypatch.setattr(spill_mod, "_temporary_file", lambda: full)
+    for source in (in_memory, from_file):
+        full.closed = False
+        again = spill(source, rows)
+        assert isinstance(again, FlowTable) and full.closed
+        _same(again, kept)
+    with pytest.raises(PcapflowError, match=r"^temporary flow table: No space left on device"):
+        read_lean(str(mix))

@@ -229,10 +229,14 @@ def _respill(table: SpilledTable, rows: npt.NDArray[np.int64]) -> FlowTable | Sp
             return table.take(rows)
         layout: dict[str, tuple[int, np.dtype[Any]]] = {}
         offset = 0
-        for name in table._layout:  # one column in memory at a time
-            part = table.read(name)[rows]
-            offset = _put(file, layout, name, part, offset)
-        file.flush()
+        try:
+            for name in table._layout:  # one column in memory at a time
+                part = table.read(name)[rows]
+                offset = _put(file, layout, name, part, offset)
+            file.flush()
+        except OSError:  # disk full, quota: the rows in memory after all
+            file.close()
+            return table.take(rows)
         return SpilledTable(file, layout, table._histories, int(rows.size))
     finally:
         table.close()
@@ -246,10 +250,7 @@ def _put(
     offset: int,
 ) -> int:
     part = np.ascontiguousarray(values)
-    try:
-        file.write(part.view(np.uint8).data)
-    except OSError as e:
-        raise PcapflowError(f"temporary flow table: {e.strerror or e} (set TMPDIR)") from e
+    file.write(part.view(np.uint8).data)  # OSError (disk full): the caller decides
     layout[name] = (offset, part.dtype)
     return offset + part.nbytes
 
@@ -275,9 +276,12 @@ def table_of_blocks(blocks: Iterable[FlowBlock]) -> FlowTable | SpilledTable:
         return FlowTable.of_blocks(itertools.chain(held, rest))
     with file:
         unsorted = _Unsorted(file)
-        for b in itertools.chain(held, rest):
-            unsorted.add(b)
-        return unsorted.sorted()
+        try:  # the blocks written are gone from memory: no way back to an in-memory table
+            for b in itertools.chain(held, rest):
+                unsorted.add(b)
+            return unsorted.sorted()
+        except OSError as e:
+            raise PcapflowError(f"temporary flow table: {e.strerror or e} (set TMPDIR)") from e
 
 
 class _Unsorted:
@@ -328,8 +332,12 @@ class _Unsorted:
             raise PcapflowError("temporary flow table: the temporary folder went away")
         layout: dict[str, tuple[int, np.dtype[Any]]] = {}
         offset = 0
-        for name in self.segments:
-            offset = _put(file, layout, name, self.column(name)[order], offset)
-        file.flush()
+        try:
+            for name in self.segments:
+                offset = _put(file, layout, name, self.column(name)[order], offset)
+            file.flush()
+        except OSError:
+            file.close()
+            raise
         histories = np.array(list(self.distinct), dtype=object)
         return SpilledTable(file, layout, histories, self.rows)
