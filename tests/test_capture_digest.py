@@ -71,3 +71,23 @@ def test_analyze_cli_reports_the_content_hash(tmp_path: Path) -> None:
     assert result.exit_code in (0, 3), result.output
     (capture,) = json.loads(result.stdout)["captures"]
     assert capture["sha256"] == hashlib.sha256(PCAP.read_bytes()).hexdigest()
+
+
+@needs_sample
+def test_no_early_hash_for_another_engine() -> None:
+    from pcapflow.capture import digest
+
+    digest._early.clear()
+    digest.hash_early(["--engine", "tshark", str(PCAP)])
+    digest.hash_early(["--engine=tshark", str(PCAP)])
+    assert digest._early == {}
+    assert digest.engine_of(["x.pcap"]) == "fast"
+
+
+def test_a_read_error_of_the_hash_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    from pcapflow.errors import CaptureError
+
+    folder = tmp_path / "a-folder.pcap"  # opening a folder for reading fails
+    folder.mkdir()
+    with pytest.raises(CaptureError, match=rf"^{folder}: read error: "):
+        sha256_later(str(folder)).result()

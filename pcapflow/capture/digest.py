@@ -19,6 +19,8 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 
+from pcapflow.errors import CaptureError
+
 # The first bytes of an uncompressed capture: pcap (both byte orders; micro-, nanosecond and
 # Kuznetzov's modified) and pcapng, as in :mod:`pcapflow.capture.formats` (which imports the
 # kernels, too slow for hash_early; tests/test_capture_digest.py checks the two agree).
@@ -52,10 +54,23 @@ def hashable_apart(path: str) -> bool:
     return head in CAPTURE_MAGICS
 
 
+def engine_of(args: Sequence[str]) -> str:
+    """The ``--engine`` a command line names (``fast`` when none)."""
+    for i, arg in enumerate(args):
+        if arg == "--engine" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--engine="):
+            return arg.partition("=")[2]
+    return "fast"
+
+
 def hash_early(args: Sequence[str]) -> None:
     """Start hashing each argument that names an uncompressed capture file, before the command
     that will analyse it has even imported its modules (the CLI's ``analyze``): the hash then
-    also takes the start-up's idle core.  :func:`sha256_of` hands the hash over."""
+    also takes the start-up's idle core.  :func:`sha256_of` hands the hash over.  Only for the
+    fast engine (the pipeline hashes apart only there; another engine's reader hashes itself)."""
+    if engine_of(args) != "fast":
+        return
     for arg in args:
         identity = _identity(arg) if hashable_apart(arg) else None
         if identity is not None and identity not in _early:
@@ -84,6 +99,8 @@ def sha256_later(path: str) -> Future[str]:
     def run() -> None:
         try:
             future.set_result(file_sha256(path))
+        except OSError as exc:  # as the reader says it: one line naming the file
+            future.set_exception(CaptureError(f"{path}: read error: {exc.strerror or exc}"))
         except BaseException as exc:  # handed to whoever waits for the hash
             future.set_exception(exc)
 
