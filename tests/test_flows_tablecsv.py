@@ -293,3 +293,45 @@ def test_six_decimals_round_exact_halves_to_even() -> None:
     assert text == zeek_conn_log(blocks_frame([block]))
     assert "\t0.007812\t" in text and "\t0.023438\t" in text
     assert blocks_csv([block]) == reference_csv([block])
+
+
+def test_sub_microsecond_durations_cost_one_rerun_a_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A nanosecond capture's durations (not whole microseconds) are ``repr`` texts made by
+    Python: all of a piece's at once, so the kernel runs at most twice a piece (it once ran
+    again for every such cell, and rebuilt the text pool each time: quadratic)."""
+    import pcapflow.flows.tablecsv as tablecsv
+
+    n = 600
+    starts = [EPOCH_NS + 1000 * j for j in range(n)]
+    block = block_of(starts, [100_001 + 7 * j for j in range(n)])  # 1.00001e-04 s, ...
+    calls: list[int] = []
+    kernel = tablecsv.write_table_rows
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return kernel(*args)
+
+    monkeypatch.setattr(tablecsv, "write_table_rows", counted)
+    pieces: list[bytes] = []
+    write_csv(flow_table(iter([block])), lambda piece: pieces.append(bytes(piece)), rows=100)
+    assert b"".join(pieces).decode() == reference_csv([block])
+    assert len(pieces) == 1 + n // 100
+    assert len(calls) == 2 * (n // 100)
+
+
+def test_the_text_pool_grows_in_place() -> None:
+    """Entries are appended to buffers that double; ``arrays`` are views of all entries."""
+    from pcapflow.flows.tablecsv import TextPool
+
+    pool = TextPool()
+    base = pool.arrays()[1].shape[0] - 1
+    texts = [repr(j / 7e5) for j in range(5000)]
+    entries = [pool.entry(t) for t in texts]
+    assert entries == list(range(base, base + 5000))
+    assert pool.entry(texts[17]) == base + 17  # each distinct text once
+    data, off = pool.arrays()
+    assert off.shape[0] == base + 5001
+    got = [bytes(data[off[j] : off[j + 1]]).decode() for j in entries]
+    assert got == texts
+    assert bytes(data[off[6] : off[7]]).decode() == "tcp"  # entry = protocol number
+    assert pool.longest() == max(map(len, texts))

@@ -217,15 +217,27 @@ def _micro_reprs(values: Arr, out: Arr, lens: Arr) -> None:
         lens[i] = write_float(out[i], 0, values[i])
 
 
+def _proved_cells(values: Arr) -> tuple[Arr, Arr]:
+    """(out, lens) of :func:`_micro_reprs` for ``values`` (lens -1: not proved)."""
+    out = np.zeros((values.shape[0], _CELL), dtype=np.uint8)
+    lens = np.empty(values.shape[0], dtype=np.int64)
+    _micro_reprs(np.ascontiguousarray(values, dtype=np.float64), out, lens)
+    return out, lens
+
+
+def float_proved(values: Arr) -> Arr:
+    """Which of ``values`` :func:`write_float` proves to be ``repr``'s text (the others need
+    ``repr``)."""
+    return _proved_cells(values)[1] >= 0
+
+
 def float_cells(values: Arr, null: str = "") -> tuple[bytes, Arr]:
     """Float cells as pandas writes them (the shortest round-trip form, ``repr``; ``null``
     for NaN), as :func:`_encoded` returns them: the cells :func:`write_float` proves by
     :func:`_micro_reprs`, the other cells by ``repr``.  (Also the JSON of background flows,
     with ``null="null"``: see :func:`pcapflow.flows.table.background_json_rows`.)"""
     n = values.shape[0]
-    out = np.zeros((n, _CELL), dtype=np.uint8)
-    lens = np.empty(n, dtype=np.int64)
-    _micro_reprs(np.ascontiguousarray(values, dtype=np.float64), out, lens)
+    out, lens = _proved_cells(values)
     other = np.flatnonzero(lens < 0)
     if other.size:
         texts = [null if x != x else repr(x) for x in values[other].tolist()]

@@ -77,6 +77,7 @@ from pcapflow.flows.csvwrite import (
     SHOW_TCP_SET,
     SHOW_TIMED,
     fill_flow_rows,
+    float_proved,
     write_table_rows,
 )
 from pcapflow.flows.layout import CONN_STATES, END_REASONS
@@ -93,32 +94,46 @@ RESERVE_ROWS = 1 << 20  # flows the matrix has room for at first (300 MB of addr
 class TextPool:
     """Texts the kernel copies (entry ``j`` is ``pool[pool_off[j]:pool_off[j + 1]]``): the
     protocol names (entry = protocol number), the states and end reasons, then IPv6 addresses
-    and ``repr`` of floats, each distinct text once."""
+    and ``repr`` of floats, each distinct text once.  Entries are appended in place to buffers
+    that double when full, so :meth:`arrays` is two views, never a rebuild of the pool (a
+    nanosecond capture adds entries while its lines are written)."""
 
     def __init__(self) -> None:
-        self.texts: list[str] = [proto_name(p) for p in range(256)]
-        self.texts += [*CONN_STATES, *END_REASONS]
         self._entries: dict[str, int] = {}
-        self._arrays: tuple[Arr, Arr] | None = None
+        self._pool = np.empty(1 << 12, dtype=np.uint8)
+        self._off = np.zeros(1 << 10, dtype=np.int64)
+        self._count = 0  # entries so far
+        self._longest = 0
+        for text in [proto_name(p) for p in range(256)] + [*CONN_STATES, *END_REASONS]:
+            self._append(text)  # (fixed entry numbers, repeated texts included)
 
     def entry(self, text: str) -> int:
         found = self._entries.get(text)
         if found is None:
-            found = self._entries[text] = len(self.texts)
-            self.texts.append(text)
-            self._arrays = None
+            found = self._entries[text] = self._append(text)
         return found
 
+    def _append(self, text: str) -> int:
+        data = text.encode("ascii")
+        j, start = self._count, int(self._off[self._count])
+        if j + 2 > self._off.shape[0]:
+            self._off = np.concatenate([self._off, np.zeros_like(self._off)])
+        if start + len(data) > self._pool.shape[0]:
+            grown = np.empty(2 * (start + len(data)), dtype=np.uint8)
+            grown[:start] = self._pool[:start]
+            self._pool = grown
+        self._pool[start : start + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        self._off[j + 1] = start + len(data)
+        self._count = j + 1
+        self._longest = max(self._longest, len(data))
+        return j
+
     def arrays(self) -> tuple[Arr, Arr]:
-        """(pool, pool_off) of the entries so far."""
-        if self._arrays is None:
-            lens = np.fromiter(map(len, self.texts), dtype=np.int64, count=len(self.texts))
-            pool = np.frombuffer("".join(self.texts).encode("ascii"), dtype=np.uint8)
-            self._arrays = (pool, _offsets(lens))
-        return self._arrays
+        """(pool, pool_off) of the entries so far: views, valid until the next entry."""
+        return self._pool[: self._off[self._count]], self._off[: self._count + 1]
 
     def longest(self) -> int:
-        return max(map(len, self.texts))
+        return self._longest
 
 
 @dataclass(frozen=True)
@@ -135,9 +150,17 @@ class FlowTable:
     def __len__(self) -> int:
         return int(self.ints.shape[0])
 
-    def add_float_text(self, i: int, k: int) -> None:
-        """Give float cell ``k`` of flow ``i`` its ``repr`` (a pool entry)."""
-        self.ints[i, R_FLOAT + k] = self.texts.entry(repr(float_value(self.ints, i, k)))
+    def add_float_texts(self, rows: Arr, ks: Iterable[int]) -> None:
+        """Give the float cells ``ks`` of flows ``rows`` that the kernel cannot prove (and
+        that have no text yet) their ``repr`` (pool entries), all at once."""
+        for k in ks:
+            todo = rows[self.ints[rows, R_FLOAT + k] < 0]
+            if todo.size == 0:
+                continue
+            values = float_values(self.ints, todo, k)
+            unproved = np.flatnonzero(~float_proved(values))
+            entries = [self.texts.entry(repr(x)) for x in values[unproved].tolist()]
+            self.ints[todo[unproved], R_FLOAT + k] = entries
 
 
 class _Collector:
@@ -352,6 +375,7 @@ def write_lines(
         return
     buffer = np.empty(min(rows, n) * dialect.line_bytes(table), dtype=np.uint8)
     cells, dia, dia_off = dialect.arrays()
+    ks = sorted({cell[1] for cell in dialect.cells if cell[0] == CELL_FLOAT})
     unproved = np.zeros(2, dtype=np.int64)
     for first in range(0, n, rows):
         stop = min(first + rows, n)
@@ -364,15 +388,20 @@ def write_lines(
             at, k = (int(v) for v in unproved)
             if k < 0:
                 break
-            table.add_float_text(int(table.order[at]), k)
+            # a cell the kernel cannot prove (sub-microsecond times): every such cell of the
+            # rest of the piece gets its text at once, then the kernel goes on from line ``at``
+            table.add_float_texts(table.order[at:stop], ks)
         write(buffer.data[:pos])
 
 
-def float_value(ints: Arr, i: int, k: int) -> float:
-    """Float cell ``k`` (ts, duration, last_ts) of flow ``i``, as the DataFrame holds it
+def float_values(ints: Arr, rows: Arr, k: int) -> Arr:
+    """Float cell ``k`` (ts, duration, last_ts) of flows ``rows``, as the DataFrame holds it
     (``flow_float`` of the kernel: nanoseconds to float64, divided by 1e9)."""
     if k == 0:
-        return int(ints[i, R_START]) / 1e9
-    if k == 1:
-        return int(ints[i, R_LAST] - ints[i, R_START]) / 1e9
-    return int(ints[i, R_LASTPKT]) / 1e9
+        ns = ints[rows, R_START]
+    elif k == 1:
+        ns = ints[rows, R_LAST] - ints[rows, R_START]
+    else:
+        ns = ints[rows, R_LASTPKT]
+    seconds: Arr = ns.astype(np.float64) / 1e9
+    return seconds
