@@ -8,6 +8,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pcapflow.capture.digest import hashable_apart, sha256_later
 from pcapflow.pipeline import analyze
@@ -91,3 +93,45 @@ def test_a_read_error_of_the_hash_is_one_line_naming_the_file(tmp_path: Path) ->
     folder.mkdir()
     with pytest.raises(CaptureError, match=rf"^{folder}: read error: "):
         sha256_later(str(folder)).result()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.binary(max_size=20_000), st.integers(1, 3))
+def test_the_mapped_hash_is_hashlibs(data: bytes, pages: int) -> None:
+    """Mapped and hashed in pieces (a last piece shorter, empty files too), as hashlib reads
+    it."""
+    import mmap
+    import tempfile
+
+    from pcapflow.capture import digest
+
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        piece = pages * mmap.ALLOCATIONGRANULARITY
+        old, digest.MAPPED_PIECE = digest.MAPPED_PIECE, piece
+        try:
+            assert digest.file_sha256(f.name) == hashlib.sha256(data).hexdigest()
+        finally:
+            digest.MAPPED_PIECE = old
+
+
+def test_a_file_that_cannot_be_mapped_is_read(tmp_path: Path) -> None:
+    """A named pipe cannot be mapped: it is read as before."""
+    import os
+    import threading
+
+    from pcapflow.capture.digest import file_sha256
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    data = b"pcap bytes " * 1000
+
+    def feed() -> None:
+        with open(fifo, "wb") as w:
+            w.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    assert file_sha256(str(fifo)) == hashlib.sha256(data).hexdigest()
+    writer.join()
