@@ -201,6 +201,7 @@ def _evidence(
         engine=engine,
         file_idx=lean.info.file_idx,
         side=side,
+        resume=lean.resume,
     )
 
 

@@ -203,6 +203,28 @@ class FastReader:
             link = self._pcap.link_type & 0xFFFF
             self._add_interface(Interface(0, link, None, self._pcap.snaplen, self._pcap.ts_mult))
             self._buf.pos = 24
+        # Resume points (file offset of a record, frames before it): a plain pcap file whose
+        # frames cannot be duplicates of each other is read the same from any record on.
+        self._resumable = (
+            self._pcap is not None and not self._duplicates_possible() and self._source.seekable()
+        )
+        self._resume: list[tuple[int, int]] = []
+
+    def resume_points(self) -> list[tuple[int, int]]:
+        """(file offset, frames before) of records met at the start of each walk of the read
+        buffer, in file order; empty where reading cannot resume mid-file."""
+        return list(self._resume)
+
+    def resume_at(self, offset: int, frames: int) -> None:
+        """Read from the record at byte ``offset``, ``frames`` frames into the file (one of
+        :meth:`resume_points` of an earlier reader of the same file); before :meth:`batches`,
+        without a digest."""
+        if not self._resumable or self._used:
+            raise ValueError("this capture cannot resume mid-file")
+        self._source.seek(offset)
+        self._buf = _Buffer(self._source, b"")
+        self._buf.base = offset
+        self._frames = frames
 
     # -- public -----------------------------------------------------------------------------
 
@@ -246,6 +268,8 @@ class FastReader:
         hdr = self._pcap
         buf, rec = self._buf, self._rec
         while True:
+            if self._resumable:
+                self._resume.append((buf.base + buf.pos, self._frames))
             n, pos, status = _ints(
                 kernels.walk_pcap(
                     buf.data,

@@ -14,6 +14,8 @@ from __future__ import annotations
 import bz2
 import hashlib
 import lzma
+import os
+import stat
 import sys
 import zlib
 from collections.abc import Callable
@@ -207,6 +209,23 @@ class Source:
                 self._pending.pop(0).result()
             self._pending.append(self._hasher.submit(self._hash.update, bytes(view[:got])))
         return got
+
+    def seekable(self) -> bool:
+        """An uncompressed regular file (a byte offset is a content offset)."""
+        if self.compression or self._raw is sys.stdin.buffer:
+            return False
+        try:
+            return stat.S_ISREG(os.fstat(self._raw.fileno()).st_mode)
+        except (OSError, ValueError):
+            return False
+
+    def seek(self, offset: int) -> None:
+        """Go on reading at byte ``offset`` (a :meth:`seekable` source, not hashed)."""
+        if self.digest or not self.seekable():
+            raise ValueError("only an unhashed, uncompressed file can seek")
+        self._raw.seek(offset)
+        self._stream = _Prefixed(b"", self._raw)
+        self.offset = offset
 
     def settle(self) -> None:
         """Wait until every byte handed out so far has been hashed."""

@@ -111,6 +111,7 @@ def capture_blocks(
     digest: bool = True,
     observe: Callable[[PacketArray], None] | None = None,
     checksums: bool = False,
+    resume: list[tuple[int, int]] | None = None,
 ) -> tuple[Iterator[FlowBlock], FlowAssembler, list[CaptureInfo]]:
     """Blocks of finished flows of a capture, streamed; ``info`` is filled at the end.
 
@@ -118,7 +119,9 @@ def capture_blocks(
     leaves ``CaptureInfo.sha256`` empty (the fast engine then does not hash the file);
     ``observe`` is called with every packet batch before it is assembled (on the read-ahead
     thread); ``checksums``
-    verifies transport checksums even when nothing in the assembly needs them.
+    verifies transport checksums even when nothing in the assembly needs them; ``resume``
+    receives the reader's resume points at the end (``FastReader.resume_points``: where a
+    second pass may start reading mid-file).
     """
     params = params or _params(packets_per_flow, ignore_checksums, max_flows)
     _jitahead.start()  # a cold start: the flow kernels compile in a child meanwhile
@@ -148,6 +151,8 @@ def capture_blocks(
             yield from asm.feed(batch, keys)
         yield from asm.close()
         info.append(_with_checksum_hint(reader.info(), asm))
+        if resume is not None:
+            resume.extend(getattr(reader, "resume_points", list)())
 
     return blocks(), asm, info
 

@@ -11,7 +11,8 @@ Memory is bounded by the flow table and the packets of the chosen flows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
@@ -59,6 +60,7 @@ class LeanCapture:
     senders: frozenset[tuple[str, int]]  # (source, TTL) of packets sent with an initial TTL
     side: PacketArray | None = None  # packets kept in pass 1 (see ``read_lean``'s ``keep``)
     sha256: Future[str] | None = None  # the file's hash, when it is computed apart from pass 1
+    resume: tuple[tuple[int, int], ...] = ()  # where pass 2 may start reading (offset, frames)
 
     def settled(self) -> LeanCapture:
         """With ``info.sha256`` filled in (waits for the hash computed apart, if any)."""
@@ -204,6 +206,7 @@ def read_lean(
     (``info.sha256`` empty)."""
     senders = _Senders()
     side = _SideTable(keep) if keep is not None else None
+    resume: list[tuple[int, int]] = []
 
     def observe(batch: PacketArray) -> None:
         senders.add(batch)
@@ -219,6 +222,7 @@ def read_lean(
         observe=observe,
         checksums=side is not None,  # (evidence packets carry the checksum flags)
         digest=digest,
+        resume=resume,
     )
     table = table_of_blocks(blocks)
     return LeanCapture(
@@ -226,6 +230,7 @@ def read_lean(
         table=table,
         senders=senders.texts(_AddrCache()),
         side=side.rows() if side is not None else None,
+        resume=tuple(resume),
     )
 
 
@@ -270,11 +275,14 @@ def load_evidence(
     file_idx: int = 0,
     keep: int = EDGE_PACKETS,
     side: PacketArray | None = None,
+    resume: Sequence[tuple[int, int]] = (),
 ) -> list[Flow]:
     """Second pass: ``flows`` (of one capture, with their key hashes) with their evidence
     packets: every packet of a flow of up to ``2 * keep`` packets, else those
     :func:`kept_packets` chooses.  With ``side`` (packets that pass 1 kept, holding every
-    packet of these flows) the file is not read again."""
+    packet of these flows) the file is not read again; with ``resume`` (pass 1's resume
+    points, the fast engine) only the stretches of the file that hold the flows' frames are
+    read (:func:`frame_spans`)."""
     if not flows:
         return []
     wanted = _Wanted.of(key_hash, [f.first_frame for f in flows], [f.last_frame for f in flows])
@@ -285,18 +293,66 @@ def load_evidence(
         if not rows.size:
             return list(flows)
         return _with_packets(flows, wanted, [side[rows].view(_RAW)], [pos], keep)
-    reader = _backend(engine, False, True).open(path, file_idx)
-    last = max(f.last_frame for f in flows)
-    batches = prefetched(reader.batches())
-    for batch in batches:
-        rows, pos = wanted.locate(batch)
-        if rows.size:
-            parts.append(batch[rows].view(_RAW).copy())
-            owners.append(pos)
-        if batch.shape[0] and int(batch["frame"][-1]) >= last:
-            batches.close()  # the chosen flows end here: the rest of the file is not read
-            break
+    spans: list[tuple[int, int, tuple[int, int] | None]]
+    if engine != "fast" or not resume:
+        spans = [(0, max(f.last_frame for f in flows), None)]
+    else:
+        firsts = [f.first_frame for f in flows]
+        spans = [
+            (lo, hi, _resume_point(resume, lo))
+            for lo, hi in frame_spans(firsts, [f.last_frame for f in flows])
+        ]
+    for lo, hi, start in spans:
+        reader = _backend(engine, False, True).open(path, file_idx)
+        resume_at = getattr(reader, "resume_at", None)  # (the fast reader's)
+        if start is not None and resume_at is not None:
+            resume_at(*start)
+        _read_span(reader.batches(), lo, hi, wanted, parts, owners)
     return _with_packets(flows, wanted, parts, owners, keep)
+
+
+SPAN_GAP_FRAMES = 20_000  # frames between two flows read through rather than sought over
+
+
+def frame_spans(firsts: Sequence[int], lasts: Sequence[int]) -> list[tuple[int, int]]:
+    """The frame ranges that hold the flows (first..last frame each), in file order, disjoint;
+    ranges less than :data:`SPAN_GAP_FRAMES` apart are one."""
+    spans: list[tuple[int, int]] = []
+    for lo, hi in sorted(zip(firsts, lasts, strict=True)):
+        if spans and lo <= spans[-1][1] + SPAN_GAP_FRAMES:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+        else:
+            spans.append((lo, hi))
+    return spans
+
+
+def _resume_point(resume: Sequence[tuple[int, int]], frame: int) -> tuple[int, int]:
+    """The last resume point before frame ``frame`` (frames are numbered from 1)."""
+    at = bisect.bisect_right([frames for _offset, frames in resume], frame - 1) - 1
+    return resume[max(at, 0)]  # (the first point is the first record: 0 frames before)
+
+
+def _read_span(
+    source: Iterator[PacketArray],
+    lo: int,
+    hi: int,
+    wanted: _Wanted,
+    parts: list[PacketArray],
+    owners: list[npt.NDArray[np.int64]],
+) -> None:
+    """The chosen flows' packets among frames ``lo..hi`` of ``source`` (read ahead), added to
+    ``parts``/``owners``; the rest of the file is not read."""
+    batches = prefetched(source)
+    for batch in batches:
+        frame = batch["frame"]
+        inside = batch[(frame >= lo) & (frame <= hi)]
+        rows, pos = wanted.locate(inside)
+        if rows.size:
+            parts.append(inside[rows].view(_RAW).copy())
+            owners.append(pos)
+        if batch.shape[0] and int(frame[-1]) >= hi:
+            batches.close()  # the span ends here
+            break
 
 
 def _with_packets(
