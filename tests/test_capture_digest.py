@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -110,10 +111,18 @@ def test_the_mapped_hash_is_hashlibs(data: bytes, pages: int) -> None:
         f.flush()
         piece = pages * mmap.ALLOCATIONGRANULARITY
         old, digest.MAPPED_PIECE = digest.MAPPED_PIECE, piece
+        mapped, plain = [], digest._hash_mapped
+
+        def counted(*args: Any) -> None:
+            mapped.append(args[3])
+            plain(*args)
+
+        digest._hash_mapped = counted
         try:
             assert digest.file_sha256(f.name) == hashlib.sha256(data).hexdigest()
         finally:
-            digest.MAPPED_PIECE = old
+            digest.MAPPED_PIECE, digest._hash_mapped = old, plain
+        assert mapped == [min(piece, len(data) - at) for at in range(0, len(data), piece)]
 
 
 def test_a_file_that_cannot_be_mapped_is_read(tmp_path: Path) -> None:

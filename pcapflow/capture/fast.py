@@ -268,8 +268,9 @@ class FastReader:
         hdr = self._pcap
         buf, rec = self._buf, self._rec
         while True:
-            if self._resumable:
-                self._resume.append((buf.base + buf.pos, self._frames))
+            point = (buf.base + buf.pos, self._frames)
+            if self._resumable and (not self._resume or self._resume[-1] != point):
+                self._resume.append(point)
             n, pos, status = _ints(
                 kernels.walk_pcap(
                     buf.data,

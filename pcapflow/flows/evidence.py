@@ -297,10 +297,10 @@ def load_evidence(
     if engine != "fast" or not resume:
         spans = [(0, max(f.last_frame for f in flows), None)]
     else:
-        firsts = [f.first_frame for f in flows]
+        before = [frames for _offset, frames in resume]
         spans = [
-            (lo, hi, _resume_point(resume, lo))
-            for lo, hi in frame_spans(firsts, [f.last_frame for f in flows])
+            (lo, hi, resume[_resume_index(before, lo)])
+            for lo, hi in frame_spans([f.first_frame for f in flows], [f.last_frame for f in flows])
         ]
     for lo, hi, start in spans:
         reader = _backend(engine, False, True).open(path, file_idx)
@@ -326,10 +326,10 @@ def frame_spans(firsts: Sequence[int], lasts: Sequence[int]) -> list[tuple[int, 
     return spans
 
 
-def _resume_point(resume: Sequence[tuple[int, int]], frame: int) -> tuple[int, int]:
-    """The last resume point before frame ``frame`` (frames are numbered from 1)."""
-    at = bisect.bisect_right([frames for _offset, frames in resume], frame - 1) - 1
-    return resume[max(at, 0)]  # (the first point is the first record: 0 frames before)
+def _resume_index(before: Sequence[int], frame: int) -> int:
+    """The last resume point (by its frames ``before``) at or before frame ``frame`` (frames
+    are numbered from 1; the first point is the first record, 0 frames before it)."""
+    return max(bisect.bisect_right(before, frame - 1) - 1, 0)
 
 
 def _read_span(
